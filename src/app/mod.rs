@@ -1,0 +1,225 @@
+//! The application: wires every component together, owns every task, and runs the lifecycle.
+//!
+//! Start order: storage → domain → monitor → HTTP listener. Stop order is the reverse: stop
+//! accepting HTTP and drain requests, stop the monitor's tasks, flush storage and remove the
+//! unclean-shutdown marker. Each phase's duration is logged.
+
+pub mod logging;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::domain::Domain;
+use crate::domain::user::{ADMIN_USERNAME, AdminBootstrap};
+use crate::monitor::Monitor;
+use crate::storage::Storage;
+use crate::time::{SharedClock, SystemClock};
+
+/// Environment variable that sets the administrator password on the very first start.
+pub const ADMIN_PASSWORD_ENV: &str = "WISPMON_ADMIN_PASSWORD";
+
+/// How long in-flight HTTP requests get to finish at shutdown.
+const HTTP_DRAIN: Duration = Duration::from_secs(2);
+/// How long running checks get to finish at shutdown.
+const MONITOR_DRAIN: Duration = Duration::from_secs(1);
+
+/// A started application.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    http_stop: oneshot::Sender<()>,
+    http: JoinHandle<std::io::Result<()>>,
+    monitor: Monitor,
+    storage: Storage,
+    /// What the administrator bootstrap did on this start.
+    pub admin: AdminBootstrap,
+}
+
+/// Starts every component. `admin_password` is used only if no user exists yet.
+///
+/// # Errors
+/// Storage cannot be opened, the administrator cannot be created, or the listener cannot bind.
+pub async fn start(
+    config: &Config,
+    admin_password: Option<String>,
+    clock: SharedClock,
+) -> anyhow::Result<Running> {
+    let t = Instant::now();
+    let storage = {
+        let dir = config.data_dir.clone();
+        let cfg = config.storage.clone();
+        tokio::task::spawn_blocking(move || Storage::open(&dir, &cfg))
+            .await
+            .context("storage open task failed")?
+            .with_context(|| format!("opening data directory {}", config.data_dir.display()))?
+    };
+    if storage.previous_run_was_unclean() {
+        warn!(
+            data_dir = %config.data_dir.display(),
+            "previous run did not shut down cleanly"
+        );
+    }
+    info!(elapsed_ms = t.elapsed().as_millis() as u64, data_dir = %config.data_dir.display(), "storage started");
+
+    let t = Instant::now();
+    let domain = Domain::new(&storage, clock);
+    let admin = {
+        let d = domain.clone();
+        tokio::task::spawn_blocking(move || d.bootstrap_admin(admin_password.as_deref()))
+            .await
+            .context("administrator bootstrap task failed")?
+            .context("creating the administrator account")?
+    };
+    match &admin {
+        AdminBootstrap::Existing => {}
+        AdminBootstrap::CreatedWithGivenPassword => {
+            info!(
+                username = ADMIN_USERNAME,
+                "created administrator account with the password from {ADMIN_PASSWORD_ENV}"
+            );
+        }
+        AdminBootstrap::CreatedWithGeneratedPassword(pw) => {
+            info!(username = ADMIN_USERNAME, "created administrator account");
+            // Printed once, on stdout and not in the log, so it can be captured on first start.
+            println!(
+                "wispmon: administrator account \"{ADMIN_USERNAME}\" created with password: {pw}"
+            );
+            println!("wispmon: this password is shown only once; change it after logging in");
+        }
+    }
+    info!(
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "domain started"
+    );
+
+    let t = Instant::now();
+    let monitor = Monitor::start(domain.clone());
+    info!(
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        tasks = monitor.task_count(),
+        "monitor started"
+    );
+
+    let bound = match tokio::net::TcpListener::bind(config.listen.0).await {
+        Ok(l) => l.local_addr().map(|a| (l, a)),
+        Err(e) => Err(e),
+    };
+    let (listener, addr) = match bound {
+        Ok(b) => b,
+        Err(e) => {
+            // Undo the started components so a failed start leaves a clean data directory.
+            monitor.stop(MONITOR_DRAIN).await;
+            close_storage(storage).await?;
+            return Err(e).with_context(|| format!("binding HTTP listener on {}", config.listen));
+        }
+    };
+    let (http_stop, stopped) = oneshot::channel::<()>();
+    let http = tokio::spawn(api::serve(listener, ApiState { domain }, async {
+        let _ = stopped.await;
+    }));
+    info!(%addr, "HTTP listening");
+    println!("wispmon: listening on http://{addr}");
+
+    Ok(Running {
+        addr,
+        http_stop,
+        http,
+        monitor,
+        storage,
+        admin,
+    })
+}
+
+impl Running {
+    /// The address the HTTP listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops every component in reverse start order and flushes storage.
+    ///
+    /// # Errors
+    /// The HTTP server failed, or storage could not be flushed and closed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let t = Instant::now();
+        let _ = self.http_stop.send(());
+        let mut http = self.http;
+        match tokio::time::timeout(HTTP_DRAIN, &mut http).await {
+            Ok(joined) => joined
+                .context("HTTP task panicked")?
+                .context("HTTP server failed")?,
+            Err(_) => {
+                warn!("HTTP requests still running after the drain period; closing them");
+                http.abort();
+            }
+        }
+        info!(elapsed_ms = t.elapsed().as_millis() as u64, "HTTP stopped");
+
+        let t = Instant::now();
+        let aborted = self.monitor.stop(MONITOR_DRAIN).await;
+        info!(
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            aborted, "monitor stopped"
+        );
+
+        let t = Instant::now();
+        close_storage(self.storage).await?;
+        info!(
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "storage flushed and closed"
+        );
+        Ok(())
+    }
+}
+
+async fn close_storage(storage: Storage) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || storage.close())
+        .await
+        .context("storage close task failed")?
+        .context("flushing and closing storage")
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+/// Runs the appliance until SIGTERM or SIGINT, then stops cleanly.
+///
+/// # Errors
+/// Start-up or shutdown failed; the message says which step.
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wispmon")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let admin_password = std::env::var(ADMIN_PASSWORD_ENV)
+            .ok()
+            .filter(|p| !p.is_empty());
+        let clock: SharedClock = Arc::new(SystemClock);
+        let running = start(config, admin_password, clock).await?;
+        let signal = shutdown_signal().await?;
+        info!(signal, "shutting down");
+        running.stop().await
+    })?;
+    // Blocking tasks still parked on the pool must not delay the exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    info!("stopped cleanly");
+    Ok(())
+}

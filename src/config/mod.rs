@@ -1,0 +1,797 @@
+//! Configuration: the validated [`Config`] and how it is assembled.
+//!
+//! Owns: reading the TOML file, `WISPMON_*` environment variables and command-line flags, merging
+//! them with precedence CLI > env > file > defaults, and validating the result into typed
+//! sub-configs, reporting **every** problem with its key path. Must not: open files other than the
+//! config file, or know how a component uses its settings.
+//!
+//! Environment variables name keys with `__` between sections: `WISPMON_LISTEN`,
+//! `WISPMON_MONITORING__TOLERANCE_INTERVAL=10m`. A value is read as a TOML value when it is one
+//! (`false`, `["wan"]`), else as a string. `WISPMON_CONFIG` and `WISPMON_ADMIN_PASSWORD` are not
+//! settings and are skipped.
+//!
+//! The settings of OpenWISP Monitoring (spec §8) keep their defaults and take snake_case names
+//! without the `OPENWISP_MONITORING_` prefix. Left out, because wispmon has no such mechanism:
+//! `CACHE_TIMEOUT` (no caches to expire), `WRITE_RETRY_OPTIONS` and `TIMESERIES_RETRY_OPTIONS`
+//! (writes go to the embedded engine synchronously), `API_URLCONF` (Django only), the
+//! connection fields of `TIMESERIES_DATABASE` other than the database name (the engine is built
+//! in) and `CHECK_CLASSES` (check types are compiled in; the `auto_*` flags choose them).
+
+mod cli;
+mod reader;
+mod types;
+
+pub use cli::{Cli, Command, Overrides};
+pub use reader::Problem;
+pub use types::{
+    ByteSize, ChartTime, ListenAddr, LogLevel, SnoozePoint, SnoozeRange, parse_snooze_range,
+};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reader::{Section, type_name};
+
+use crate::time::format_duration;
+
+/// Environment variables with the `WISPMON_` prefix that are not settings.
+const NON_SETTING_ENV: &[&str] = &["WISPMON_CONFIG", "WISPMON_ADMIN_PASSWORD"];
+
+/// The whole validated configuration. Immutable after start; each component gets its part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where all data lives (`./wispmon-data` by default).
+    pub data_dir: PathBuf,
+    /// The single HTTP listener (InfluxDB's port 8086 by default).
+    pub listen: ListenAddr,
+    /// Log verbosity; `RUST_LOG` overrides it.
+    pub log_level: LogLevel,
+    /// The storage engine's settings.
+    pub storage: StorageConfig,
+    /// The timeseries database the monitoring domain writes to.
+    pub timeseries: TimeseriesConfig,
+    /// Alerting, health and dashboard settings.
+    pub monitoring: MonitoringConfig,
+    /// Active checks.
+    pub checks: ChecksConfig,
+}
+
+/// Settings of `storage/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    /// Memory sled may use for its page cache (sled's own default is 1 GiB; too much for an
+    /// appliance that shares a small box).
+    pub cache_capacity: ByteSize,
+}
+
+/// The database the monitoring domain uses (upstream `TIMESERIES_DATABASE` and retention).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeseriesConfig {
+    /// Database name (upstream `TIMESERIES_DATABASE.NAME`).
+    pub database: String,
+    /// Duration of the default retention policy `autogen` (upstream 3 years).
+    pub default_retention_policy: Duration,
+    /// Duration of the retention policy `short`.
+    pub short_retention_policy: Duration,
+}
+
+/// One entry of `critical_device_metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriticalMetric {
+    /// Metric key, such as `ping`.
+    pub key: String,
+    /// Field whose health counts, such as `reachable`.
+    pub field_name: String,
+    /// Check type re-run on recovery detection, such as `ping`.
+    pub check: Option<String>,
+}
+
+/// Alerting, health status and dashboard settings (spec §5, §7, §8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitoringConfig {
+    /// Tolerances below it count as zero; slack for the tolerance window.
+    pub tolerance_interval: Duration,
+    /// A device is critical when all of these metrics are unhealthy.
+    pub critical_device_metrics: Vec<CriticalMetric>,
+    /// Display labels of the health statuses.
+    pub health_status_labels: BTreeMap<String, String>,
+    /// Clear the management IP when a device becomes critical.
+    pub auto_clear_management_ip: bool,
+    /// Re-run critical checks on any authenticated device contact.
+    pub device_recovery_detection: bool,
+    /// Look up MAC vendors for clients, neighbors and leases.
+    pub mac_vendor_detection: bool,
+    /// Show the geographic map on the dashboard.
+    pub dashboard_map: bool,
+    /// WiFi clients and sessions feature.
+    pub wifi_sessions_enabled: bool,
+    /// Interfaces summed by the General Traffic chart, per organization UUID or `__all__`.
+    pub dashboard_traffic_chart: BTreeMap<String, Vec<String>>,
+    /// Metric configuration overrides (deep merge); validated by the metric registry.
+    pub metrics: toml::Table,
+    /// Chart configuration overrides (deep merge); validated by the chart registry.
+    pub charts: toml::Table,
+    /// Charts created together with their metrics.
+    pub auto_charts: Vec<String>,
+    /// Default chart timeframe.
+    pub default_chart_time: ChartTime,
+}
+
+/// Default, minimum and maximum of one ping parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PingParam {
+    /// Value used when a check sets none.
+    pub default: u32,
+    /// Smallest accepted value.
+    pub minimum: u32,
+    /// Largest accepted value.
+    pub maximum: u32,
+}
+
+/// The ping parameter schema (spec §6.2), overridable by `ping_check_config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PingCheckConfig {
+    /// Pings per check.
+    pub count: PingParam,
+    /// Milliseconds between a target's pings.
+    pub interval: PingParam,
+    /// Payload bytes.
+    pub bytes: PingParam,
+    /// Milliseconds to wait for each reply.
+    pub timeout: PingParam,
+}
+
+impl Default for PingCheckConfig {
+    fn default() -> Self {
+        let p = |default, minimum, maximum| PingParam {
+            default,
+            minimum,
+            maximum,
+        };
+        PingCheckConfig {
+            count: p(5, 2, 20),
+            interval: p(25, 10, 1000),
+            bytes: p(56, 12, 65508),
+            timeout: p(800, 5, 1500),
+        }
+    }
+}
+
+/// Active checks (spec §6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecksConfig {
+    /// How often every check runs (upstream: celery beat every 5 minutes).
+    pub period: Duration,
+    /// Auto-create Ping checks.
+    pub auto_ping: bool,
+    /// Auto-create Configuration Applied checks.
+    pub auto_device_config_check: bool,
+    /// Auto-create Monitoring Data Collected checks (and make `data_collected` critical).
+    pub auto_data_collected_check: bool,
+    /// Auto-create WiFi Clients checks.
+    pub auto_wifi_clients_check: bool,
+    /// Auto-create Iperf3 checks.
+    pub auto_iperf3: bool,
+    /// Ping only the management IP (false allows the last IP; air-gapped LANs run that way).
+    pub management_ip_only: bool,
+    /// The ping parameter schema.
+    pub ping_check_config: PingCheckConfig,
+    /// Grace period after a device change before "configuration not applied".
+    pub config_check_interval: Duration,
+    /// Look-back window of the data collected check.
+    pub data_collected_check_interval: Duration,
+    /// Ranges during which WiFi clients checks do not run.
+    pub wifi_clients_check_snooze_schedule: Vec<SnoozeRange>,
+    /// Window of the max-clients count.
+    pub wifi_clients_max_check_interval: Duration,
+    /// Window of the min-clients count.
+    pub wifi_clients_min_check_interval: Duration,
+    /// Per-organization iperf3 parameters; validated by the iperf3 check.
+    pub iperf3_check_config: toml::Table,
+    /// Per-server iperf3 lock expiry.
+    pub iperf3_check_lock_expire: Duration,
+    /// Delete the RSA key file from the device after an iperf3 test.
+    pub iperf3_check_delete_rsa_key: bool,
+}
+
+const fn mins(m: u64) -> Duration {
+    Duration::from_secs(m * 60)
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_table(toml::Table::new(), &[]).expect("invariant: the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Validates a merged TOML table; `origins` maps key paths to where they were set.
+    ///
+    /// # Errors
+    /// Every problem found, each with its key path.
+    pub fn from_table(
+        table: toml::Table,
+        origins: &[(String, String)],
+    ) -> Result<Config, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut root = Section::root(table, &mut problems, origins);
+        let data_dir = PathBuf::from(root.string("data_dir", "./wispmon-data".to_owned()));
+        let listen = root.parsed(
+            "listen",
+            ListenAddr(std::net::SocketAddr::from(([127, 0, 0, 1], 8086))),
+        );
+        let log_level = root.parsed("log_level", LogLevel::Info);
+
+        let storage = {
+            let mut s = root.section("storage");
+            let cfg = StorageConfig {
+                cache_capacity: s.parsed("cache_capacity", ByteSize(64 << 20)),
+            };
+            s.finish();
+            cfg
+        };
+
+        let timeseries = {
+            let mut s = root.section("timeseries");
+            let database = s.string("database", "openwisp2".to_owned());
+            if database.is_empty() {
+                s.problem("database", "must not be empty");
+            }
+            let cfg = TimeseriesConfig {
+                database,
+                default_retention_policy: s.duration(
+                    "default_retention_policy",
+                    Duration::from_secs(26280 * 3600),
+                ),
+                short_retention_policy: s
+                    .duration("short_retention_policy", Duration::from_secs(24 * 3600)),
+            };
+            s.finish();
+            cfg
+        };
+
+        let checks = read_checks(root.section("checks"));
+        let monitoring =
+            read_monitoring(root.section("monitoring"), checks.auto_data_collected_check);
+        root.finish();
+
+        if problems.is_empty() {
+            Ok(Config {
+                data_dir,
+                listen,
+                log_level,
+                storage,
+                timeseries,
+                monitoring,
+                checks,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The configuration as a TOML table; parsing it back gives an equal `Config`.
+    pub fn to_table(&self) -> toml::Table {
+        use toml::Value as V;
+        let s = |x: &str| V::String(x.to_owned());
+        let d = |x: Duration| V::String(format_duration(x));
+        let list = |xs: &[String]| V::Array(xs.iter().map(|x| s(x)).collect());
+        let mut root = toml::Table::new();
+        root.insert("data_dir".into(), s(&self.data_dir.to_string_lossy()));
+        root.insert("listen".into(), s(&self.listen.to_string()));
+        root.insert("log_level".into(), s(self.log_level.as_str()));
+
+        let mut st = toml::Table::new();
+        st.insert(
+            "cache_capacity".into(),
+            s(&self.storage.cache_capacity.to_string()),
+        );
+        root.insert("storage".into(), V::Table(st));
+
+        let mut ts = toml::Table::new();
+        ts.insert("database".into(), s(&self.timeseries.database));
+        ts.insert(
+            "default_retention_policy".into(),
+            d(self.timeseries.default_retention_policy),
+        );
+        ts.insert(
+            "short_retention_policy".into(),
+            d(self.timeseries.short_retention_policy),
+        );
+        root.insert("timeseries".into(), V::Table(ts));
+
+        let m = &self.monitoring;
+        let mut mt = toml::Table::new();
+        mt.insert("tolerance_interval".into(), d(m.tolerance_interval));
+        mt.insert(
+            "critical_device_metrics".into(),
+            V::Array(
+                m.critical_device_metrics
+                    .iter()
+                    .map(|c| {
+                        let mut t = toml::Table::new();
+                        t.insert("key".into(), s(&c.key));
+                        t.insert("field_name".into(), s(&c.field_name));
+                        if let Some(check) = &c.check {
+                            t.insert("check".into(), s(check));
+                        }
+                        V::Table(t)
+                    })
+                    .collect(),
+            ),
+        );
+        mt.insert(
+            "health_status_labels".into(),
+            V::Table(
+                m.health_status_labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), s(v)))
+                    .collect(),
+            ),
+        );
+        mt.insert(
+            "auto_clear_management_ip".into(),
+            V::Boolean(m.auto_clear_management_ip),
+        );
+        mt.insert(
+            "device_recovery_detection".into(),
+            V::Boolean(m.device_recovery_detection),
+        );
+        mt.insert(
+            "mac_vendor_detection".into(),
+            V::Boolean(m.mac_vendor_detection),
+        );
+        mt.insert("dashboard_map".into(), V::Boolean(m.dashboard_map));
+        mt.insert(
+            "wifi_sessions_enabled".into(),
+            V::Boolean(m.wifi_sessions_enabled),
+        );
+        mt.insert(
+            "dashboard_traffic_chart".into(),
+            V::Table(
+                m.dashboard_traffic_chart
+                    .iter()
+                    .map(|(k, v)| (k.clone(), list(v)))
+                    .collect(),
+            ),
+        );
+        mt.insert("metrics".into(), V::Table(m.metrics.clone()));
+        mt.insert("charts".into(), V::Table(m.charts.clone()));
+        mt.insert("auto_charts".into(), list(&m.auto_charts));
+        mt.insert(
+            "default_chart_time".into(),
+            s(m.default_chart_time.as_str()),
+        );
+        root.insert("monitoring".into(), V::Table(mt));
+
+        let c = &self.checks;
+        let mut ct = toml::Table::new();
+        ct.insert("period".into(), d(c.period));
+        for (k, v) in [
+            ("auto_ping", c.auto_ping),
+            ("auto_device_config_check", c.auto_device_config_check),
+            ("auto_data_collected_check", c.auto_data_collected_check),
+            ("auto_wifi_clients_check", c.auto_wifi_clients_check),
+            ("auto_iperf3", c.auto_iperf3),
+            ("management_ip_only", c.management_ip_only),
+            ("iperf3_check_delete_rsa_key", c.iperf3_check_delete_rsa_key),
+        ] {
+            ct.insert(k.into(), V::Boolean(v));
+        }
+        let mut pt = toml::Table::new();
+        let p = c.ping_check_config;
+        for (name, param) in [
+            ("count", p.count),
+            ("interval", p.interval),
+            ("bytes", p.bytes),
+            ("timeout", p.timeout),
+        ] {
+            let mut t = toml::Table::new();
+            t.insert("default".into(), V::Integer(param.default.into()));
+            t.insert("minimum".into(), V::Integer(param.minimum.into()));
+            t.insert("maximum".into(), V::Integer(param.maximum.into()));
+            pt.insert(name.into(), V::Table(t));
+        }
+        ct.insert("ping_check_config".into(), V::Table(pt));
+        ct.insert("config_check_interval".into(), d(c.config_check_interval));
+        ct.insert(
+            "data_collected_check_interval".into(),
+            d(c.data_collected_check_interval),
+        );
+        ct.insert(
+            "wifi_clients_check_snooze_schedule".into(),
+            V::Array(
+                c.wifi_clients_check_snooze_schedule
+                    .iter()
+                    .map(|r| V::Array(vec![s(&r.start.to_string()), s(&r.end.to_string())]))
+                    .collect(),
+            ),
+        );
+        ct.insert(
+            "wifi_clients_max_check_interval".into(),
+            d(c.wifi_clients_max_check_interval),
+        );
+        ct.insert(
+            "wifi_clients_min_check_interval".into(),
+            d(c.wifi_clients_min_check_interval),
+        );
+        ct.insert(
+            "iperf3_check_config".into(),
+            V::Table(c.iperf3_check_config.clone()),
+        );
+        ct.insert(
+            "iperf3_check_lock_expire".into(),
+            d(c.iperf3_check_lock_expire),
+        );
+        root.insert("checks".into(), V::Table(ct));
+        root
+    }
+
+    /// Assembles the configuration from a config file (if any), the environment and the
+    /// command-line overrides, in that order of increasing precedence.
+    ///
+    /// # Errors
+    /// [`LoadError`] when the file cannot be read or parsed, or when validation finds problems.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, LoadError> {
+        let mut table = match file {
+            None => toml::Table::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>().map_err(|e| LoadError::Syntax {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        let mut origins = Vec::new();
+        let mut env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("WISPMON_") && !NON_SETTING_ENV.contains(&k.as_str()))
+            .collect();
+        env.sort();
+        for (name, raw) in env {
+            let path: Vec<String> = name["WISPMON_".len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let value = parse_env_value(&raw);
+            origins.push((path.join("."), format!("env {name}")));
+            if let Err(key) = set_path(&mut table, &path, value) {
+                return Err(LoadError::Invalid(vec![Problem {
+                    key,
+                    message: "is not a table, cannot set a key inside it".into(),
+                    origin: Some(format!("env {name}")),
+                }]));
+            }
+        }
+        for (key, flag, value) in overrides.entries() {
+            origins.push((key.to_owned(), flag.to_owned()));
+            table.insert(key.to_owned(), toml::Value::String(value));
+        }
+        Config::from_table(table, &origins).map_err(LoadError::Invalid)
+    }
+}
+
+impl fmt::Display for Config {
+    /// Prints the configuration as TOML.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = toml::to_string_pretty(&self.to_table()).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The config file could not be read.
+    #[error("reading config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Validation found problems; all of them are listed.
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+/// Sets `path` in `table`, creating intermediate tables. Errors with the key path that is in
+/// the way when an intermediate key holds a non-table value.
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut cur = table;
+    for (i, p) in parents.iter().enumerate() {
+        let entry = cur
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(path[..=i].join(".")),
+        };
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+fn read_monitoring(mut s: Section<'_>, data_collected_is_critical: bool) -> MonitoringConfig {
+    let tolerance_interval = s.duration("tolerance_interval", Duration::from_secs(300));
+    let mut critical_default = vec![CriticalMetric {
+        key: "ping".into(),
+        field_name: "reachable".into(),
+        check: Some("ping".into()),
+    }];
+    if data_collected_is_critical {
+        critical_default.push(CriticalMetric {
+            key: "data_collected".into(),
+            field_name: "data_collected".into(),
+            check: Some("data_collected".into()),
+        });
+    }
+    let critical_device_metrics = s.value(
+        "critical_device_metrics",
+        critical_default,
+        read_critical_metrics,
+    );
+
+    let mut labels: BTreeMap<String, String> = HEALTH_STATUSES
+        .iter()
+        .map(|k| ((*k).to_owned(), (*k).to_owned()))
+        .collect();
+    // A partial override is merged over the defaults, as upstream does.
+    if let Some(v) = s.raw("health_status_labels") {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    if !HEALTH_STATUSES.contains(&k.as_str()) {
+                        s.problem(
+                            &format!("health_status_labels.{k}"),
+                            "unknown health status: expected one of unknown, ok, problem, critical, deactivated",
+                        );
+                    } else if let Some(label) = v.as_str() {
+                        labels.insert(k, label.to_owned());
+                    } else {
+                        s.problem(
+                            &format!("health_status_labels.{k}"),
+                            format!("expected a string, found {}", type_name(&v)),
+                        );
+                    }
+                }
+            }
+            other => s.problem(
+                "health_status_labels",
+                format!("expected a table, found {}", type_name(&other)),
+            ),
+        }
+    }
+
+    let mut traffic: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    traffic.insert(
+        "__all__".into(),
+        vec!["wan".into(), "eth1".into(), "eth0.2".into()],
+    );
+    // Merged over the default `__all__` entry, as upstream does.
+    for (org, v) in s.table("dashboard_traffic_chart") {
+        match v.as_array().and_then(|a| {
+            a.iter()
+                .map(|e| e.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        }) {
+            Some(ifaces) => {
+                traffic.insert(org, ifaces);
+            }
+            None => s.problem(
+                &format!("dashboard_traffic_chart.{org}"),
+                "expected a list of interface names",
+            ),
+        }
+    }
+
+    let cfg = MonitoringConfig {
+        tolerance_interval,
+        critical_device_metrics,
+        health_status_labels: labels,
+        auto_clear_management_ip: s.bool("auto_clear_management_ip", true),
+        device_recovery_detection: s.bool("device_recovery_detection", true),
+        mac_vendor_detection: s.bool("mac_vendor_detection", true),
+        dashboard_map: s.bool("dashboard_map", true),
+        wifi_sessions_enabled: s.bool("wifi_sessions_enabled", true),
+        dashboard_traffic_chart: traffic,
+        metrics: s.table("metrics"),
+        charts: s.table("charts"),
+        auto_charts: s.string_list(
+            "auto_charts",
+            [
+                "traffic",
+                "wifi_clients",
+                "uptime",
+                "packet_loss",
+                "rtt",
+                "memory",
+                "cpu",
+                "disk",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        default_chart_time: s.parsed("default_chart_time", ChartTime::D7),
+    };
+    s.finish();
+    cfg
+}
+
+const HEALTH_STATUSES: [&str; 5] = ["unknown", "ok", "problem", "critical", "deactivated"];
+
+/// The check types wispmon runs; upstream's Python class paths are accepted as aliases.
+const CHECK_TYPES: [(&str, &str); 5] = [
+    ("ping", "openwisp_monitoring.check.classes.Ping"),
+    (
+        "config_applied",
+        "openwisp_monitoring.check.classes.ConfigApplied",
+    ),
+    (
+        "data_collected",
+        "openwisp_monitoring.check.classes.DataCollected",
+    ),
+    (
+        "wifi_clients",
+        "openwisp_monitoring.check.classes.WifiClients",
+    ),
+    ("iperf3", "openwisp_monitoring.check.classes.Iperf3"),
+];
+
+fn read_critical_metrics(v: &toml::Value) -> Result<Vec<CriticalMetric>, String> {
+    let arr = v
+        .as_array()
+        .ok_or_else(|| format!("expected a list of tables, found {}", type_name(v)))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = e
+                .as_table()
+                .ok_or_else(|| format!("entry {i}: expected a table, found {}", type_name(e)))?;
+            let get = |k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            if let Some(unknown) = t
+                .keys()
+                .find(|k| !["key", "field_name", "check"].contains(&k.as_str()))
+            {
+                return Err(format!("entry {i}: unknown key {unknown:?}"));
+            }
+            let key = get("key").ok_or_else(|| format!("entry {i}: missing string \"key\""))?;
+            let field_name = get("field_name")
+                .ok_or_else(|| format!("entry {i}: missing string \"field_name\""))?;
+            let check = match get("check") {
+                None => None,
+                Some(c) => Some(
+                    CHECK_TYPES
+                        .iter()
+                        .find(|(short, long)| c == *short || c == *long)
+                        .map(|(short, _)| (*short).to_owned())
+                        .ok_or_else(|| {
+                            format!(
+                                "entry {i}: unknown check {c:?}: expected one of ping, config_applied, data_collected, wifi_clients, iperf3"
+                            )
+                        })?,
+                ),
+            };
+            Ok(CriticalMetric {
+                key,
+                field_name,
+                check,
+            })
+        })
+        .collect()
+}
+
+fn read_checks(mut s: Section<'_>) -> ChecksConfig {
+    let period = s.duration("period", mins(5));
+    if period < Duration::from_secs(10) {
+        s.problem("period", "must be at least 10s");
+    }
+    let ping_check_config = read_ping_config(&mut s);
+    let mut snooze = Vec::new();
+    if let Some(v) = s.raw("wifi_clients_check_snooze_schedule") {
+        match v.as_array() {
+            None => s.problem(
+                "wifi_clients_check_snooze_schedule",
+                "Invalid schedule format",
+            ),
+            Some(entries) => {
+                for (i, e) in entries.iter().enumerate() {
+                    match parse_snooze_range(e) {
+                        Ok(r) => snooze.push(r),
+                        Err(msg) => {
+                            s.problem(&format!("wifi_clients_check_snooze_schedule[{i}]"), msg)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let cfg = ChecksConfig {
+        period,
+        auto_ping: s.bool("auto_ping", true),
+        auto_device_config_check: s.bool("auto_device_config_check", true),
+        auto_data_collected_check: s.bool("auto_data_collected_check", true),
+        auto_wifi_clients_check: s.bool("auto_wifi_clients_check", false),
+        auto_iperf3: s.bool("auto_iperf3", false),
+        management_ip_only: s.bool("management_ip_only", true),
+        ping_check_config,
+        config_check_interval: s.duration("config_check_interval", mins(5)),
+        data_collected_check_interval: s.duration("data_collected_check_interval", mins(60)),
+        wifi_clients_check_snooze_schedule: snooze,
+        wifi_clients_max_check_interval: s.duration("wifi_clients_max_check_interval", mins(5)),
+        wifi_clients_min_check_interval: s.duration("wifi_clients_min_check_interval", mins(4320)),
+        iperf3_check_config: s.table("iperf3_check_config"),
+        iperf3_check_lock_expire: s.duration("iperf3_check_lock_expire", Duration::from_secs(600)),
+        iperf3_check_delete_rsa_key: s.bool("iperf3_check_delete_rsa_key", true),
+    };
+    s.finish();
+    cfg
+}
+
+fn non_negative_u32(v: &toml::Value) -> Result<u32, String> {
+    v.as_integer()
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or_else(|| format!("expected a non-negative integer, found {v}"))
+}
+
+/// Reads `checks.ping_check_config`, deep-merged over the built-in schema.
+fn read_ping_config(s: &mut Section<'_>) -> PingCheckConfig {
+    let mut cfg = PingCheckConfig::default();
+    let mut ps = s.section("ping_check_config");
+    for (name, slot) in [
+        ("count", &mut cfg.count),
+        ("interval", &mut cfg.interval),
+        ("bytes", &mut cfg.bytes),
+        ("timeout", &mut cfg.timeout),
+    ] {
+        let mut p = ps.section(name);
+        slot.default = p.value("default", slot.default, non_negative_u32);
+        slot.minimum = p.value("minimum", slot.minimum, non_negative_u32);
+        slot.maximum = p.value("maximum", slot.maximum, non_negative_u32);
+        if !(slot.minimum <= slot.default && slot.default <= slot.maximum) {
+            p.problem(
+                "default",
+                format!(
+                    "must lie between minimum {} and maximum {}, found {}",
+                    slot.minimum, slot.maximum, slot.default
+                ),
+            );
+        }
+        p.finish();
+    }
+    ps.finish();
+    cfg
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,25 @@
+//! Errors of the monitoring domain.
+
+use crate::storage::StorageError;
+
+/// A failure of a domain operation.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The storage below failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A value given by an operator is not acceptable.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// Why, lowercase.
+        reason: String,
+    },
+    /// Password hashing failed (a bug or an exhausted system).
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+    /// The operating system's random source failed.
+    #[error("random source failed: {0}")]
+    Random(String),
+}

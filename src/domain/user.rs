@@ -1,0 +1,215 @@
+//! Users and their credentials: the administrator bootstrap and password checks.
+//!
+//! Passwords are stored only as argon2id PHC strings; checks run in constant time (argon2's
+//! verifier). Must not: know about sessions, cookies or HTTP.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+use super::error::DomainError;
+use crate::storage::{Record, Records};
+use crate::time::Timestamp;
+
+/// The account created on the very first start.
+pub const ADMIN_USERNAME: &str = "admin";
+
+/// Shortest password accepted from an operator.
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Longest password accepted (argon2 has no need for more; bounds hashing work per request).
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// A person who can log in.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct User {
+    /// Login name, unique.
+    pub username: String,
+    /// argon2id hash in PHC string format.
+    pub password_hash: String,
+    /// Superusers see and manage every organization.
+    pub is_superuser: bool,
+    /// Inactive users cannot log in.
+    pub is_active: bool,
+    /// Creation time, ns since the epoch.
+    pub created_ns: i64,
+}
+
+impl Record for User {
+    const TREE: &'static str = "users";
+    const VERSION: u8 = 1;
+}
+
+/// What the administrator bootstrap did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    /// Users already existed; nothing was done.
+    Existing,
+    /// `admin` was created with the password given by the operator.
+    CreatedWithGivenPassword,
+    /// `admin` was created with this generated password, to be shown once.
+    CreatedWithGeneratedPassword(String),
+}
+
+/// Creates the `admin` superuser when no user exists yet.
+///
+/// # Errors
+/// The given password is unacceptable, hashing or randomness failed, or storage failed.
+pub fn bootstrap_admin(
+    records: &Records,
+    given_password: Option<&str>,
+    now: Timestamp,
+) -> Result<AdminBootstrap, DomainError> {
+    if !records.is_empty::<User>()? {
+        return Ok(AdminBootstrap::Existing);
+    }
+    let (password, generated) = match given_password {
+        Some(p) => {
+            validate_password(p)?;
+            (p.to_owned(), false)
+        }
+        None => (generate_password()?, true),
+    };
+    let user = User {
+        username: ADMIN_USERNAME.to_owned(),
+        password_hash: hash_password(&password)?,
+        is_superuser: true,
+        is_active: true,
+        created_ns: now.as_nanos(),
+    };
+    if !records.insert_new(ADMIN_USERNAME.as_bytes(), &user)? {
+        return Ok(AdminBootstrap::Existing);
+    }
+    Ok(if generated {
+        AdminBootstrap::CreatedWithGeneratedPassword(password)
+    } else {
+        AdminBootstrap::CreatedWithGivenPassword
+    })
+}
+
+/// The user named `username`, if the password is right and the account active.
+///
+/// # Errors
+/// Storage failure.
+pub fn authenticate(
+    records: &Records,
+    username: &str,
+    password: &str,
+) -> Result<Option<User>, DomainError> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Ok(None);
+    }
+    let Some(user) = records.get::<User>(username.as_bytes())? else {
+        return Ok(None);
+    };
+    let Ok(hash) = PasswordHash::new(&user.password_hash) else {
+        return Ok(None);
+    };
+    let ok = Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_ok();
+    Ok((ok && user.is_active).then_some(user))
+}
+
+fn validate_password(p: &str) -> Result<(), DomainError> {
+    let n = p.chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(DomainError::Invalid {
+            field: "password",
+            reason: format!("must have at least {MIN_PASSWORD_LEN} characters"),
+        });
+    }
+    if p.len() > MAX_PASSWORD_LEN {
+        return Err(DomainError::Invalid {
+            field: "password",
+            reason: format!("must have at most {MAX_PASSWORD_LEN} bytes"),
+        });
+    }
+    Ok(())
+}
+
+fn hash_password(password: &str) -> Result<String, DomainError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| DomainError::Random(e.to_string()))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| DomainError::PasswordHash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DomainError::PasswordHash(e.to_string()))
+}
+
+/// A 20-character password from a 57-symbol alphabet without look-alikes (~116 bits).
+fn generate_password() -> Result<String, DomainError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    const LEN: usize = 20;
+    // Rejection sampling keeps every symbol equally likely.
+    let limit = 256 - (256 % ALPHABET.len());
+    let mut out = String::with_capacity(LEN);
+    let mut buf = [0u8; 64];
+    while out.len() < LEN {
+        getrandom::fill(&mut buf).map_err(|e| DomainError::Random(e.to_string()))?;
+        for &b in &buf {
+            if (b as usize) < limit && out.len() < LEN {
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    #[test]
+    fn first_bootstrap_generates_a_password_that_logs_in() {
+        let s = Storage::in_memory();
+        let r = s.records();
+        let AdminBootstrap::CreatedWithGeneratedPassword(pw) =
+            bootstrap_admin(&r, None, Timestamp::EPOCH).unwrap()
+        else {
+            panic!("expected a generated password");
+        };
+        assert_eq!(pw.len(), 20);
+        let u = authenticate(&r, "admin", &pw).unwrap().unwrap();
+        assert!(u.is_superuser);
+        assert!(!u.password_hash.contains(&pw));
+        assert!(
+            authenticate(&r, "admin", "wrong-password")
+                .unwrap()
+                .is_none()
+        );
+        assert!(authenticate(&r, "nobody", &pw).unwrap().is_none());
+        assert_eq!(
+            bootstrap_admin(&r, None, Timestamp::EPOCH).unwrap(),
+            AdminBootstrap::Existing
+        );
+    }
+
+    #[test]
+    fn given_password_is_used_and_validated() {
+        let s = Storage::in_memory();
+        let r = s.records();
+        assert!(matches!(
+            bootstrap_admin(&r, Some("short"), Timestamp::EPOCH),
+            Err(DomainError::Invalid {
+                field: "password",
+                ..
+            })
+        ));
+        assert_eq!(
+            bootstrap_admin(&r, Some("correct horse"), Timestamp::EPOCH).unwrap(),
+            AdminBootstrap::CreatedWithGivenPassword
+        );
+        assert!(
+            authenticate(&r, "admin", "correct horse")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn generated_passwords_differ() {
+        assert_ne!(generate_password().unwrap(), generate_password().unwrap());
+    }
+}

@@ -1,0 +1,38 @@
+//! The `wispmon` binary: parses the command line, loads the configuration and hands over to
+//! `wispmon::app`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wispmon::config::{Cli, Command, Config};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars(), &cli.overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wispmon: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig => {
+            print!("{config}");
+            ExitCode::SUCCESS
+        }
+        Command::Serve => {
+            wispmon::app::logging::init(config.log_level);
+            match wispmon::app::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "wispmon failed");
+                    eprintln!("wispmon: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

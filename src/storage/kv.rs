@@ -1,0 +1,304 @@
+//! The key-value backend: the only module that uses `sled`.
+//!
+//! Owns: opening sled 0.34 with a bounded cache, named trees, point reads and writes, atomic
+//! batches, ordered range scans and durability (`flush`). [`MemKv`] is an in-memory twin with
+//! the same contract for tests. Must not: interpret keys or values.
+//!
+//! Contract: after [`Kv::flush`] returns `Ok`, every write made before the call survives a
+//! crash of the process and a power loss (sled's flush fsyncs its log). Writes not yet flushed
+//! may be lost, but a batch is all-or-nothing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Bound;
+use std::path::Path;
+
+use parking_lot::Mutex;
+
+use super::error::KvError;
+
+/// An owned key or value.
+pub(crate) type Bytes = Vec<u8>;
+
+/// One entry of an atomic batch: `Some(value)` inserts, `None` removes.
+pub(crate) type BatchOp = (Bytes, Option<Bytes>);
+
+/// An ordered scan's items.
+pub(crate) type KvIter<'a> = Box<dyn Iterator<Item = Result<(Bytes, Bytes), KvError>> + 'a>;
+
+/// Ordered key-value trees with atomic batches and explicit durability.
+pub(crate) trait Kv: Send + Sync + fmt::Debug {
+    /// The value under `key` in `tree`.
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Bytes>, KvError>;
+    /// Sets `key` to `value`.
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), KvError>;
+    /// Sets `key` to `value` only if `key` is absent; `true` when it was set.
+    fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<bool, KvError>;
+    /// Removes `key`.
+    fn remove(&self, tree: &str, key: &[u8]) -> Result<(), KvError>;
+    /// Applies every op of `batch` atomically.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the timeseries engine's write path is its user")
+    )]
+    fn apply(&self, tree: &str, batch: Vec<BatchOp>) -> Result<(), KvError>;
+    /// Entries with keys in `range`, in key order.
+    fn range(&self, tree: &str, range: (Bound<Bytes>, Bound<Bytes>))
+    -> Result<KvIter<'_>, KvError>;
+    /// Makes every earlier write durable.
+    fn flush(&self) -> Result<(), KvError>;
+    /// Bytes the backend occupies on disk (0 in memory).
+    fn size_on_disk(&self) -> Result<u64, KvError>;
+}
+
+/// sled 0.34, on disk.
+pub(crate) struct SledKv {
+    db: sled::Db,
+}
+
+impl fmt::Debug for SledKv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledKv").finish_non_exhaustive()
+    }
+}
+
+fn sled_err(e: sled::Error) -> KvError {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            KvError::Locked(io.to_string())
+        }
+        sled::Error::Io(io) => {
+            // sled reports the lock held by another process as a plain I/O error.
+            let msg = io.to_string();
+            if msg.contains("lock") {
+                KvError::Locked(msg)
+            } else {
+                KvError::Io(io)
+            }
+        }
+        sled::Error::Corruption { at, .. } => KvError::Corrupted(format!("at {at:?}")),
+        other => KvError::Corrupted(other.to_string()),
+    }
+}
+
+impl SledKv {
+    /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
+    pub(crate) fn open(dir: &Path, cache_bytes: u64) -> Result<Self, KvError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            // Durability is explicit (flush before acknowledging); the background flusher only
+            // bounds how much unacknowledged work sits in memory.
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(sled_err)?;
+        Ok(SledKv { db })
+    }
+
+    fn tree(&self, name: &str) -> Result<sled::Tree, KvError> {
+        self.db.open_tree(name).map_err(sled_err)
+    }
+}
+
+impl Kv for SledKv {
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Bytes>, KvError> {
+        Ok(self
+            .tree(tree)?
+            .get(key)
+            .map_err(sled_err)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        self.tree(tree)?.insert(key, value).map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<bool, KvError> {
+        let r = self
+            .tree(tree)?
+            .compare_and_swap(key, None as Option<&[u8]>, Some(value))
+            .map_err(sled_err)?;
+        Ok(r.is_ok())
+    }
+
+    fn remove(&self, tree: &str, key: &[u8]) -> Result<(), KvError> {
+        self.tree(tree)?.remove(key).map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn apply(&self, tree: &str, batch: Vec<BatchOp>) -> Result<(), KvError> {
+        let mut b = sled::Batch::default();
+        for (k, v) in batch {
+            match v {
+                Some(v) => b.insert(k, v),
+                None => b.remove(k),
+            }
+        }
+        self.tree(tree)?.apply_batch(b).map_err(sled_err)
+    }
+
+    fn range(
+        &self,
+        tree: &str,
+        range: (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<KvIter<'_>, KvError> {
+        let it = self.tree(tree)?.range::<Bytes, _>(range);
+        Ok(Box::new(it.map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err)
+        })))
+    }
+
+    fn flush(&self) -> Result<(), KvError> {
+        self.db.flush().map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn size_on_disk(&self) -> Result<u64, KvError> {
+        self.db.size_on_disk().map_err(sled_err)
+    }
+}
+
+/// In-memory twin of [`SledKv`] for tests; same ordering and atomicity, nothing durable.
+#[derive(Debug, Default)]
+pub(crate) struct MemKv {
+    trees: Mutex<BTreeMap<String, BTreeMap<Bytes, Bytes>>>,
+}
+
+impl Kv for MemKv {
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Bytes>, KvError> {
+        Ok(self
+            .trees
+            .lock()
+            .get(tree)
+            .and_then(|t| t.get(key).cloned()))
+    }
+
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        self.trees
+            .lock()
+            .entry(tree.to_owned())
+            .or_default()
+            .insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+
+    fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<bool, KvError> {
+        let mut trees = self.trees.lock();
+        let t = trees.entry(tree.to_owned()).or_default();
+        if t.contains_key(key) {
+            return Ok(false);
+        }
+        t.insert(key.to_vec(), value.to_vec());
+        Ok(true)
+    }
+
+    fn remove(&self, tree: &str, key: &[u8]) -> Result<(), KvError> {
+        if let Some(t) = self.trees.lock().get_mut(tree) {
+            t.remove(key);
+        }
+        Ok(())
+    }
+
+    fn apply(&self, tree: &str, batch: Vec<BatchOp>) -> Result<(), KvError> {
+        let mut trees = self.trees.lock();
+        let t = trees.entry(tree.to_owned()).or_default();
+        for (k, v) in batch {
+            match v {
+                Some(v) => t.insert(k, v),
+                None => t.remove(&k),
+            };
+        }
+        Ok(())
+    }
+
+    fn range(
+        &self,
+        tree: &str,
+        range: (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<KvIter<'_>, KvError> {
+        // Snapshot the range so the lock is not held while the caller iterates.
+        let items: Vec<(Bytes, Bytes)> = self
+            .trees
+            .lock()
+            .get(tree)
+            .map(|t| {
+                t.range(range)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Box::new(items.into_iter().map(Ok)))
+    }
+
+    fn flush(&self) -> Result<(), KvError> {
+        Ok(())
+    }
+
+    fn size_on_disk(&self) -> Result<u64, KvError> {
+        Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One contract, run against both backends.
+    fn exercise(kv: &dyn Kv) {
+        assert_eq!(kv.get("t", b"a").unwrap(), None);
+        kv.insert("t", b"a", b"1").unwrap();
+        kv.insert("u", b"a", b"other tree").unwrap();
+        assert_eq!(kv.get("t", b"a").unwrap().as_deref(), Some(&b"1"[..]));
+        assert!(!kv.insert_if_absent("t", b"a", b"2").unwrap());
+        assert!(kv.insert_if_absent("t", b"b", b"2").unwrap());
+        kv.apply(
+            "t",
+            vec![
+                (b"c".to_vec(), Some(b"3".to_vec())),
+                (b"a".to_vec(), None),
+                (b"d".to_vec(), Some(b"4".to_vec())),
+            ],
+        )
+        .unwrap();
+        let keys: Vec<Bytes> = kv
+            .range(
+                "t",
+                (
+                    Bound::Included(b"b".to_vec()),
+                    Bound::Excluded(b"d".to_vec()),
+                ),
+            )
+            .unwrap()
+            .map(|r| r.unwrap().0)
+            .collect();
+        assert_eq!(keys, [b"b".to_vec(), b"c".to_vec()]);
+        kv.remove("t", b"b").unwrap();
+        let all = kv
+            .range("t", (Bound::Unbounded, Bound::Unbounded))
+            .unwrap()
+            .count();
+        assert_eq!(all, 2);
+        kv.flush().unwrap();
+    }
+
+    #[test]
+    fn mem_kv_meets_the_contract() {
+        exercise(&MemKv::default());
+    }
+
+    #[test]
+    fn sled_kv_meets_the_contract_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let kv = SledKv::open(dir.path(), 1 << 20).unwrap();
+            exercise(&kv);
+        }
+        let kv = SledKv::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(kv.get("t", b"c").unwrap().as_deref(), Some(&b"3"[..]));
+        assert_eq!(
+            kv.get("u", b"a").unwrap().as_deref(),
+            Some(&b"other tree"[..])
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Storage: the embedded timeseries engine and the record store; the only user of `sled`.
+//!
+//! Owns: the data directory's database, its format version, the unclean-shutdown marker,
+//! durability, and (with the timeseries engine) blocks, rollups and retention. Must not: know
+//! about line protocol, InfluxQL, devices or HTTP; callers hand it typed values.
+//!
+//! Data directory:
+//! ```text
+//! <data_dir>/
+//!   db/                sled 0.34 database (trees below)
+//!   unclean-shutdown   present while running; found at start = previous run crashed
+//! ```
+//! Trees:
+//! ```text
+//! meta        "format_version" -> u32 LE (FORMAT_VERSION)
+//! <records>   one tree per record type, see record.rs for the value layout
+//! ```
+//! Keys are big-endian (sled orders keys bytewise), values little-endian, versioned and
+//! checksummed.
+#![warn(missing_docs)]
+
+mod error;
+mod kv;
+mod meta;
+mod record;
+
+pub use error::{KvError, StorageError};
+pub use meta::UNCLEAN_MARKER;
+pub use record::{Record, Records};
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::StorageConfig;
+use kv::{Kv, MemKv, SledKv};
+use meta::Marker;
+
+/// The open storage of one data directory.
+#[derive(Debug)]
+pub struct Storage {
+    kv: Arc<dyn Kv>,
+    marker: Option<Marker>,
+    unclean: bool,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the storage in `data_dir` and writes the unclean-shutdown marker.
+    ///
+    /// # Errors
+    /// The directory cannot be created, the database is locked by another process or damaged,
+    /// or it was written by an unknown format version.
+    pub fn open(data_dir: &Path, cfg: &StorageConfig) -> Result<Storage, StorageError> {
+        create_private_dir(data_dir)?;
+        let kv: Arc<dyn Kv> = Arc::new(SledKv::open(&data_dir.join("db"), cfg.cache_capacity.0)?);
+        meta::check_format(kv.as_ref())?;
+        kv.flush()?;
+        let (marker, unclean) = Marker::create(data_dir)?;
+        Ok(Storage {
+            kv,
+            marker: Some(marker),
+            unclean,
+        })
+    }
+
+    /// A storage that lives in memory only, for tests.
+    pub fn in_memory() -> Storage {
+        Storage {
+            kv: Arc::new(MemKv::default()),
+            marker: None,
+            unclean: false,
+        }
+    }
+
+    /// Whether the previous run of this data directory ended without a clean close.
+    pub fn previous_run_was_unclean(&self) -> bool {
+        self.unclean
+    }
+
+    /// The record store.
+    pub fn records(&self) -> Records {
+        Records::new(self.kv.clone())
+    }
+
+    /// Bytes the database occupies on disk.
+    ///
+    /// # Errors
+    /// Backend failure.
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        Ok(self.kv.size_on_disk()?)
+    }
+
+    /// Flushes everything and removes the unclean-shutdown marker.
+    ///
+    /// # Errors
+    /// The flush or the marker removal failed; the marker then stays, and the next start
+    /// treats this run as unclean.
+    pub fn close(mut self) -> Result<(), StorageError> {
+        self.kv.flush()?;
+        if let Some(m) = self.marker.take() {
+            m.remove()?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates the data directory readable by its owner only: it holds password hashes and keys.
+fn create_private_dir(dir: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StorageError::File {
+            action: "creating data directory",
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_close_reopen_tracks_clean_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let cfg = StorageConfig {
+            cache_capacity: crate::config::ByteSize(1 << 20),
+        };
+        let s = Storage::open(&data, &cfg).unwrap();
+        assert!(!s.previous_run_was_unclean());
+        assert!(data.join(UNCLEAN_MARKER).exists());
+        s.close().unwrap();
+        assert!(!data.join(UNCLEAN_MARKER).exists());
+
+        let s = Storage::open(&data, &cfg).unwrap();
+        assert!(!s.previous_run_was_unclean());
+        drop(s); // dropped without close: as after a crash, the marker stays
+        let s = Storage::open(&data, &cfg).unwrap();
+        assert!(s.previous_run_was_unclean());
+        s.close().unwrap();
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StorageConfig {
+            cache_capacity: crate::config::ByteSize(1 << 20),
+        };
+        let s = Storage::open(dir.path(), &cfg).unwrap();
+        let e = Storage::open(dir.path(), &cfg).unwrap_err();
+        assert!(matches!(e, StorageError::Kv(KvError::Locked(_))), "{e:?}");
+        s.close().unwrap();
+    }
+}

@@ -1,0 +1,224 @@
+//! Start, serve, stop: the lifecycle a fresh machine and systemd put the binary through.
+
+use std::time::{Duration, Instant};
+
+use crate::util::{TestServer, get, run};
+
+#[test]
+fn fresh_data_dir_answers_healthz_and_prints_admin_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let started = Instant::now();
+    let mut s = TestServer::spawn(&data, &[], &[]);
+    let (status, body) = get(&s.url("/healthz"));
+    let ready_after = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    // The bar: /healthz answers within 2 s of start on an empty data dir.
+    assert!(
+        ready_after < Duration::from_secs(2),
+        "ready after {ready_after:?}"
+    );
+
+    let pw_line = s
+        .stdout
+        .iter()
+        .find(|l| l.contains("created with password: "))
+        .unwrap_or_else(|| panic!("no password line in {:?}", s.stdout));
+    let pw = pw_line.rsplit(": ").next().unwrap();
+    assert_eq!(pw.len(), 20);
+    assert!(
+        !s.stderr().contains(pw),
+        "the password must not reach the log"
+    );
+    assert!(data.join("db").is_dir());
+    assert!(
+        data.join("unclean-shutdown").exists(),
+        "marker while running"
+    );
+
+    assert_eq!(get(&s.url("/no/such/path")).0, 404);
+
+    s.signal("TERM");
+    let status = s
+        .wait_exit(Duration::from_secs(5))
+        .expect("exit within 5 s");
+    assert!(status.success(), "{status:?}\n{}", s.stderr());
+    assert!(
+        !data.join("unclean-shutdown").exists(),
+        "no marker after a clean stop"
+    );
+
+    // Second start: the account exists, so no password is printed.
+    let mut s = TestServer::spawn(&data, &[], &[]);
+    assert!(
+        !s.stdout.iter().any(|l| l.contains("password")),
+        "{:?}",
+        s.stdout
+    );
+    assert!(!s.stderr().contains("did not shut down cleanly"));
+    s.signal("INT");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+}
+
+#[test]
+fn admin_password_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = TestServer::spawn(&data, &[], &[("WISPMON_ADMIN_PASSWORD", "a-long-secret")]);
+    assert!(!s.stdout.iter().any(|l| l.contains("a-long-secret")));
+    assert!(!s.stdout.iter().any(|l| l.contains("created with password")));
+    assert!(
+        s.stderr().contains("WISPMON_ADMIN_PASSWORD"),
+        "{}",
+        s.stderr()
+    );
+    s.signal("TERM");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = TestServer::spawn(&dir.path().join("d"), &[], &[]);
+    s.signal("TERM");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+    let out = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().join("e").to_str().unwrap(),
+        ],
+        &[("WISPMON_ADMIN_PASSWORD", "short")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("password") && err.contains("at least 8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kill_9_leaves_the_marker_and_the_next_start_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = TestServer::spawn(&data, &[], &[]);
+    s.signal("KILL");
+    let status = s.wait_exit(Duration::from_secs(5)).unwrap();
+    assert!(!status.success());
+    assert!(data.join("unclean-shutdown").exists());
+
+    let mut s = TestServer::spawn(&data, &[], &[]);
+    assert_eq!(get(&s.url("/healthz")).0, 200);
+    assert!(
+        s.stderr().contains("did not shut down cleanly"),
+        "{}",
+        s.stderr()
+    );
+    s.signal("TERM");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+    assert!(!data.join("unclean-shutdown").exists());
+}
+
+#[test]
+fn default_data_dir_is_wispmon_data_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["check-config"], &[], Some(dir.path()));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("data_dir = \"./wispmon-data\""), "{text}");
+    assert!(text.contains("listen = \"127.0.0.1:8086\""), "{text}");
+
+    let mut child = std::process::Command::new(crate::util::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.path().join("wispmon-data/db").is_dir() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.path().join("wispmon-data/db").is_dir());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_data_dir_in_use_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = TestServer::spawn(&data, &[], &[]);
+    let out = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another process"), "{err}");
+    // The running server is unaffected and still stops cleanly.
+    assert_eq!(get(&s.url("/healthz")).0, 200);
+    s.signal("TERM");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+    assert!(!data.join("unclean-shutdown").exists());
+}
+
+#[test]
+fn occupied_port_is_a_clear_startup_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "serve",
+            "--listen",
+            &port,
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("binding HTTP listener on {port}")),
+        "{err}"
+    );
+    // Storage was opened before the bind failed and is closed again: no unclean marker.
+    assert!(!dir.path().join("unclean-shutdown").exists());
+    let mut s = TestServer::spawn(dir.path(), &[], &[]);
+    assert_eq!(get(&s.url("/healthz")).0, 200);
+    s.signal("TERM");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_start_and_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = wispmon::config::Config {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let clock = std::sync::Arc::new(wispmon::time::SystemClock);
+    let running = wispmon::app::start(&config, Some("in-process-pw".into()), clock)
+        .await
+        .unwrap();
+    let url = format!("http://{}/healthz", running.local_addr());
+    let (status, _) = tokio::task::spawn_blocking(move || get(&url))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    running.stop().await.unwrap();
+    assert!(!config.data_dir.join("unclean-shutdown").exists());
+}

@@ -1,0 +1,7 @@
+//! The integration test binary: the real server on `127.0.0.1:0`, spoken to over HTTP.
+#![allow(unreachable_pub)] // test helpers are shared between modules of one binary
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a test harness: panics are failures, and it waits on child processes from plain threads
+
+mod config_cli;
+mod lifecycle;
+mod util;
