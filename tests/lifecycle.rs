@@ -222,3 +222,19 @@ async fn in_process_start_and_stop() {
     running.stop().await.unwrap();
     assert!(!config.data_dir.join("unclean-shutdown").exists());
 }
+
+#[test]
+fn sigterm_right_after_listening_still_stops_cleanly() {
+    // Regression: handlers were installed after start-up, so an early SIGTERM killed the
+    // process with the default action and left the data directory marked unclean.
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = TestServer::spawn(dir.path(), &[], &[("WISPMON_ADMIN_PASSWORD", "0123456789")]);
+        s.signal("TERM");
+        let status = s
+            .wait_exit(Duration::from_secs(5))
+            .expect("exit within 5 s");
+        assert!(status.success(), "{status:?}\n{}", s.stderr());
+        assert!(!dir.path().join("unclean-shutdown").exists());
+    }
+}

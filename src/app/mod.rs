@@ -187,15 +187,28 @@ async fn close_storage(storage: Storage) -> anyhow::Result<()> {
         .context("flushing and closing storage")
 }
 
-/// Waits for SIGTERM or SIGINT.
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT handlers, installed before start-up so that a signal arriving while the
+/// appliance starts is not lost to the default action (which would skip the clean stop).
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate()).context("installing SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing SIGINT handler")?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 /// Runs the appliance until SIGTERM or SIGINT, then stops cleanly.
@@ -213,8 +226,9 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             .ok()
             .filter(|p| !p.is_empty());
         let clock: SharedClock = Arc::new(SystemClock);
+        let mut signals = ShutdownSignals::install()?;
         let running = start(config, admin_password, clock).await?;
-        let signal = shutdown_signal().await?;
+        let signal = signals.recv().await;
         info!(signal, "shutting down");
         running.stop().await
     })?;
