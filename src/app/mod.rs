@@ -56,7 +56,8 @@ pub async fn start(
     let storage = {
         let dir = config.data_dir.clone();
         let cfg = config.storage.clone();
-        tokio::task::spawn_blocking(move || Storage::open(&dir, &cfg))
+        let clock = clock.clone();
+        tokio::task::spawn_blocking(move || Storage::open(&dir, &cfg, clock))
             .await
             .context("storage open task failed")?
             .with_context(|| format!("opening data directory {}", config.data_dir.display()))?

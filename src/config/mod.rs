@@ -64,6 +64,21 @@ pub struct StorageConfig {
     /// Memory sled may use for its page cache (sled's own default is 1 GiB; too much for an
     /// appliance that shares a small box).
     pub cache_capacity: ByteSize,
+    /// Unsealed points are sealed into blocks when they hold more memory than this; writers
+    /// wait when they hold twice as much.
+    pub head_memory_limit: ByteSize,
+    /// Unsealed points are sealed at least this often.
+    pub seal_interval: Duration,
+    /// How often shards past their retention are dropped.
+    pub retention_check_interval: Duration,
+    /// New series beyond this many per database are refused (InfluxDB's default).
+    pub max_series_per_database: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Config::default().storage
+    }
 }
 
 /// The database the monitoring domain uses (upstream `TIMESERIES_DATABASE` and retention).
@@ -226,8 +241,28 @@ impl Config {
 
         let storage = {
             let mut s = root.section("storage");
+            let cache_capacity = s.parsed("cache_capacity", ByteSize(64 << 20));
+            let head_memory_limit = s.parsed("head_memory_limit", ByteSize(64 << 20));
+            if head_memory_limit.0 < 1 << 20 {
+                s.problem("head_memory_limit", "must be at least 1MiB");
+            }
+            let seal_interval = s.duration("seal_interval", mins(30));
+            if seal_interval < Duration::from_secs(1) {
+                s.problem("seal_interval", "must be at least 1s");
+            }
+            let retention_check_interval = s.duration("retention_check_interval", mins(30));
+            let max_series_per_database = s.value("max_series_per_database", 1_000_000, |v| {
+                v.as_integer()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .filter(|&i| i > 0)
+                    .ok_or_else(|| format!("expected a positive integer, found {v}"))
+            });
             let cfg = StorageConfig {
-                cache_capacity: s.parsed("cache_capacity", ByteSize(64 << 20)),
+                cache_capacity,
+                head_memory_limit,
+                seal_interval,
+                retention_check_interval,
+                max_series_per_database,
             };
             s.finish();
             cfg
@@ -287,6 +322,19 @@ impl Config {
         st.insert(
             "cache_capacity".into(),
             s(&self.storage.cache_capacity.to_string()),
+        );
+        st.insert(
+            "head_memory_limit".into(),
+            s(&self.storage.head_memory_limit.to_string()),
+        );
+        st.insert("seal_interval".into(), d(self.storage.seal_interval));
+        st.insert(
+            "retention_check_interval".into(),
+            d(self.storage.retention_check_interval),
+        );
+        st.insert(
+            "max_series_per_database".into(),
+            V::Integer(i64::try_from(self.storage.max_series_per_database).unwrap_or(i64::MAX)),
         );
         root.insert("storage".into(), V::Table(st));
 

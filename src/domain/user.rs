@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn first_bootstrap_generates_a_password_that_logs_in() {
-        let s = Storage::in_memory();
+        let s = Storage::in_memory(std::sync::Arc::new(crate::time::SystemClock));
         let r = s.records();
         let AdminBootstrap::CreatedWithGeneratedPassword(pw) =
             bootstrap_admin(&r, None, Timestamp::EPOCH).unwrap()
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn given_password_is_used_and_validated() {
-        let s = Storage::in_memory();
+        let s = Storage::in_memory(std::sync::Arc::new(crate::time::SystemClock));
         let r = s.records();
         assert!(matches!(
             bootstrap_admin(&r, Some("short"), Timestamp::EPOCH),

@@ -52,6 +52,30 @@ pub enum StorageError {
         /// The version this build writes.
         supported: u32,
     },
+    /// The database does not exist (InfluxDB's wording).
+    #[error("database not found: \"{name}\"")]
+    DatabaseNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// The retention policy does not exist (InfluxDB's wording).
+    #[error("retention policy not found: {name}")]
+    RetentionPolicyNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// A retention policy of that name exists with other settings.
+    #[error("retention policy already exists")]
+    RetentionPolicyConflict,
+    /// A request the engine refuses (bad name, bad duration, bad window).
+    #[error("{0}")]
+    Invalid(String),
+    /// A group write failed on the backend; every batch of the group gets this.
+    #[error("write failed: {0}")]
+    WriteFailed(String),
+    /// The engine is shutting down or stopped.
+    #[error("storage is closed")]
+    Closed,
     /// A value to be stored could not be encoded.
     #[error("encoding {what}: {detail}")]
     Encode {

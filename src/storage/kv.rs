@@ -37,10 +37,6 @@ pub(crate) trait Kv: Send + Sync + fmt::Debug {
     /// Removes `key`.
     fn remove(&self, tree: &str, key: &[u8]) -> Result<(), KvError>;
     /// Applies every op of `batch` atomically.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the timeseries engine's write path is its user")
-    )]
     fn apply(&self, tree: &str, batch: Vec<BatchOp>) -> Result<(), KvError>;
     /// Entries with keys in `range`, in key order.
     fn range(&self, tree: &str, range: (Bound<Bytes>, Bound<Bytes>))

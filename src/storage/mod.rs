@@ -14,24 +14,49 @@
 //! ```text
 //! meta        "format_version" -> u32 LE (FORMAT_VERSION)
 //! <records>   one tree per record type, see record.rs for the value layout
+//! ts_catalog  database name -> DatabaseInfo record (policies, shards, measurements, fields)
+//! ts_series   db id u32 BE | series key -> SeriesRecord (series.rs)
+//! ts_wal      sequence u64 BE -> WalRecord (one per acknowledged batch, until sealed)
+//! ts_blocks   rp u32 | shard start | series u64 | field u32 | block start -> stored block
+//!             (keys.rs; value = codec block + hourly rollups, rollup.rs)
 //! ```
 //! Keys are big-endian (sled orders keys bytewise), values little-endian, versioned and
 //! checksummed.
 #![warn(missing_docs)]
 
+mod catalog;
+pub mod codec;
+mod column;
+mod engine;
 mod error;
+mod head;
+mod keys;
 mod kv;
 mod meta;
+mod point;
 mod record;
+mod rollup;
+mod series;
 
+pub use catalog::{
+    DatabaseInfo, FieldInfo, MeasurementInfo, RetentionPolicyInfo, ShardInfo,
+    default_shard_duration,
+};
+pub use codec::{ColumnValues, FieldType};
+pub use column::Column;
+pub use engine::{Corruption, Engine, EngineConfig, EngineStats};
 pub use error::{KvError, StorageError};
 pub use meta::UNCLEAN_MARKER;
+pub use point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome, type_name};
 pub use record::{Record, Records};
+pub use rollup::{Partials, hour_partials, window_start};
+pub use series::{SeriesId, SeriesInfo, series_key};
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::StorageConfig;
+use crate::time::SharedClock;
 use kv::{Kv, MemKv, SledKv};
 use meta::Marker;
 
@@ -39,8 +64,20 @@ use meta::Marker;
 #[derive(Debug)]
 pub struct Storage {
     kv: Arc<dyn Kv>,
+    engine: Arc<Engine>,
     marker: Option<Marker>,
     unclean: bool,
+}
+
+/// The engine settings of a storage config.
+pub fn engine_config(cfg: &StorageConfig) -> EngineConfig {
+    EngineConfig {
+        max_series_per_database: cfg.max_series_per_database,
+        head_memory_limit: usize::try_from(cfg.head_memory_limit.0).unwrap_or(usize::MAX),
+        seal_interval: cfg.seal_interval,
+        retention_check_interval: cfg.retention_check_interval,
+        ..EngineConfig::default()
+    }
 }
 
 impl Storage {
@@ -49,26 +86,50 @@ impl Storage {
     /// # Errors
     /// The directory cannot be created, the database is locked by another process or damaged,
     /// or it was written by an unknown format version.
-    pub fn open(data_dir: &Path, cfg: &StorageConfig) -> Result<Storage, StorageError> {
+    pub fn open(
+        data_dir: &Path,
+        cfg: &StorageConfig,
+        clock: SharedClock,
+    ) -> Result<Storage, StorageError> {
         create_private_dir(data_dir)?;
         let kv: Arc<dyn Kv> = Arc::new(SledKv::open(&data_dir.join("db"), cfg.cache_capacity.0)?);
         meta::check_format(kv.as_ref())?;
         kv.flush()?;
         let (marker, unclean) = Marker::create(data_dir)?;
+        let engine = Arc::new(Engine::open(
+            kv.clone(),
+            engine_config(cfg),
+            clock,
+            unclean,
+        )?);
         Ok(Storage {
             kv,
+            engine,
             marker: Some(marker),
             unclean,
         })
     }
 
-    /// A storage that lives in memory only, for tests.
-    pub fn in_memory() -> Storage {
+    /// A storage that lives in memory only, for tests; the engine seals only when asked.
+    pub fn in_memory(clock: SharedClock) -> Storage {
+        let kv: Arc<dyn Kv> = Arc::new(MemKv::default());
+        let cfg = EngineConfig {
+            background: false,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open(kv.clone(), cfg, clock, false)
+            .expect("invariant: an empty in-memory engine opens");
         Storage {
-            kv: Arc::new(MemKv::default()),
+            kv,
+            engine: Arc::new(engine),
             marker: None,
             unclean: false,
         }
+    }
+
+    /// The timeseries engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     /// Whether the previous run of this data directory ended without a clean close.
@@ -95,6 +156,7 @@ impl Storage {
     /// The flush or the marker removal failed; the marker then stays, and the next start
     /// treats this run as unclean.
     pub fn close(mut self) -> Result<(), StorageError> {
+        self.engine.close()?;
         self.kv.flush()?;
         if let Some(m) = self.marker.take() {
             m.remove()?;
@@ -124,23 +186,28 @@ fn create_private_dir(dir: &Path) -> Result<(), StorageError> {
 mod tests {
     use super::*;
 
+    fn clock() -> SharedClock {
+        Arc::new(crate::time::SystemClock)
+    }
+
     #[test]
     fn open_close_reopen_tracks_clean_shutdown() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let cfg = StorageConfig {
             cache_capacity: crate::config::ByteSize(1 << 20),
+            ..StorageConfig::default()
         };
-        let s = Storage::open(&data, &cfg).unwrap();
+        let s = Storage::open(&data, &cfg, clock()).unwrap();
         assert!(!s.previous_run_was_unclean());
         assert!(data.join(UNCLEAN_MARKER).exists());
         s.close().unwrap();
         assert!(!data.join(UNCLEAN_MARKER).exists());
 
-        let s = Storage::open(&data, &cfg).unwrap();
+        let s = Storage::open(&data, &cfg, clock()).unwrap();
         assert!(!s.previous_run_was_unclean());
         drop(s); // dropped without close: as after a crash, the marker stays
-        let s = Storage::open(&data, &cfg).unwrap();
+        let s = Storage::open(&data, &cfg, clock()).unwrap();
         assert!(s.previous_run_was_unclean());
         s.close().unwrap();
     }
@@ -150,9 +217,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = StorageConfig {
             cache_capacity: crate::config::ByteSize(1 << 20),
+            ..StorageConfig::default()
         };
-        let s = Storage::open(dir.path(), &cfg).unwrap();
-        let e = Storage::open(dir.path(), &cfg).unwrap_err();
+        let s = Storage::open(dir.path(), &cfg, clock()).unwrap();
+        let e = Storage::open(dir.path(), &cfg, clock()).unwrap_err();
         assert!(matches!(e, StorageError::Kv(KvError::Locked(_))), "{e:?}");
         s.close().unwrap();
     }

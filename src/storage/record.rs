@@ -44,7 +44,7 @@ impl Records {
         Records { kv }
     }
 
-    fn encode<R: Record>(r: &R) -> Result<Vec<u8>, StorageError> {
+    pub(crate) fn encode<R: Record>(r: &R) -> Result<Vec<u8>, StorageError> {
         let mut out = vec![R::VERSION];
         bincode::encode_into_std_write(r, &mut out, config()).map_err(|e| {
             StorageError::Encode {
@@ -57,7 +57,7 @@ impl Records {
         Ok(out)
     }
 
-    fn decode<R: Record>(key: &[u8], bytes: &[u8]) -> Result<R, StorageError> {
+    pub(crate) fn decode<R: Record>(key: &[u8], bytes: &[u8]) -> Result<R, StorageError> {
         let corrupted = |detail: String| StorageError::Corrupted {
             what: format!("record in tree {}", R::TREE),
             key: hex_key(key),

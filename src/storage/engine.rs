@@ -1,0 +1,1940 @@
+//! The timeseries engine: write path, head, sealing, reads, aggregates, deletes, retention and
+//! recovery, over the key-value backend.
+//!
+//! Write path: writers queue their batch and one of them (the leader, holding the commit
+//! lock) validates every queued batch, writes one log record per batch in one atomic backend
+//! batch, flushes once for the whole group (group commit), applies the points to the head and
+//! answers everyone. A call returns only after its batch is durable.
+//!
+//! Sealing (background, on memory pressure or age, and at close): the head is frozen, its
+//! columns are split by shard, merged with the existing blocks they overlap (or the small
+//! block they extend), re-cut into blocks of at most `max_points_per_block` points preferably
+//! at hour boundaries, and written with their rollups; new series and catalog changes are
+//! written first, the log records last. Replaying a log record whose points are already
+//! sealed is harmless (merging is idempotent), so a crash anywhere in a seal loses nothing.
+//!
+//! Invariants: blocks of one series field in one shard never overlap in time and hold one
+//! point per timestamp; sources are merged with priority active head > frozen heads (newest
+//! first) > blocks.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel;
+use parking_lot::{Condvar, Mutex, RwLock};
+use tracing::{error, info, warn};
+
+use super::catalog::{
+    Catalog, DatabaseInfo, FieldInfo, RetentionPolicyInfo, default_shard_duration,
+};
+use super::codec::{ColumnValues, FieldType};
+use super::column::Column;
+use super::error::{KvError, StorageError, hex_key};
+use super::head::{ColumnKey, Head};
+use super::keys::{self, BlockKey};
+use super::kv::{BatchOp, Kv};
+use super::point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome};
+use super::record::{Record, Records};
+use super::rollup::{self, HOUR, Partials};
+use super::series::{SeriesId, SeriesIndex, SeriesInfo, SeriesRecord, storage_key};
+use crate::time::SharedClock;
+
+const BLOCKS: &str = "ts_blocks";
+const WAL_QUARANTINE: &str = "ts_wal_quarantine";
+
+/// Tuning of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// New series beyond this many per database are refused (InfluxDB's default 1,000,000).
+    pub max_series_per_database: usize,
+    /// The head is sealed when it holds more than this many bytes; writers wait above twice it.
+    pub head_memory_limit: usize,
+    /// The head is sealed at least this often.
+    pub seal_interval: Duration,
+    /// Largest block, in points.
+    pub max_points_per_block: usize,
+    /// How often expired shards are dropped.
+    pub retention_check_interval: Duration,
+    /// Run the background sealer thread (tests drive sealing by hand when false).
+    pub background: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_series_per_database: 1_000_000,
+            head_memory_limit: 64 << 20,
+            seal_interval: Duration::from_secs(30 * 60),
+            max_points_per_block: 4096,
+            retention_check_interval: Duration::from_secs(30 * 60),
+            background: true,
+        }
+    }
+}
+
+/// One write-ahead log record: the accepted points of one batch.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+struct WalRecord {
+    db: String,
+    rp: String,
+    points: Vec<Point>,
+}
+
+impl Record for WalRecord {
+    const TREE: &'static str = "ts_wal";
+    const VERSION: u8 = 1;
+}
+
+/// A damaged value found by [`Engine::verify`] or at recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// Tree name.
+    pub tree: &'static str,
+    /// Key, hex.
+    pub key: String,
+    /// What failed.
+    pub detail: String,
+}
+
+/// Sizes for self-monitoring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Series in the index.
+    pub series: usize,
+    /// Bytes held by the head (active and frozen).
+    pub head_bytes: usize,
+    /// Columns in the active head.
+    pub head_columns: usize,
+    /// Next log sequence number.
+    pub next_seq: u64,
+}
+
+struct State {
+    catalog: Catalog,
+    series: SeriesIndex,
+    active: Head,
+    frozen: Vec<Arc<Head>>,
+    next_seq: u64,
+}
+
+impl State {
+    fn head_bytes(&self) -> usize {
+        self.active.bytes + self.frozen.iter().map(|h| h.bytes).sum::<usize>()
+    }
+}
+
+struct Pending {
+    batch: WriteBatch,
+    reply: channel::Sender<Result<WriteOutcome, StorageError>>,
+}
+
+#[derive(Default)]
+struct Signal {
+    stop: bool,
+    seal_requested: bool,
+}
+
+struct Shared {
+    kv: Arc<dyn Kv>,
+    cfg: EngineConfig,
+    clock: SharedClock,
+    state: RwLock<State>,
+    /// Serializes group commits and DDL.
+    commit: Mutex<()>,
+    queue: Mutex<Vec<Pending>>,
+    /// One seal (or block-rewriting operation) at a time.
+    seal_lock: Mutex<()>,
+    /// Readers scan blocks under `read`; block rewrites apply under `write`, so a scan never
+    /// sees half of a rewrite.
+    blocks_lock: RwLock<()>,
+    signal: Mutex<Signal>,
+    wake: Condvar,
+    space: Condvar,
+}
+
+/// The timeseries engine. Every method blocks; async callers use `spawn_blocking`.
+pub struct Engine {
+    shared: Arc<Shared>,
+    sealer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Engine {
+    /// Stops the sealer thread without sealing: dropping an engine that was not closed is
+    /// like a crash, and the log brings the head back at the next open.
+    fn drop(&mut self) {
+        self.stop_sealer();
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// Normalizes a point for storage: tags sorted with empty values dropped, fields deduplicated
+/// (the last of a repeated key wins), names checked.
+fn normalize_point(mut p: Point) -> Result<Point, PointRejection> {
+    let invalid = |s: String| Err(PointRejection::Invalid(s));
+    if p.measurement.is_empty() {
+        return invalid("invalid measurement: empty".into());
+    }
+    p.tags.retain(|(_, v)| !v.is_empty());
+    if p.tags.iter().any(|(k, _)| k.is_empty()) {
+        return invalid(format!(
+            "invalid tag key: empty tag key on measurement \"{}\"",
+            p.measurement
+        ));
+    }
+    if p.tags.iter().any(|(k, _)| k == "time") {
+        return invalid(format!(
+            "invalid tag key: input tag \"time\" on measurement \"{}\" is invalid",
+            p.measurement
+        ));
+    }
+    p.tags.sort_by(|a, b| a.0.cmp(&b.0));
+    if p.tags.windows(2).any(|w| w[0].0 == w[1].0) {
+        return invalid(format!(
+            "duplicate tags on measurement \"{}\"",
+            p.measurement
+        ));
+    }
+    if p.fields.is_empty() {
+        return invalid(format!(
+            "missing fields on measurement \"{}\"",
+            p.measurement
+        ));
+    }
+    let mut seen: BTreeMap<String, FieldValue> = BTreeMap::new();
+    for (k, v) in p.fields.drain(..) {
+        if k.is_empty() {
+            return invalid(format!(
+                "invalid field name: empty field on measurement \"{}\"",
+                p.measurement
+            ));
+        }
+        if k == "time" {
+            return invalid(format!(
+                "invalid field name: input field \"time\" on measurement \"{}\" is invalid",
+                p.measurement
+            ));
+        }
+        seen.insert(k, v);
+    }
+    p.fields = seen.into_iter().collect();
+    Ok(p)
+}
+
+/// A batch after validation, before it is logged.
+struct Prepared {
+    db: String,
+    rp: String,
+    rp_id: u32,
+    points: Vec<Point>,
+    /// Per point: series id and the field id of each field, in field order.
+    ids: Vec<(SeriesId, Vec<u32>)>,
+}
+
+/// What a group added to the catalog and index, undone if its log write fails.
+#[derive(Default)]
+struct Undo {
+    fields: Vec<(String, String, String)>,
+    series: Vec<SeriesId>,
+}
+
+fn prepare(
+    st: &mut State,
+    cfg: &EngineConfig,
+    now: i64,
+    batch: WriteBatch,
+    undo: &mut Undo,
+) -> Result<(Prepared, Vec<(usize, PointRejection)>), StorageError> {
+    let db = st.catalog.databases.get(&batch.database).ok_or_else(|| {
+        StorageError::DatabaseNotFound {
+            name: batch.database.clone(),
+        }
+    })?;
+    let rp = db.rp(batch.retention_policy.as_deref()).ok_or_else(|| {
+        StorageError::RetentionPolicyNotFound {
+            name: batch
+                .retention_policy
+                .clone()
+                .or_else(|| db.default_rp.clone())
+                .unwrap_or_default(),
+        }
+    })?;
+    let (db_id, rp_id, rp_name, cutoff) = (
+        db.id,
+        rp.id,
+        rp.name.clone(),
+        (rp.duration_ns > 0).then(|| now.saturating_sub(rp.duration_ns)),
+    );
+    let mut rejected = Vec::new();
+    let mut points = Vec::with_capacity(batch.points.len());
+    let mut ids = Vec::with_capacity(batch.points.len());
+    for (i, p) in batch.points.into_iter().enumerate() {
+        let p = match normalize_point(p) {
+            Ok(p) => p,
+            Err(r) => {
+                rejected.push((i, r));
+                continue;
+            }
+        };
+        if cutoff.is_some_and(|c| p.time < c) {
+            rejected.push((i, PointRejection::BeyondRetention));
+            continue;
+        }
+        // Check every field before registering any, so a refused point leaves no trace.
+        let dbm = st
+            .catalog
+            .databases
+            .get_mut(&batch.database)
+            .ok_or_else(|| StorageError::DatabaseNotFound {
+                name: batch.database.clone(),
+            })?;
+        let known = dbm.measurements.get(&p.measurement);
+        let conflict = p.fields.iter().find_map(|(k, v)| {
+            let f = known?.fields.get(k)?;
+            (f.field_type() != v.field_type()).then(|| PointRejection::FieldTypeConflict {
+                field: k.clone(),
+                measurement: p.measurement.clone(),
+                given: v.field_type(),
+                existing: f.field_type(),
+            })
+        });
+        if let Some(c) = conflict {
+            rejected.push((i, c));
+            continue;
+        }
+        let Some(series) =
+            st.series
+                .get_or_create(db_id, &p.measurement, &p.tags, cfg.max_series_per_database)
+        else {
+            rejected.push((
+                i,
+                PointRejection::Invalid(format!(
+                    "max-series-per-database limit exceeded: ({})",
+                    cfg.max_series_per_database
+                )),
+            ));
+            continue;
+        };
+        if st.series.unpersisted.last() == Some(&series) && !undo.series.contains(&series) {
+            undo.series.push(series);
+        }
+        let dbm = st
+            .catalog
+            .databases
+            .get_mut(&batch.database)
+            .ok_or_else(|| StorageError::DatabaseNotFound {
+                name: batch.database.clone(),
+            })?;
+        let m = dbm.measurements.entry(p.measurement.clone()).or_default();
+        let mut field_ids = Vec::with_capacity(p.fields.len());
+        let mut added = false;
+        for (k, v) in &p.fields {
+            let id = match m.fields.get(k) {
+                Some(f) => f.id,
+                None => {
+                    let id = m.next_field_id();
+                    m.fields.insert(
+                        k.clone(),
+                        FieldInfo {
+                            id,
+                            type_code: v.field_type().to_code(),
+                        },
+                    );
+                    undo.fields
+                        .push((batch.database.clone(), p.measurement.clone(), k.clone()));
+                    added = true;
+                    id
+                }
+            };
+            field_ids.push(id);
+        }
+        if added {
+            st.catalog.dirty.insert(batch.database.clone());
+        }
+        ids.push((series, field_ids));
+        points.push(p);
+    }
+    Ok((
+        Prepared {
+            db: batch.database,
+            rp: rp_name,
+            rp_id,
+            points,
+            ids,
+        },
+        rejected,
+    ))
+}
+
+fn apply_to_head(head: &mut Head, p: &Prepared) {
+    for (point, (series, field_ids)) in p.points.iter().zip(&p.ids) {
+        for ((_, v), &field) in point.fields.iter().zip(field_ids) {
+            let key = ColumnKey {
+                rp: p.rp_id,
+                series: *series,
+                field,
+            };
+            if !head.push(key, point.time, v) {
+                // The catalog fixes one type per field, so this cannot happen; losing the
+                // value silently would be worse than this log line.
+                error!(series, field, "head column type mismatch; value dropped");
+            }
+        }
+    }
+}
+
+fn undo(st: &mut State, u: Undo) {
+    for (db, m, f) in u.fields {
+        if let Some(d) = st.catalog.databases.get_mut(&db) {
+            if let Some(mi) = d.measurements.get_mut(&m) {
+                mi.fields.remove(&f);
+                if mi.fields.is_empty() {
+                    d.measurements.remove(&m);
+                }
+            }
+        }
+    }
+    for s in u.series {
+        st.series.remove(s);
+    }
+}
+
+fn corrupted(what: &str, key: &[u8], detail: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupted {
+        what: what.to_owned(),
+        key: hex_key(key),
+        detail: detail.to_string(),
+    }
+}
+
+/// Splits a normalized column into pieces of at most `max` points, cutting at an hour boundary
+/// when one lies in the second half of a piece (so hours rarely straddle blocks).
+fn cut_blocks(col: &Column, max: usize) -> Vec<Column> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while col.len() - start > max {
+        let limit = start + max;
+        let mut cut = limit;
+        let last_hour = rollup::hour_of(col.ts[limit]);
+        // Move the cut back to the first point of the hour holding the point at `limit`.
+        let first_of_hour = col.ts[start..limit].partition_point(|&t| t < last_hour) + start;
+        if first_of_hour > start + max / 2 {
+            cut = first_of_hour;
+        }
+        out.push(col.slice(start, cut));
+        start = cut;
+    }
+    out.push(col.slice(start, col.len()));
+    out
+}
+
+impl Engine {
+    /// Opens the engine over `kv`: loads catalog and series index, replays the log into the
+    /// head, and (after an unclean shutdown) verifies every stored block.
+    pub(crate) fn open(
+        kv: Arc<dyn Kv>,
+        cfg: EngineConfig,
+        clock: SharedClock,
+        unclean: bool,
+    ) -> Result<Engine, StorageError> {
+        let t = Instant::now();
+        let records = Records::new(kv.clone());
+        let dbs: Vec<DatabaseInfo> = records
+            .list::<DatabaseInfo>()?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        let catalog = Catalog::from_databases(dbs);
+        let mut series = SeriesIndex::new();
+        for item in kv.range(SeriesRecord::TREE, (Bound::Unbounded, Bound::Unbounded))? {
+            let (k, v) = item?;
+            let db = k
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(|| corrupted("series key", &k, "shorter than 4 bytes"))?;
+            series.load(db, Records::decode::<SeriesRecord>(&k, &v)?);
+        }
+        let mut st = State {
+            catalog,
+            series,
+            active: Head::default(),
+            frozen: Vec::new(),
+            next_seq: 1,
+        };
+        // Replay the log in order.
+        let mut replayed = 0usize;
+        let now = clock.now().as_nanos();
+        for item in kv.range(WalRecord::TREE, (Bound::Unbounded, Bound::Unbounded))? {
+            let (k, v) = item?;
+            let seq = k.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            st.next_seq = st.next_seq.max(seq + 1);
+            let rec = match Records::decode::<WalRecord>(&k, &v) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Kept aside, never dropped: an operator can inspect it.
+                    error!(key = %hex_key(&k), err = %e, "corrupted write-ahead log record moved to quarantine");
+                    kv.insert(WAL_QUARANTINE, &k, &v)?;
+                    kv.remove(WalRecord::TREE, &k)?;
+                    continue;
+                }
+            };
+            let batch = WriteBatch {
+                database: rec.db,
+                retention_policy: Some(rec.rp),
+                points: rec.points,
+            };
+            let mut u = Undo::default();
+            match prepare(&mut st, &cfg, now, batch, &mut u) {
+                Ok((p, rejected)) => {
+                    for (_, r) in rejected {
+                        if r != PointRejection::BeyondRetention {
+                            warn!(seq, reason = %r, "log record point not replayed");
+                        }
+                    }
+                    apply_to_head(&mut st.active, &p);
+                    st.active.max_seq = seq;
+                    replayed += 1;
+                }
+                // The database or policy was dropped after the write: nothing to restore.
+                Err(
+                    StorageError::DatabaseNotFound { .. }
+                    | StorageError::RetentionPolicyNotFound { .. },
+                ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        info!(
+            series = st.series.len(),
+            replayed,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "timeseries engine loaded"
+        );
+        let shared = Arc::new(Shared {
+            kv,
+            cfg,
+            clock,
+            state: RwLock::new(st),
+            commit: Mutex::new(()),
+            queue: Mutex::new(Vec::new()),
+            seal_lock: Mutex::new(()),
+            blocks_lock: RwLock::new(()),
+            signal: Mutex::new(Signal::default()),
+            wake: Condvar::new(),
+            space: Condvar::new(),
+        });
+        if unclean {
+            let t = Instant::now();
+            let bad = shared.verify()?;
+            for c in &bad {
+                error!(tree = c.tree, key = %c.key, detail = %c.detail, "corrupted block found after unclean shutdown");
+            }
+            info!(
+                corrupted = bad.len(),
+                elapsed_ms = t.elapsed().as_millis() as u64,
+                "verified stored blocks after unclean shutdown"
+            );
+        }
+        let sealer = if shared.cfg.background {
+            let s = shared.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("wispmon-sealer".into())
+                    .spawn(move || s.sealer_loop())
+                    .map_err(|e| StorageError::Kv(KvError::Io(e)))?,
+            )
+        } else {
+            None
+        };
+        Ok(Engine {
+            shared,
+            sealer: Mutex::new(sealer),
+        })
+    }
+
+    /// Stops the background sealer and seals the head; durable on return.
+    ///
+    /// # Errors
+    /// The final seal failed (the log still holds the data).
+    pub fn close(&self) -> Result<(), StorageError> {
+        self.stop_sealer();
+        self.shared.seal()
+    }
+
+    fn stop_sealer(&self) {
+        {
+            let mut s = self.shared.signal.lock();
+            s.stop = true;
+            self.shared.wake.notify_all();
+            self.shared.space.notify_all();
+        }
+        if let Some(h) = self.sealer.lock().take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Writes a batch; returns once it is durable. Points that cannot be stored are listed in
+    /// the outcome, the others are stored (InfluxDB's partial write).
+    ///
+    /// # Errors
+    /// Unknown database or retention policy, or a backend failure (nothing of the batch is
+    /// then acknowledged).
+    pub fn write(&self, batch: WriteBatch) -> Result<WriteOutcome, StorageError> {
+        self.shared.write(batch)
+    }
+
+    /// Seals the head into blocks now.
+    ///
+    /// # Errors
+    /// Backend failure; the head and log keep the data.
+    pub fn seal(&self) -> Result<(), StorageError> {
+        self.shared.seal()
+    }
+
+    /// Creates a database (with default policy `autogen`); a no-op when it exists.
+    ///
+    /// # Errors
+    /// An empty name, or a backend failure.
+    pub fn create_database(&self, name: &str) -> Result<(), StorageError> {
+        if name.is_empty() {
+            return Err(StorageError::Invalid("database name required".into()));
+        }
+        let _c = self.shared.commit.lock();
+        let mut st = self.shared.state.write();
+        if st.catalog.databases.contains_key(name) {
+            return Ok(());
+        }
+        st.catalog.create_database(name);
+        self.shared.persist_db(&mut st, name)
+    }
+
+    /// Names of all databases.
+    pub fn databases(&self) -> Vec<String> {
+        self.shared
+            .state
+            .read()
+            .catalog
+            .databases
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// A copy of a database's catalog entry.
+    pub fn database(&self, name: &str) -> Option<DatabaseInfo> {
+        self.shared
+            .state
+            .read()
+            .catalog
+            .databases
+            .get(name)
+            .cloned()
+    }
+
+    /// Creates a retention policy (`duration_ns` 0 = forever; shard duration defaulted as
+    /// InfluxDB does when `None`). Creating an identical one again is a no-op.
+    ///
+    /// # Errors
+    /// Unknown database, a conflicting existing policy, bad durations, backend failure.
+    pub fn create_retention_policy(
+        &self,
+        db: &str,
+        name: &str,
+        duration_ns: i64,
+        shard_duration_ns: Option<i64>,
+        replication: u32,
+        make_default: bool,
+    ) -> Result<(), StorageError> {
+        if name.is_empty() {
+            return Err(StorageError::Invalid(
+                "retention policy name required".into(),
+            ));
+        }
+        check_durations(duration_ns, shard_duration_ns)?;
+        let _c = self.shared.commit.lock();
+        let mut st = self.shared.state.write();
+        let shard = shard_duration_ns
+            .filter(|s| *s > 0)
+            .unwrap_or_else(|| default_shard_duration(duration_ns));
+        let id = st.catalog.allocate_rp_id();
+        let d = st
+            .catalog
+            .databases
+            .get_mut(db)
+            .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?;
+        if let Some(existing) = d.rps.iter().find(|r| r.name == name) {
+            let same = existing.duration_ns == duration_ns
+                && existing.shard_duration_ns == shard
+                && existing.replication == replication
+                && (!make_default || d.default_rp.as_deref() == Some(name));
+            return if same {
+                Ok(())
+            } else {
+                Err(StorageError::RetentionPolicyConflict)
+            };
+        }
+        d.rps.push(RetentionPolicyInfo {
+            id,
+            name: name.into(),
+            duration_ns,
+            shard_duration_ns: shard,
+            replication,
+            shards: Vec::new(),
+        });
+        if make_default {
+            d.default_rp = Some(name.into());
+        }
+        self.shared.persist_db(&mut st, db)
+    }
+
+    /// Changes a retention policy; `None` leaves a setting as it is.
+    ///
+    /// # Errors
+    /// Unknown database or policy, bad durations, backend failure.
+    pub fn alter_retention_policy(
+        &self,
+        db: &str,
+        name: &str,
+        duration_ns: Option<i64>,
+        shard_duration_ns: Option<i64>,
+        replication: Option<u32>,
+        make_default: bool,
+    ) -> Result<(), StorageError> {
+        check_durations(duration_ns.unwrap_or(0), shard_duration_ns)?;
+        let _c = self.shared.commit.lock();
+        let mut st = self.shared.state.write();
+        let d = st
+            .catalog
+            .databases
+            .get_mut(db)
+            .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?;
+        let r = d
+            .rps
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| StorageError::RetentionPolicyNotFound { name: name.into() })?;
+        if let Some(x) = duration_ns {
+            r.duration_ns = x;
+        }
+        if let Some(x) = shard_duration_ns.filter(|s| *s > 0) {
+            r.shard_duration_ns = x;
+        }
+        if let Some(x) = replication {
+            r.replication = x;
+        }
+        if make_default {
+            d.default_rp = Some(name.into());
+        }
+        self.shared.persist_db(&mut st, db)
+    }
+
+    /// Measurements of a database that have series.
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn measurements(&self, db: &str) -> Result<Vec<String>, StorageError> {
+        let st = self.shared.state.read();
+        let id = db_id(&st, db)?;
+        Ok(st.series.measurements(id).into_iter().collect())
+    }
+
+    /// Fields of a measurement with their types.
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn field_keys(
+        &self,
+        db: &str,
+        measurement: &str,
+    ) -> Result<Vec<(String, FieldType)>, StorageError> {
+        let st = self.shared.state.read();
+        let d = st
+            .catalog
+            .databases
+            .get(db)
+            .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?;
+        Ok(d.measurements
+            .get(measurement)
+            .map(|m| {
+                m.fields
+                    .iter()
+                    .map(|(k, f)| (k.clone(), f.field_type()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Tag keys used by a measurement's series.
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn tag_keys(&self, db: &str, measurement: &str) -> Result<Vec<String>, StorageError> {
+        let st = self.shared.state.read();
+        let id = db_id(&st, db)?;
+        Ok(st
+            .series
+            .postings(id, measurement)
+            .map(|p| p.tags.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    /// Distinct values of a tag in a measurement, sorted.
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn tag_values(
+        &self,
+        db: &str,
+        measurement: &str,
+        key: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let st = self.shared.state.read();
+        let id = db_id(&st, db)?;
+        Ok(st
+            .series
+            .postings(id, measurement)
+            .and_then(|p| p.tags.get(key))
+            .map(|vals| vals.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    /// Every series of a measurement.
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn series_of(&self, db: &str, measurement: &str) -> Result<Vec<SeriesId>, StorageError> {
+        let st = self.shared.state.read();
+        let id = db_id(&st, db)?;
+        Ok(st
+            .series
+            .postings(id, measurement)
+            .map(|p| p.all.iter().copied().collect())
+            .unwrap_or_default())
+    }
+
+    /// Series of a measurement whose tag `key` has a value accepted by `accept` (for equality,
+    /// regex and negated filters; tag values are enumerated once, not per series).
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn series_where_tag(
+        &self,
+        db: &str,
+        measurement: &str,
+        key: &str,
+        accept: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<SeriesId>, StorageError> {
+        let st = self.shared.state.read();
+        let id = db_id(&st, db)?;
+        let Some(p) = st.series.postings(id, measurement) else {
+            return Ok(Vec::new());
+        };
+        let mut out = BTreeSet::new();
+        let with_key: BTreeSet<SeriesId> = p
+            .tags
+            .get(key)
+            .map(|vals| vals.values().flatten().copied().collect())
+            .unwrap_or_default();
+        if let Some(vals) = p.tags.get(key) {
+            for (v, ids) in vals {
+                if accept(v) {
+                    out.extend(ids.iter().copied());
+                }
+            }
+        }
+        // A series without the tag has the empty value, as in InfluxDB.
+        if accept("") {
+            out.extend(p.all.iter().filter(|s| !with_key.contains(s)).copied());
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// A series by id.
+    pub fn series_info(&self, id: SeriesId) -> Option<Arc<SeriesInfo>> {
+        self.shared.state.read().series.get(id).cloned()
+    }
+
+    /// The points of one series field within `lo..=hi`, merged from blocks and head.
+    ///
+    /// # Errors
+    /// Unknown database or policy, corruption of a block read, backend failure.
+    pub fn read(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: SeriesId,
+        field: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Option<Column>, StorageError> {
+        let Some(src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
+            return Ok(None);
+        };
+        let mut merged: Option<Column> = None;
+        for (k, v) in &src.blocks {
+            let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
+            merged = merge_opt(merged, c.range(lo, hi))?;
+        }
+        for c in src.heads {
+            merged = merge_opt(merged, c)?;
+        }
+        Ok(merged.filter(|c| !c.is_empty()))
+    }
+
+    /// Window aggregates (count, sum, min, max, first, last) of one numeric series field over
+    /// `lo..=hi`, windows of `every` ns offset by `offset` ns, both whole hours. Hours held
+    /// entirely by one block come from its rollup; the rest from raw points. Equal to
+    /// [`Engine::aggregate_raw`] bit for bit.
+    ///
+    /// # Errors
+    /// Windows not whole hours, a non-numeric field, corruption, backend failure.
+    #[allow(clippy::too_many_arguments)]
+    pub fn aggregate(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: SeriesId,
+        field: &str,
+        lo: i64,
+        hi: i64,
+        every: i64,
+        offset: i64,
+    ) -> Result<Option<Partials>, StorageError> {
+        check_window(every, offset)?;
+        let Some(src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
+            return Ok(None);
+        };
+        if matches!(src.field_type, FieldType::Boolean | FieldType::String) {
+            return Err(StorageError::Invalid(format!(
+                "field {field:?} is not numeric"
+            )));
+        }
+        // Hours each source holds, to find hours held by exactly one block.
+        let mut holders: HashMap<i64, u32> = HashMap::new();
+        let mut block_rollups = Vec::with_capacity(src.blocks.len());
+        for (k, v) in &src.blocks {
+            let r = rollup::stored_block_rollups(v)
+                .map_err(|e| corrupted("block rollup", k, e))?
+                .ok_or_else(|| corrupted("block rollup", k, "numeric block without rollup"))?;
+            for &h in &r.starts {
+                *holders.entry(h).or_default() += 1;
+            }
+            block_rollups.push(r);
+        }
+        // Hours with unsealed points are never read from a rollup.
+        let head_hours: BTreeSet<i64> = src
+            .heads
+            .iter()
+            .flat_map(|c| c.ts.iter().map(|&t| rollup::hour_of(t)))
+            .collect();
+        let whole = |h: i64| h >= lo && h.saturating_add(HOUR - 1) <= hi;
+        let from_rollup =
+            |h: i64| whole(h) && holders.get(&h) == Some(&1) && !head_hours.contains(&h);
+        let mut parts: Vec<Partials> = Vec::new();
+        let mut raw: Option<Column> = None;
+        for ((k, v), r) in src.blocks.iter().zip(&block_rollups) {
+            let take: Vec<usize> = (0..r.starts.len())
+                .filter(|&i| from_rollup(r.starts[i]))
+                .collect();
+            if take.len() < r.starts.len() {
+                let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
+                let c = c.filter(|t| t >= lo && t <= hi && !from_rollup(rollup::hour_of(t)));
+                raw = merge_opt(raw, c)?;
+            }
+            if !take.is_empty() {
+                parts.push(select_partials(r, &take));
+            }
+        }
+        for c in src.heads {
+            raw = merge_opt(raw, c.filter(|t| !from_rollup(rollup::hour_of(t))))?;
+        }
+        if let Some(raw) = raw.filter(|c| !c.is_empty()) {
+            if let Some(p) = rollup::hour_partials(&raw) {
+                parts.push(p);
+            }
+        }
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        let refs: Vec<&Partials> = parts.iter().collect();
+        Ok(Partials::coarsen_many(&refs, every, offset))
+    }
+
+    /// [`Engine::aggregate`] computed from raw points only (the reference for tests).
+    ///
+    /// # Errors
+    /// As [`Engine::aggregate`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn aggregate_raw(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: SeriesId,
+        field: &str,
+        lo: i64,
+        hi: i64,
+        every: i64,
+        offset: i64,
+    ) -> Result<Option<Partials>, StorageError> {
+        check_window(every, offset)?;
+        let Some(c) = self.read(db, rp, series, field, lo, hi)? else {
+            return Ok(None);
+        };
+        let p = rollup::hour_partials(&c)
+            .ok_or_else(|| StorageError::Invalid(format!("field {field:?} is not numeric")))?;
+        Ok(p.coarsen(every, offset))
+    }
+
+    /// Deletes the points of `series` within `lo..=hi` in every retention policy.
+    ///
+    /// # Errors
+    /// Unknown database, backend failure.
+    pub fn delete_range(
+        &self,
+        db: &str,
+        series: &[SeriesId],
+        lo: i64,
+        hi: i64,
+    ) -> Result<(), StorageError> {
+        self.shared.rewrite_series(db, series, Some((lo, hi)))
+    }
+
+    /// Drops series entirely: their points and their index entries.
+    ///
+    /// # Errors
+    /// Unknown database, backend failure.
+    pub fn drop_series(&self, db: &str, series: &[SeriesId]) -> Result<(), StorageError> {
+        self.shared.rewrite_series(db, series, None)
+    }
+
+    /// Drops a measurement: all its series and its field types.
+    ///
+    /// # Errors
+    /// Unknown database, backend failure.
+    pub fn drop_measurement(&self, db: &str, measurement: &str) -> Result<(), StorageError> {
+        let ids = self.series_of(db, measurement)?;
+        self.shared.rewrite_series(db, &ids, None)?;
+        let _c = self.shared.commit.lock();
+        let mut st = self.shared.state.write();
+        if let Some(d) = st.catalog.databases.get_mut(db) {
+            d.measurements.remove(measurement);
+        }
+        self.shared.persist_db(&mut st, db)
+    }
+
+    /// Drops a database with all its data.
+    ///
+    /// # Errors
+    /// Unknown database, backend failure.
+    pub fn drop_database(&self, db: &str) -> Result<(), StorageError> {
+        let sh = &self.shared;
+        let _c = sh.commit.lock();
+        let _s = sh.seal_lock.lock();
+        sh.seal_locked()?;
+        let info = {
+            let st = sh.state.read();
+            st.catalog
+                .databases
+                .get(db)
+                .cloned()
+                .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?
+        };
+        for rp in &info.rps {
+            sh.delete_prefix(&keys::rp_prefix(rp.id))?;
+        }
+        let mut st = sh.state.write();
+        let ids = st.series.of_database(info.id);
+        let mut ops = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = st.series.remove(id) {
+                ops.push((storage_key(s.db, &s.key), None));
+            }
+        }
+        sh.kv.apply(SeriesRecord::TREE, ops)?;
+        sh.kv.remove(DatabaseInfo::TREE, db.as_bytes())?;
+        st.catalog.databases.remove(db);
+        st.catalog.dirty.remove(db);
+        sh.kv.flush()?;
+        Ok(())
+    }
+
+    /// Drops a retention policy with all its data.
+    ///
+    /// # Errors
+    /// Unknown database or policy, backend failure.
+    pub fn drop_retention_policy(&self, db: &str, name: &str) -> Result<(), StorageError> {
+        let sh = &self.shared;
+        let _c = sh.commit.lock();
+        let _s = sh.seal_lock.lock();
+        sh.seal_locked()?;
+        let rp_id = {
+            let st = sh.state.read();
+            let d = st
+                .catalog
+                .databases
+                .get(db)
+                .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?;
+            d.rps
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| r.id)
+                .ok_or_else(|| StorageError::RetentionPolicyNotFound { name: name.into() })?
+        };
+        sh.delete_prefix(&keys::rp_prefix(rp_id))?;
+        let mut st = sh.state.write();
+        if let Some(d) = st.catalog.databases.get_mut(db) {
+            d.rps.retain(|r| r.name != name);
+            if d.default_rp.as_deref() == Some(name) {
+                d.default_rp = None;
+            }
+        }
+        sh.persist_db(&mut st, db)
+    }
+
+    /// Drops every shard that ended before its policy's retention; returns how many.
+    ///
+    /// # Errors
+    /// Backend failure.
+    pub fn enforce_retention(&self) -> Result<usize, StorageError> {
+        self.shared.enforce_retention()
+    }
+
+    /// Checks every stored block and log record; lists what is damaged.
+    ///
+    /// # Errors
+    /// Backend failure.
+    pub fn verify(&self) -> Result<Vec<Corruption>, StorageError> {
+        self.shared.verify()
+    }
+
+    /// Sizes for self-monitoring.
+    pub fn stats(&self) -> EngineStats {
+        let st = self.shared.state.read();
+        EngineStats {
+            series: st.series.len(),
+            head_bytes: st.head_bytes(),
+            head_columns: st.active.columns.len(),
+            next_seq: st.next_seq,
+        }
+    }
+}
+
+fn check_durations(duration: i64, shard: Option<i64>) -> Result<(), StorageError> {
+    if duration != 0 && duration < HOUR {
+        return Err(StorageError::Invalid(
+            "retention policy duration must be at least 1h0m0s".into(),
+        ));
+    }
+    if let Some(s) = shard {
+        if s < 0 {
+            return Err(StorageError::Invalid(
+                "shard duration must be positive".into(),
+            ));
+        }
+        if duration != 0 && s > duration {
+            return Err(StorageError::Invalid(
+                "retention policy duration must be greater than the shard duration".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_window(every: i64, offset: i64) -> Result<(), StorageError> {
+    if every <= 0 || every % HOUR != 0 || offset % HOUR != 0 {
+        return Err(StorageError::Invalid(
+            "rollup aggregates need windows and offsets of whole hours".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn db_id(st: &State, db: &str) -> Result<u32, StorageError> {
+    st.catalog
+        .databases
+        .get(db)
+        .map(|d| d.id)
+        .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })
+}
+
+fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, StorageError> {
+    Ok(Some(match base {
+        None => newer,
+        Some(b) => Column::merge(&b, &newer).ok_or_else(|| {
+            StorageError::Invalid("stored columns of one field differ in type".into())
+        })?,
+    }))
+}
+
+fn select_partials(p: &Partials, take: &[usize]) -> Partials {
+    let pick = |v: &ColumnValues| -> ColumnValues {
+        let c = Column {
+            ts: p.starts.clone(),
+            values: v.clone(),
+        };
+        let keep: BTreeSet<i64> = take.iter().map(|&i| p.starts[i]).collect();
+        c.filter(|t| keep.contains(&t)).values
+    };
+    Partials {
+        starts: take.iter().map(|&i| p.starts[i]).collect(),
+        counts: take.iter().map(|&i| p.counts[i]).collect(),
+        sum: pick(&p.sum),
+        min: pick(&p.min),
+        max: pick(&p.max),
+        first: pick(&p.first),
+        last: pick(&p.last),
+    }
+}
+
+/// What a read of one series field needs: stored blocks (raw values, in time order) and head
+/// columns (oldest head first), all already limited to the asked range where cheap.
+struct Sources {
+    field_type: FieldType,
+    blocks: Vec<(Vec<u8>, Vec<u8>)>,
+    heads: Vec<Column>,
+}
+
+impl Shared {
+    fn write(&self, batch: WriteBatch) -> Result<WriteOutcome, StorageError> {
+        self.wait_for_head_space()?;
+        let (tx, rx) = channel::bounded(1);
+        self.queue.lock().push(Pending { batch, reply: tx });
+        {
+            let _leader = self.commit.lock();
+            if let Ok(r) = rx.try_recv() {
+                return r;
+            }
+            let group = std::mem::take(&mut *self.queue.lock());
+            self.commit_group(group);
+        }
+        rx.recv().map_err(|_| StorageError::Closed)?
+    }
+
+    fn wait_for_head_space(&self) -> Result<(), StorageError> {
+        let hard = self.cfg.head_memory_limit.saturating_mul(2);
+        let mut sig = self.signal.lock();
+        while self.state.read().head_bytes() > hard {
+            if sig.stop || !self.cfg.background {
+                break;
+            }
+            sig.seal_requested = true;
+            self.wake.notify_all();
+            self.space.wait_for(&mut sig, Duration::from_millis(200));
+        }
+        if sig.stop && self.cfg.background && self.state.read().head_bytes() > hard {
+            return Err(StorageError::Closed);
+        }
+        Ok(())
+    }
+
+    fn commit_group(&self, group: Vec<Pending>) {
+        let now = self.clock.now().as_nanos();
+        let mut u = Undo::default();
+        let mut prepared = Vec::with_capacity(group.len());
+        let mut replies = Vec::with_capacity(group.len());
+        let mut ops: Vec<BatchOp> = Vec::new();
+        let last_seq;
+        {
+            let mut st = self.state.write();
+            for p in group {
+                match prepare(&mut st, &self.cfg, now, p.batch, &mut u) {
+                    Ok((prep, rejected)) => {
+                        if !prep.points.is_empty() {
+                            let seq = st.next_seq;
+                            st.next_seq += 1;
+                            let rec = WalRecord {
+                                db: prep.db.clone(),
+                                rp: prep.rp.clone(),
+                                points: prep.points.clone(),
+                            };
+                            match Records::encode(&rec) {
+                                Ok(bytes) => ops.push((keys::wal_key(seq).to_vec(), Some(bytes))),
+                                Err(e) => {
+                                    let _ = p.reply.send(Err(e));
+                                    continue;
+                                }
+                            }
+                        }
+                        replies.push((p.reply, Some((prep, rejected))));
+                    }
+                    Err(e) => {
+                        let _ = p.reply.send(Err(e));
+                    }
+                }
+            }
+            last_seq = st.next_seq - 1;
+        }
+        let result = if ops.is_empty() {
+            Ok(())
+        } else {
+            self.kv
+                .apply(WalRecord::TREE, ops)
+                .and_then(|()| self.kv.flush())
+        };
+        let mut st = self.state.write();
+        match result {
+            Ok(()) => {
+                for (reply, p) in replies {
+                    if let Some((prep, rejected)) = p {
+                        apply_to_head(&mut st.active, &prep);
+                        prepared.push(());
+                        let _ = reply.send(Ok(WriteOutcome {
+                            written: prep.points.len(),
+                            rejected,
+                        }));
+                    }
+                }
+                st.active.max_seq = st.active.max_seq.max(last_seq);
+                if st.active.bytes > self.cfg.head_memory_limit {
+                    drop(st);
+                    let mut sig = self.signal.lock();
+                    sig.seal_requested = true;
+                    self.wake.notify_all();
+                }
+            }
+            Err(e) => {
+                undo(&mut st, u);
+                let msg = e.to_string();
+                error!(err = %msg, "write-ahead log write failed; batch refused");
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(StorageError::WriteFailed(msg.clone())));
+                }
+            }
+        }
+    }
+
+    /// Writes a database's catalog record durably.
+    fn persist_db(&self, st: &mut State, db: &str) -> Result<(), StorageError> {
+        if let Some(d) = st.catalog.databases.get(db) {
+            let bytes = Records::encode(d)?;
+            self.kv.insert(DatabaseInfo::TREE, db.as_bytes(), &bytes)?;
+        }
+        self.kv.flush()?;
+        st.catalog.dirty.remove(db);
+        Ok(())
+    }
+
+    fn sources(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: SeriesId,
+        field: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Option<Sources>, StorageError> {
+        let (rp_info, field_info, heads) = {
+            let st = self.state.read();
+            let d = st
+                .catalog
+                .databases
+                .get(db)
+                .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?;
+            let r = d
+                .rp(rp)
+                .ok_or_else(|| StorageError::RetentionPolicyNotFound {
+                    name: rp
+                        .map(str::to_owned)
+                        .or_else(|| d.default_rp.clone())
+                        .unwrap_or_default(),
+                })?;
+            let Some(s) = st.series.get(series) else {
+                return Ok(None);
+            };
+            let Some(f) = d
+                .measurements
+                .get(&s.measurement)
+                .and_then(|m| m.fields.get(field))
+            else {
+                return Ok(None);
+            };
+            let key = ColumnKey {
+                rp: r.id,
+                series,
+                field: f.id,
+            };
+            let mut heads = Vec::new();
+            for h in &st.frozen {
+                heads.extend(h.read(&key, lo, hi));
+            }
+            heads.extend(st.active.read(&key, lo, hi));
+            let shards: Vec<_> = r.shards_in(lo, hi).copied().collect();
+            ((r.id, shards), *f, heads)
+        };
+        let (rp_id, shards) = rp_info;
+        let mut blocks = Vec::new();
+        let _g = self.blocks_lock.read();
+        for s in shards {
+            let prefix = keys::column_prefix(rp_id, s.start, series, field_info.id);
+            let mut hi_key = prefix.clone();
+            hi_key.extend_from_slice(&keys::time_bytes(hi));
+            let mut candidates: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for item in self
+                .kv
+                .range(BLOCKS, (Bound::Included(prefix), Bound::Included(hi_key)))?
+            {
+                candidates.push(item?);
+            }
+            // Blocks starting before `lo` matter only if they reach into the range.
+            for (k, v) in candidates {
+                let bk = BlockKey::decode(&k)
+                    .ok_or_else(|| corrupted("block key", &k, "not 32 bytes"))?;
+                if bk.start < lo {
+                    let sum =
+                        rollup::stored_block_summary(&v).map_err(|e| corrupted("block", &k, e))?;
+                    if sum.time_range.is_none_or(|(_, max)| max < lo) {
+                        continue;
+                    }
+                }
+                blocks.push((k, v));
+            }
+        }
+        Ok(Some(Sources {
+            field_type: field_info.field_type(),
+            blocks,
+            heads,
+        }))
+    }
+
+    fn seal(&self) -> Result<(), StorageError> {
+        let _s = self.seal_lock.lock();
+        self.seal_locked()
+    }
+
+    /// Seals every frozen head plus the active one. Caller holds `seal_lock`.
+    fn seal_locked(&self) -> Result<(), StorageError> {
+        let t = Instant::now();
+        let now = self.clock.now().as_nanos();
+        // 1. Freeze, and take what must be persisted before blocks refer to it.
+        let (heads, new_series) = {
+            let mut st = self.state.write();
+            if !st.active.is_empty() {
+                let h = std::mem::take(&mut st.active);
+                st.frozen.push(Arc::new(h));
+            }
+            let ids = std::mem::take(&mut st.series.unpersisted);
+            let recs: Vec<(SeriesId, Vec<u8>, SeriesRecord)> = ids
+                .iter()
+                .filter_map(|id| st.series.get(*id))
+                .map(|s| {
+                    (
+                        s.id,
+                        storage_key(s.db, &s.key),
+                        SeriesRecord {
+                            id: s.id,
+                            measurement: s.measurement.clone(),
+                            tags: s.tags.clone(),
+                        },
+                    )
+                })
+                .collect();
+            (st.frozen.clone(), recs)
+        };
+        let result = self.seal_heads(&heads, &new_series, now);
+        let mut st = self.state.write();
+        match result {
+            Ok(points) => {
+                st.frozen
+                    .retain(|h| !heads.iter().any(|s| Arc::ptr_eq(h, s)));
+                drop(st);
+                if points > 0 {
+                    info!(
+                        points,
+                        heads = heads.len(),
+                        elapsed_ms = t.elapsed().as_millis() as u64,
+                        "sealed head into blocks"
+                    );
+                }
+                self.space.notify_all();
+                Ok(())
+            }
+            Err(e) => {
+                // Persist them with the next attempt.
+                for (id, _, _) in new_series {
+                    if st.series.get(id).is_some() {
+                        st.series.unpersisted.push(id);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn seal_heads(
+        &self,
+        heads: &[Arc<Head>],
+        new_series: &[(SeriesId, Vec<u8>, SeriesRecord)],
+        now: i64,
+    ) -> Result<usize, StorageError> {
+        // 2. Merge the frozen heads (newer wins) and split by shard, creating shards.
+        let mut merged: BTreeMap<ColumnKey, Column> = BTreeMap::new();
+        for h in heads {
+            for (k, c) in &h.columns {
+                let c = c.normalized();
+                let m = match merged.remove(k) {
+                    None => c,
+                    Some(old) => Column::merge(&old, &c).ok_or_else(|| {
+                        StorageError::Invalid("head columns of one field differ in type".into())
+                    })?,
+                };
+                merged.insert(*k, m);
+            }
+        }
+        let mut chunks: Vec<(BlockKey, Column)> = Vec::new();
+        let dirty: Vec<(String, Vec<u8>)> = {
+            let mut st = self.state.write();
+            let mut created_in: BTreeSet<String> = BTreeSet::new();
+            let rps: HashMap<u32, (String, usize)> = st
+                .catalog
+                .databases
+                .values()
+                .flat_map(|d| {
+                    d.rps
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| (r.id, (d.name.clone(), i)))
+                })
+                .collect();
+            for (k, col) in merged {
+                let Some((db, idx)) = rps.get(&k.rp) else {
+                    continue; // policy dropped meanwhile
+                };
+                let Some(d) = st.catalog.databases.get_mut(db) else {
+                    continue;
+                };
+                let r = &mut d.rps[*idx];
+                let col = if r.duration_ns > 0 {
+                    col.filter(|t| t >= now.saturating_sub(r.duration_ns))
+                } else {
+                    col
+                };
+                let mut start = 0;
+                while start < col.len() {
+                    let (shard, created) = r.shard_for(col.ts[start]);
+                    let end = col.ts[start..].partition_point(|&t| t < shard.end) + start;
+                    chunks.push((
+                        BlockKey {
+                            rp: k.rp,
+                            shard: shard.start,
+                            series: k.series,
+                            field: k.field,
+                            start: col.ts[start],
+                        },
+                        col.slice(start, end),
+                    ));
+                    if created {
+                        created_in.insert(db.clone());
+                    }
+                    start = end;
+                }
+            }
+            st.catalog.dirty.extend(created_in);
+            let names: Vec<String> = std::mem::take(&mut st.catalog.dirty).into_iter().collect();
+            let mut out = Vec::new();
+            for n in names {
+                if let Some(d) = st.catalog.databases.get(&n) {
+                    out.push((n.clone(), Records::encode(d)?));
+                }
+            }
+            out
+        };
+        // 3. Series and catalog first: blocks must never refer to unknown ids.
+        let mut ops = Vec::with_capacity(new_series.len());
+        for (_, key, rec) in new_series {
+            ops.push((key.clone(), Some(Records::encode(rec)?)));
+        }
+        let restore_dirty = |st: &mut State| {
+            for (n, _) in &dirty {
+                st.catalog.dirty.insert(n.clone());
+            }
+        };
+        let persist = (|| -> Result<(), StorageError> {
+            if !ops.is_empty() {
+                self.kv.apply(SeriesRecord::TREE, ops)?;
+            }
+            let cat: Vec<BatchOp> = dirty
+                .iter()
+                .map(|(n, b)| (n.as_bytes().to_vec(), Some(b.clone())))
+                .collect();
+            if !cat.is_empty() {
+                self.kv.apply(DatabaseInfo::TREE, cat)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = persist {
+            restore_dirty(&mut self.state.write());
+            return Err(e);
+        }
+        // 4. Blocks.
+        let mut points = 0;
+        let mut block_ops: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for (bk, col) in &chunks {
+            points += col.len();
+            if let Err(e) = self.merge_chunk(bk, col, &mut block_ops) {
+                restore_dirty(&mut self.state.write());
+                return Err(e);
+            }
+        }
+        let applied = {
+            let _w = self.blocks_lock.write();
+            self.kv.apply(BLOCKS, block_ops.into_iter().collect())
+        }
+        .and_then(|()| self.kv.flush());
+        if let Err(e) = applied {
+            restore_dirty(&mut self.state.write());
+            return Err(e.into());
+        }
+        // 5. Log records last; losing this step only means a harmless replay.
+        let max_seq = heads.iter().map(|h| h.max_seq).max().unwrap_or(0);
+        if max_seq > 0 {
+            let mut wal_ops = Vec::new();
+            for item in self.kv.range(
+                WalRecord::TREE,
+                (
+                    Bound::Unbounded,
+                    Bound::Included(keys::wal_key(max_seq).to_vec()),
+                ),
+            )? {
+                wal_ops.push((item?.0, None));
+            }
+            self.kv.apply(WalRecord::TREE, wal_ops)?;
+        }
+        Ok(points)
+    }
+
+    /// Merges a new chunk of one series field in one shard with the blocks it overlaps (or the
+    /// small block just before it), re-cuts and records the block writes in `ops`.
+    fn merge_chunk(
+        &self,
+        bk: &BlockKey,
+        new: &Column,
+        ops: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let (Some(&lo), Some(&hi)) = (new.ts.first(), new.ts.last()) else {
+            return Ok(());
+        };
+        let prefix = keys::column_prefix(bk.rp, bk.shard, bk.series, bk.field);
+        let end = keys::prefix_end(&prefix);
+        // (key, value, first time, last time, points) of each block of this series field.
+        type Existing = (Vec<u8>, Vec<u8>, i64, i64, u32);
+        let mut existing: Vec<Existing> = Vec::new();
+        for item in self.kv.range(
+            BLOCKS,
+            (
+                Bound::Included(prefix.clone()),
+                end.map_or(Bound::Unbounded, Bound::Excluded),
+            ),
+        )? {
+            let (k, v) = item?;
+            // An earlier op of this seal on the same key wins over what is stored.
+            let v = match ops.get(&k) {
+                Some(Some(pending)) => pending.clone(),
+                Some(None) => continue,
+                None => v,
+            };
+            let s = rollup::stored_block_summary(&v).map_err(|e| corrupted("block", &k, e))?;
+            let (a, b) = s.time_range.unwrap_or((i64::MAX, i64::MIN));
+            existing.push((k, v, a, b, s.count));
+        }
+        for (k, v) in ops.range(prefix.clone()..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if let Some(v) = v {
+                if !existing.iter().any(|e| &e.0 == k) {
+                    let s =
+                        rollup::stored_block_summary(v).map_err(|e| corrupted("block", k, e))?;
+                    let (a, b) = s.time_range.unwrap_or((i64::MAX, i64::MIN));
+                    existing.push((k.clone(), v.clone(), a, b, s.count));
+                }
+            }
+        }
+        existing.sort_by_key(|e| e.2);
+        let max = self.cfg.max_points_per_block;
+        let mut chosen: Vec<usize> = existing
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.3 >= lo && e.2 <= hi)
+            .map(|(i, _)| i)
+            .collect();
+        // Grow the block just before the chunk while it is small, so appends make big blocks.
+        if let Some(i) = existing.iter().rposition(|e| e.3 < lo) {
+            if (existing[i].4 as usize) < max && !chosen.contains(&i) {
+                chosen.push(i);
+            }
+        }
+        chosen.sort_unstable();
+        let mut base: Option<Column> = None;
+        for &i in &chosen {
+            let (k, v, ..) = &existing[i];
+            let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
+            base = merge_opt(base, c)?;
+            ops.insert(k.clone(), None);
+        }
+        let merged = match base {
+            None => new.clone(),
+            Some(b) => Column::merge(&b, new).ok_or_else(|| {
+                StorageError::Invalid("stored and new points of one field differ in type".into())
+            })?,
+        };
+        for piece in cut_blocks(&merged, max) {
+            let Some(&start) = piece.ts.first() else {
+                continue;
+            };
+            let key = BlockKey { start, ..*bk }.encode();
+            let value = rollup::encode_stored_block(&piece).map_err(|e| StorageError::Encode {
+                what: "block",
+                detail: e.to_string(),
+            })?;
+            ops.insert(key, Some(value));
+        }
+        Ok(())
+    }
+
+    /// Removes every block whose key starts with `prefix`.
+    fn delete_prefix(&self, prefix: &[u8]) -> Result<(), StorageError> {
+        let end = keys::prefix_end(prefix);
+        let mut batch = Vec::new();
+        let _w = self.blocks_lock.write();
+        for item in self.kv.range(
+            BLOCKS,
+            (
+                Bound::Included(prefix.to_vec()),
+                end.map_or(Bound::Unbounded, Bound::Excluded),
+            ),
+        )? {
+            batch.push((item?.0, None));
+            if batch.len() >= 10_000 {
+                self.kv.apply(BLOCKS, std::mem::take(&mut batch))?;
+            }
+        }
+        self.kv.apply(BLOCKS, batch)?;
+        Ok(())
+    }
+
+    /// Deletes points of `series` in `range` (or everything, dropping the series, for `None`).
+    fn rewrite_series(
+        &self,
+        db: &str,
+        series: &[SeriesId],
+        range: Option<(i64, i64)>,
+    ) -> Result<(), StorageError> {
+        let _c = self.commit.lock();
+        let _s = self.seal_lock.lock();
+        self.seal_locked()?;
+        let (rps, targets) = {
+            let st = self.state.read();
+            let d = st
+                .catalog
+                .databases
+                .get(db)
+                .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?;
+            let mut targets = Vec::new();
+            for &id in series {
+                let Some(s) = st.series.get(id) else { continue };
+                if s.db != d.id {
+                    continue;
+                }
+                let fields: Vec<u32> = d
+                    .measurements
+                    .get(&s.measurement)
+                    .map(|m| m.fields.values().map(|f| f.id).collect())
+                    .unwrap_or_default();
+                targets.push((id, fields));
+            }
+            (d.rps.clone(), targets)
+        };
+        let (lo, hi) = range.unwrap_or((i64::MIN, i64::MAX));
+        let mut ops: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for r in &rps {
+            for shard in r.shards_in(lo, hi) {
+                for (id, fields) in &targets {
+                    for &f in fields {
+                        let prefix = keys::column_prefix(r.id, shard.start, *id, f);
+                        let end = keys::prefix_end(&prefix);
+                        for item in self.kv.range(
+                            BLOCKS,
+                            (
+                                Bound::Included(prefix.clone()),
+                                end.map_or(Bound::Unbounded, Bound::Excluded),
+                            ),
+                        )? {
+                            let (k, v) = item?;
+                            if range.is_none() {
+                                ops.insert(k, None);
+                                continue;
+                            }
+                            let s = rollup::stored_block_summary(&v)
+                                .map_err(|e| corrupted("block", &k, e))?;
+                            let Some((a, b)) = s.time_range else { continue };
+                            if b < lo || a > hi {
+                                continue;
+                            }
+                            let c = rollup::decode_stored_block(&v)
+                                .map_err(|e| corrupted("block", &k, e))?;
+                            let kept = c.without_range(lo, hi);
+                            ops.insert(k.clone(), None);
+                            if let Some(&start) = kept.ts.first() {
+                                let bk = BlockKey::decode(&k)
+                                    .ok_or_else(|| corrupted("block key", &k, "not 32 bytes"))?;
+                                let value = rollup::encode_stored_block(&kept).map_err(|e| {
+                                    StorageError::Encode {
+                                        what: "block",
+                                        detail: e.to_string(),
+                                    }
+                                })?;
+                                ops.insert(BlockKey { start, ..bk }.encode(), Some(value));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        {
+            let _w = self.blocks_lock.write();
+            self.kv.apply(BLOCKS, ops.into_iter().collect())?;
+        }
+        if range.is_none() {
+            let mut st = self.state.write();
+            let mut sops = Vec::new();
+            for (id, _) in &targets {
+                if let Some(s) = st.series.remove(*id) {
+                    sops.push((storage_key(s.db, &s.key), None));
+                }
+            }
+            self.kv.apply(SeriesRecord::TREE, sops)?;
+        }
+        self.kv.flush()?;
+        Ok(())
+    }
+
+    fn enforce_retention(&self) -> Result<usize, StorageError> {
+        let _s = self.seal_lock.lock();
+        let now = self.clock.now().as_nanos();
+        let expired: Vec<(String, u32, i64)> = {
+            let st = self.state.read();
+            st.catalog
+                .databases
+                .values()
+                .flat_map(|d| {
+                    d.rps
+                        .iter()
+                        .filter(|r| r.duration_ns > 0)
+                        .flat_map(move |r| {
+                            let cutoff = now.saturating_sub(r.duration_ns);
+                            r.shards
+                                .iter()
+                                .filter(move |s| s.end <= cutoff)
+                                .map(move |s| (d.name.clone(), r.id, s.start))
+                        })
+                })
+                .collect()
+        };
+        for (_, rp, start) in &expired {
+            self.delete_prefix(&keys::shard_prefix(*rp, *start))?;
+        }
+        if !expired.is_empty() {
+            let mut st = self.state.write();
+            let mut dbs = BTreeSet::new();
+            for (db, rp, start) in &expired {
+                if let Some(d) = st.catalog.databases.get_mut(db) {
+                    if let Some(r) = d.rps.iter_mut().find(|r| r.id == *rp) {
+                        r.shards.retain(|s| s.start != *start);
+                    }
+                }
+                dbs.insert(db.clone());
+            }
+            for db in dbs {
+                self.persist_db(&mut st, &db)?;
+            }
+            info!(
+                shards = expired.len(),
+                "dropped shards past their retention"
+            );
+        }
+        Ok(expired.len())
+    }
+
+    fn verify(&self) -> Result<Vec<Corruption>, StorageError> {
+        let mut bad = Vec::new();
+        for item in self
+            .kv
+            .range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))?
+        {
+            let (k, v) = item?;
+            let check = BlockKey::decode(&k)
+                .ok_or_else(|| "key is not 32 bytes".to_owned())
+                .and_then(|_| rollup::decode_stored_block(&v).map_err(|e| e.to_string()))
+                .and_then(|c| match rollup::stored_block_rollups(&v) {
+                    Err(e) => Err(format!("rollup: {e}")),
+                    Ok(_) if c.is_normalized() => Ok(()),
+                    Ok(_) => Err("timestamps not strictly increasing".into()),
+                });
+            if let Err(detail) = check {
+                bad.push(Corruption {
+                    tree: BLOCKS,
+                    key: hex_key(&k),
+                    detail,
+                });
+            }
+        }
+        for item in self
+            .kv
+            .range(WalRecord::TREE, (Bound::Unbounded, Bound::Unbounded))?
+        {
+            let (k, v) = item?;
+            if let Err(e) = Records::decode::<WalRecord>(&k, &v) {
+                bad.push(Corruption {
+                    tree: WalRecord::TREE,
+                    key: hex_key(&k),
+                    detail: e.to_string(),
+                });
+            }
+        }
+        Ok(bad)
+    }
+
+    fn sealer_loop(&self) {
+        let mut last_seal = Instant::now();
+        let mut last_retention = Instant::now();
+        let _ = self
+            .enforce_retention()
+            .map_err(|e| error!(err = %e, "retention enforcement failed"));
+        loop {
+            {
+                let mut sig = self.signal.lock();
+                if !sig.stop && !sig.seal_requested {
+                    self.wake.wait_for(&mut sig, Duration::from_secs(5));
+                }
+                if sig.stop {
+                    return;
+                }
+                sig.seal_requested = false;
+            }
+            let over = self.state.read().head_bytes() > self.cfg.head_memory_limit;
+            if over || last_seal.elapsed() >= self.cfg.seal_interval {
+                match self.seal() {
+                    Ok(()) => last_seal = Instant::now(),
+                    Err(e) => error!(err = %e, "sealing the head failed; will retry"),
+                }
+            }
+            if last_retention.elapsed() >= self.cfg.retention_check_interval {
+                last_retention = Instant::now();
+                if let Err(e) = self.enforce_retention() {
+                    error!(err = %e, "retention enforcement failed");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,630 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::storage::kv::MemKv;
+use crate::time::{MockClock, Timestamp};
+
+const S: i64 = 1_000_000_000;
+const T0: i64 = 1_700_000_000 * S;
+
+fn clock_at(t: i64) -> Arc<MockClock> {
+    Arc::new(MockClock::new(Timestamp::from_nanos(t)))
+}
+
+fn cfg() -> EngineConfig {
+    EngineConfig {
+        background: false,
+        max_points_per_block: 64,
+        ..EngineConfig::default()
+    }
+}
+
+fn open(kv: &Arc<dyn Kv>, clock: Arc<MockClock>) -> Engine {
+    Engine::open(kv.clone(), cfg(), clock, false).unwrap()
+}
+
+fn fresh() -> (Arc<dyn Kv>, Engine) {
+    let kv: Arc<dyn Kv> = Arc::new(MemKv::default());
+    let e = open(&kv, clock_at(T0));
+    e.create_database("db").unwrap();
+    (kv, e)
+}
+
+fn pt(m: &str, tags: &[(&str, &str)], fields: Vec<(&str, FieldValue)>, t: i64) -> Point {
+    Point {
+        measurement: m.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+        fields: fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        time: t,
+    }
+}
+
+fn write(e: &Engine, points: Vec<Point>) -> WriteOutcome {
+    e.write(WriteBatch {
+        database: "db".into(),
+        retention_policy: None,
+        points,
+    })
+    .unwrap()
+}
+
+fn series(e: &Engine, m: &str, host: &str) -> SeriesId {
+    e.series_where_tag("db", m, "host", &|v| v == host).unwrap()[0]
+}
+
+fn floats(e: &Engine, s: SeriesId, f: &str) -> Vec<(i64, f64)> {
+    match e.read("db", None, s, f, i64::MIN, i64::MAX).unwrap() {
+        None => vec![],
+        Some(c) => match c.values {
+            ColumnValues::Float(v) => c.ts.into_iter().zip(v).collect(),
+            other => panic!("not floats: {other:?}"),
+        },
+    }
+}
+
+#[test]
+fn same_series_and_time_merge_field_by_field_and_microseconds_stay_apart() {
+    let (_, e) = fresh();
+    write(
+        &e,
+        vec![pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("x", FieldValue::Float(1.0)), ("y", FieldValue::Float(2.0))],
+            T0,
+        )],
+    );
+    write(
+        &e,
+        vec![pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("y", FieldValue::Float(3.0))],
+            T0,
+        )],
+    );
+    write(
+        &e,
+        vec![pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("x", FieldValue::Float(9.0))],
+            T0 + 1_000,
+        )],
+    );
+    let s = series(&e, "cpu", "a");
+    assert_eq!(floats(&e, s, "x"), [(T0, 1.0), (T0 + 1_000, 9.0)]);
+    assert_eq!(floats(&e, s, "y"), [(T0, 3.0)]);
+    e.seal().unwrap();
+    assert_eq!(floats(&e, s, "x"), [(T0, 1.0), (T0 + 1_000, 9.0)]);
+    assert_eq!(floats(&e, s, "y"), [(T0, 3.0)]);
+    // Overwrite after sealing: the head wins over the block, then the seal keeps the new value.
+    write(
+        &e,
+        vec![pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("y", FieldValue::Float(4.0))],
+            T0,
+        )],
+    );
+    assert_eq!(floats(&e, s, "y"), [(T0, 4.0)]);
+    e.seal().unwrap();
+    assert_eq!(floats(&e, s, "y"), [(T0, 4.0)]);
+}
+
+#[test]
+fn field_type_conflict_refuses_the_whole_point_only() {
+    let (_, e) = fresh();
+    write(
+        &e,
+        vec![pt("m", &[], vec![("f", FieldValue::Float(1.0))], T0)],
+    );
+    let out = write(
+        &e,
+        vec![
+            pt(
+                "m",
+                &[],
+                vec![("f", FieldValue::Integer(1)), ("g", FieldValue::Float(1.0))],
+                T0 + 1,
+            ),
+            pt("m", &[], vec![("f", FieldValue::Float(2.0))], T0 + 2),
+            // Within one batch, the first point fixes the type of a new field.
+            pt("m", &[], vec![("h", FieldValue::Boolean(true))], T0 + 3),
+            pt(
+                "m",
+                &[],
+                vec![("h", FieldValue::String("x".into()))],
+                T0 + 4,
+            ),
+        ],
+    );
+    assert_eq!(out.written, 2);
+    assert_eq!(out.rejected.len(), 2);
+    assert_eq!(
+        out.rejected[0].1.to_string(),
+        "field type conflict: input field \"f\" on measurement \"m\" is type integer, already exists as type float"
+    );
+    assert_eq!(out.rejected[1].0, 3);
+    // Nothing of the refused point was stored: not even its other, new field.
+    let keys: Vec<String> = e
+        .field_keys("db", "m")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["f", "h"]);
+}
+
+#[test]
+fn unknown_database_and_policy_are_errors() {
+    let (_, e) = fresh();
+    let err = e
+        .write(WriteBatch {
+            database: "nope".into(),
+            retention_policy: None,
+            points: vec![pt("m", &[], vec![("f", FieldValue::Float(1.0))], T0)],
+        })
+        .unwrap_err();
+    assert_eq!(err.to_string(), "database not found: \"nope\"");
+    let err = e
+        .write(WriteBatch {
+            database: "db".into(),
+            retention_policy: Some("weekly".into()),
+            points: vec![pt("m", &[], vec![("f", FieldValue::Float(1.0))], T0)],
+        })
+        .unwrap_err();
+    assert_eq!(err.to_string(), "retention policy not found: weekly");
+}
+
+#[test]
+fn points_survive_reboot_without_seal_and_after_seal() {
+    let kv: Arc<dyn Kv> = Arc::new(MemKv::default());
+    let e = open(&kv, clock_at(T0));
+    e.create_database("db").unwrap();
+    write(
+        &e,
+        vec![pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("x", FieldValue::Float(1.0))],
+            T0,
+        )],
+    );
+    drop(e); // a crash: no seal, no close
+    let e = open(&kv, clock_at(T0));
+    let s = series(&e, "cpu", "a");
+    assert_eq!(floats(&e, s, "x"), [(T0, 1.0)]);
+    write(
+        &e,
+        vec![pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("x", FieldValue::Float(2.0))],
+            T0 + S,
+        )],
+    );
+    e.seal().unwrap();
+    assert_eq!(
+        kv.range(WalRecord::TREE, (Bound::Unbounded, Bound::Unbounded))
+            .unwrap()
+            .count(),
+        0
+    );
+    drop(e);
+    let e = open(&kv, clock_at(T0));
+    let s2 = series(&e, "cpu", "a");
+    assert_eq!(s, s2, "series ids are stable across reboots");
+    assert_eq!(floats(&e, s, "x"), [(T0, 1.0), (T0 + S, 2.0)]);
+}
+
+#[test]
+fn seal_merges_appends_into_few_blocks_and_splits_at_the_limit() {
+    let (kv, e) = fresh();
+    for round in 0..10 {
+        let points = (0..20)
+            .map(|i| {
+                let t = T0 + (round * 20 + i) * 300 * S;
+                pt(
+                    "ping",
+                    &[("host", "a")],
+                    vec![("rtt", FieldValue::Float(i as f64))],
+                    t,
+                )
+            })
+            .collect();
+        write(&e, points);
+        e.seal().unwrap();
+    }
+    let s = series(&e, "ping", "a");
+    assert_eq!(floats(&e, s, "rtt").len(), 200);
+    let blocks = kv
+        .range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+        .unwrap()
+        .count();
+    // 200 points, at most 64 per block: 4 blocks, not one per seal (10) or more.
+    assert!(blocks <= 5, "{blocks} blocks");
+    assert!(e.verify().unwrap().is_empty());
+}
+
+#[test]
+fn beyond_retention_is_refused_and_expired_shards_are_dropped() {
+    let kv: Arc<dyn Kv> = Arc::new(MemKv::default());
+    let clock = clock_at(T0);
+    let e = open(&kv, clock.clone());
+    e.create_database("db").unwrap();
+    e.create_retention_policy("db", "short", 24 * HOUR, None, 1, true)
+        .unwrap();
+    let out = write(
+        &e,
+        vec![
+            pt(
+                "m",
+                &[],
+                vec![("f", FieldValue::Float(1.0))],
+                T0 - 25 * HOUR,
+            ),
+            pt("m", &[], vec![("f", FieldValue::Float(2.0))], T0 - HOUR),
+        ],
+    );
+    assert_eq!(out.written, 1);
+    assert_eq!(out.rejected, [(0, PointRejection::BeyondRetention)]);
+    e.seal().unwrap();
+    assert_eq!(e.enforce_retention().unwrap(), 0);
+    let s = e.series_of("db", "m").unwrap()[0];
+    assert_eq!(floats(&e, s, "f").len(), 1);
+    clock.advance(std::time::Duration::from_secs(26 * 3600));
+    assert_eq!(e.enforce_retention().unwrap(), 1);
+    assert_eq!(floats(&e, s, "f").len(), 0);
+    assert_eq!(
+        kv.range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert!(
+        e.database("db")
+            .unwrap()
+            .rp(None)
+            .unwrap()
+            .shards
+            .is_empty()
+    );
+}
+
+#[test]
+fn delete_drop_series_measurement_and_database_remove_blocks() {
+    let (kv, e) = fresh();
+    for host in ["a", "b"] {
+        write(
+            &e,
+            (0..10)
+                .map(|i| {
+                    pt(
+                        "cpu",
+                        &[("host", host)],
+                        vec![("x", FieldValue::Float(i as f64))],
+                        T0 + i * S,
+                    )
+                })
+                .collect(),
+        );
+    }
+    write(
+        &e,
+        vec![pt(
+            "mem",
+            &[("host", "a")],
+            vec![("x", FieldValue::Integer(1))],
+            T0,
+        )],
+    );
+    e.seal().unwrap();
+    let a = series(&e, "cpu", "a");
+    let b = series(&e, "cpu", "b");
+    e.delete_range("db", &[a], T0 + 2 * S, T0 + 7 * S).unwrap();
+    let left: Vec<i64> = floats(&e, a, "x")
+        .into_iter()
+        .map(|(t, _)| (t - T0) / S)
+        .collect();
+    assert_eq!(left, [0, 1, 8, 9]);
+    assert_eq!(floats(&e, b, "x").len(), 10);
+    e.drop_series("db", &[b]).unwrap();
+    assert!(e.series_info(b).is_none());
+    assert_eq!(e.tag_values("db", "cpu", "host").unwrap(), ["a"]);
+    e.drop_measurement("db", "cpu").unwrap();
+    assert_eq!(e.measurements("db").unwrap(), ["mem"]);
+    assert!(e.field_keys("db", "cpu").unwrap().is_empty());
+    e.drop_database("db").unwrap();
+    assert_eq!(
+        kv.range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        kv.range(SeriesRecord::TREE, (Bound::Unbounded, Bound::Unbounded))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert!(e.databases().is_empty());
+    // A dropped database stays dropped after a reboot.
+    drop(e);
+    let e = open(&kv, clock_at(T0));
+    assert!(e.databases().is_empty());
+}
+
+#[test]
+fn corrupted_block_is_reported_with_its_key_not_served() {
+    let (kv, e) = fresh();
+    write(
+        &e,
+        (0..50)
+            .map(|i| {
+                pt(
+                    "m",
+                    &[("host", "a")],
+                    vec![("f", FieldValue::Float(i as f64 * 0.5))],
+                    T0 + i * S,
+                )
+            })
+            .collect(),
+    );
+    e.seal().unwrap();
+    let (k, mut v) = kv
+        .range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    // A byte inside the codec block (after its 4-byte length).
+    v[12] ^= 0x10;
+    kv.insert(BLOCKS, &k, &v).unwrap();
+    let s = series(&e, "m", "a");
+    let err = e.read("db", None, s, "f", i64::MIN, i64::MAX).unwrap_err();
+    assert!(matches!(err, StorageError::Corrupted { .. }), "{err}");
+    assert!(err.to_string().contains(&hex_key(&k)), "{err}");
+    let bad = e.verify().unwrap();
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].key, hex_key(&k));
+}
+
+#[test]
+fn series_limit_refuses_new_series() {
+    let kv: Arc<dyn Kv> = Arc::new(MemKv::default());
+    let e = Engine::open(
+        kv,
+        EngineConfig {
+            max_series_per_database: 2,
+            ..cfg()
+        },
+        clock_at(T0),
+        false,
+    )
+    .unwrap();
+    e.create_database("db").unwrap();
+    let out = write(
+        &e,
+        ["a", "b", "c"]
+            .iter()
+            .map(|h| pt("m", &[("host", h)], vec![("f", FieldValue::Float(1.0))], T0))
+            .collect(),
+    );
+    assert_eq!(out.written, 2);
+    assert_eq!(
+        out.rejected[0].1.to_string(),
+        "max-series-per-database limit exceeded: (2)"
+    );
+}
+
+#[test]
+fn retention_policies_follow_influxdb_rules() {
+    let (_, e) = fresh();
+    e.create_retention_policy("db", "short", 24 * HOUR, None, 1, false)
+        .unwrap();
+    // Same again: a no-op; different settings: a conflict.
+    e.create_retention_policy("db", "short", 24 * HOUR, None, 1, false)
+        .unwrap();
+    assert!(matches!(
+        e.create_retention_policy("db", "short", 48 * HOUR, None, 1, false),
+        Err(StorageError::RetentionPolicyConflict)
+    ));
+    assert!(
+        e.create_retention_policy("db", "tiny", 60 * S, None, 1, false)
+            .is_err()
+    );
+    e.alter_retention_policy("db", "autogen", Some(26280 * HOUR), None, None, false)
+        .unwrap();
+    let d = e.database("db").unwrap();
+    assert_eq!(d.default_rp.as_deref(), Some("autogen"));
+    assert_eq!(d.rp(Some("short")).unwrap().shard_duration_ns, HOUR);
+    assert_eq!(d.rp(None).unwrap().duration_ns, 26280 * HOUR);
+    e.drop_retention_policy("db", "short").unwrap();
+    assert!(e.database("db").unwrap().rp(Some("short")).is_none());
+}
+
+// ---- rollups equal raw -------------------------------------------------------------------
+
+fn numeric_points() -> impl Strategy<Value = Vec<(i64, i64)>> {
+    // (seconds offset within ~3 days, value in hundredths)
+    prop::collection::vec((0i64..3 * 86_400, -10_000i64..10_000), 1..300)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn rollup_aggregates_equal_raw_aggregates(
+        batches in prop::collection::vec(numeric_points(), 1..5),
+        seal_after in prop::collection::vec(any::<bool>(), 5),
+        lo_h in 0i64..24, span_h in 1i64..80, lo_jitter in 0i64..3600, every_h in prop::sample::select(vec![1i64, 2, 3, 6, 24, 168]),
+        offset_h in 0i64..3, int_field in any::<bool>(),
+    ) {
+        let (_, e) = fresh();
+        for (i, b) in batches.iter().enumerate() {
+            let points = b.iter().map(|&(s, v)| {
+                let value = if int_field { FieldValue::Integer(v * 1_000_003) } else { FieldValue::Float(v as f64 / 100.0) };
+                pt("m", &[("host", "a")], vec![("f", value)], T0 + s * S)
+            }).collect();
+            write(&e, points);
+            if seal_after[i] { e.seal().unwrap(); }
+        }
+        let s = series(&e, "m", "a");
+        let base = T0.div_euclid(HOUR) * HOUR;
+        let lo = base + lo_h * HOUR + if lo_jitter % 2 == 0 { 0 } else { lo_jitter * S };
+        let hi = lo + span_h * HOUR - 1;
+        let every = every_h * HOUR;
+        let offset = offset_h * HOUR;
+        let fast = e.aggregate("db", None, s, "f", lo, hi, every, offset).unwrap();
+        let raw = e.aggregate_raw("db", None, s, "f", lo, hi, every, offset).unwrap();
+        prop_assert_eq!(fast, raw);
+    }
+}
+
+#[test]
+fn aggregate_uses_rollups_yet_equals_raw_over_a_year() {
+    let (_, e) = fresh();
+    // One series, 5-minute samples for 40 days in several seals, plus some head data.
+    let start = T0.div_euclid(HOUR) * HOUR;
+    for day in 0..40 {
+        let points = (0..288)
+            .map(|i| {
+                let t = start + day * 86_400 * S + i * 300 * S;
+                pt(
+                    "cpu",
+                    &[("host", "a")],
+                    vec![(
+                        "load",
+                        FieldValue::Float(((day * 288 + i) % 400) as f64 / 100.0),
+                    )],
+                    t,
+                )
+            })
+            .collect();
+        write(&e, points);
+        if day % 7 == 6 {
+            e.seal().unwrap();
+        }
+    }
+    let s = series(&e, "cpu", "a");
+    let (lo, hi) = (start - 365 * 86_400 * S, start + 41 * 86_400 * S);
+    let fast = e
+        .aggregate("db", None, s, "load", lo, hi, 7 * 24 * HOUR, 0)
+        .unwrap()
+        .unwrap();
+    let raw = e
+        .aggregate_raw("db", None, s, "load", lo, hi, 7 * 24 * HOUR, 0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(fast, raw);
+    assert_eq!(fast.counts.iter().sum::<u64>(), 40 * 288);
+    assert!(
+        e.aggregate("db", None, s, "load", lo, hi, 30 * 60 * S, 0)
+            .is_err()
+    );
+}
+
+// ---- the engine against a model, with reboots ---------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write(Vec<(u8, u8, i64, i64)>), // (host, field, second, value)
+    Seal,
+    Crash,
+    CleanReboot,
+    Delete(u8, i64, i64),
+    DropSeries(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => prop::collection::vec((0u8..3, 0u8..2, 0i64..5000, -50i64..50), 1..40).prop_map(Op::Write),
+        2 => Just(Op::Seal),
+        1 => Just(Op::Crash),
+        1 => Just(Op::CleanReboot),
+        1 => (0u8..3, 0i64..5000, 0i64..2000).prop_map(|(h, a, l)| Op::Delete(h, a, a + l)),
+        1 => (0u8..3).prop_map(Op::DropSeries),
+    ]
+}
+
+type Model = BTreeMap<(u8, u8), BTreeMap<i64, i64>>;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn engine_matches_a_model_across_reboots(ops in prop::collection::vec(op(), 1..30)) {
+        let kv: Arc<dyn Kv> = Arc::new(MemKv::default());
+        let mut e = open(&kv, clock_at(T0));
+        e.create_database("db").unwrap();
+        let mut model: Model = BTreeMap::new();
+        let hosts = ["h0", "h1", "h2"];
+        let fields = ["f0", "f1"];
+        for op in ops {
+            match op {
+                Op::Write(pts) => {
+                    let points = pts.iter().map(|&(h, f, s, v)| {
+                        pt("m", &[("host", hosts[h as usize])], vec![(fields[f as usize], FieldValue::Integer(v))], T0 + s * S)
+                    }).collect();
+                    let out = write(&e, points);
+                    prop_assert_eq!(out.written, pts.len());
+                    for (h, f, s, v) in pts {
+                        model.entry((h, f)).or_default().insert(s, v);
+                    }
+                }
+                Op::Seal => e.seal().unwrap(),
+                Op::Crash => {
+                    drop(e);
+                    e = open(&kv, clock_at(T0));
+                }
+                Op::CleanReboot => {
+                    e.close().unwrap();
+                    drop(e);
+                    e = open(&kv, clock_at(T0));
+                }
+                Op::Delete(h, a, b) => {
+                    if let Ok(ids) = e.series_where_tag("db", "m", "host", &|v| v == hosts[h as usize]) {
+                        e.delete_range("db", &ids, T0 + a * S, T0 + b * S).unwrap();
+                    }
+                    for f in 0..2 {
+                        if let Some(m) = model.get_mut(&(h, f)) {
+                            m.retain(|s, _| *s < a || *s > b);
+                        }
+                    }
+                }
+                Op::DropSeries(h) => {
+                    let ids = e.series_where_tag("db", "m", "host", &|v| v == hosts[h as usize]).unwrap();
+                    e.drop_series("db", &ids).unwrap();
+                    model.remove(&(h, 0));
+                    model.remove(&(h, 1));
+                }
+            }
+            for h in 0..3u8 {
+                let ids = e.series_where_tag("db", "m", "host", &|v| v == hosts[h as usize]).unwrap();
+                for f in 0..2u8 {
+                    let want: Vec<(i64, i64)> = model.get(&(h, f)).map(|m| m.iter().map(|(s, v)| (T0 + s * S, *v)).collect()).unwrap_or_default();
+                    let got: Vec<(i64, i64)> = match ids.first() {
+                        None => vec![],
+                        Some(&s) => match e.read("db", None, s, fields[f as usize], i64::MIN, i64::MAX).unwrap() {
+                            None => vec![],
+                            Some(c) => match c.values {
+                                ColumnValues::Integer(v) => c.ts.into_iter().zip(v).collect(),
+                                other => panic!("{other:?}"),
+                            },
+                        },
+                    };
+                    prop_assert_eq!(got, want, "host {} field {}", h, f);
+                }
+            }
+        }
+        prop_assert!(e.verify().unwrap().is_empty());
+    }
+}
