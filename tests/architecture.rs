@@ -42,6 +42,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("main", &["app"]),
+    // Tool binaries (load generator): top-level programs like main, over the library's API.
+    (
+        "bin",
+        &[
+            "storage",
+            "net",
+            "lineproto",
+            "influxql",
+            "domain",
+            "notify",
+            "api",
+            "monitor",
+            "app",
+        ],
+    ),
     ("lib", &[]),
 ];
 
