@@ -1,6 +1,8 @@
 //! kill -9 a process writing through the engine at random moments, restart, and check that
 //! every acknowledged batch is there in full and nothing unacknowledged is half-there.
 
+#![allow(clippy::unwrap_used)] // a test: a panic is a failure
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
