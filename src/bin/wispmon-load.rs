@@ -339,6 +339,8 @@ fn fleet(data_dir: &Path, args: &FleetArgs, cache: &str) -> anyhow::Result<()> {
     engine.seal()?;
     let seal = t.elapsed();
     let hwm_ingest = rss_kib("VmHWM:");
+    let stats = engine.stats();
+    drop(engine);
     storage.close()?;
     let disk = dir_size(&data_dir.join("db"));
 
@@ -370,6 +372,7 @@ fn fleet(data_dir: &Path, args: &FleetArgs, cache: &str) -> anyhow::Result<()> {
     fast.sort();
     raw.sort();
     let rss_after_reopen = rss_kib("VmRSS:");
+    drop(engine);
     storage.close()?;
 
     let now = clock.now();
@@ -377,7 +380,10 @@ fn fleet(data_dir: &Path, args: &FleetArgs, cache: &str) -> anyhow::Result<()> {
         "fleet: {} devices, {} days, batches of {} devices",
         args.devices, args.days, args.batch_devices
     );
-    println!("points {points}, field values {values}");
+    println!(
+        "points {points}, field values {values}, series {}",
+        stats.series
+    );
     println!(
         "ingest: {:.2} s wall, {:.2} s inside engine.write -> {:.0} values/s (wall), {:.0} values/s (write calls)",
         ingest.as_secs_f64(),

@@ -73,6 +73,9 @@ pub struct StorageConfig {
     pub retention_check_interval: Duration,
     /// New series beyond this many per database are refused (InfluxDB's default).
     pub max_series_per_database: usize,
+    /// `fdatasync` the write-ahead log before acknowledging a write. Off: an acknowledged
+    /// write survives the process being killed; on: it also survives power loss.
+    pub wal_fsync: bool,
 }
 
 impl Default for StorageConfig {
@@ -263,6 +266,7 @@ impl Config {
                 seal_interval,
                 retention_check_interval,
                 max_series_per_database,
+                wal_fsync: s.bool("wal_fsync", false),
             };
             s.finish();
             cfg
@@ -332,6 +336,7 @@ impl Config {
             "retention_check_interval".into(),
             d(self.storage.retention_check_interval),
         );
+        st.insert("wal_fsync".into(), V::Boolean(self.storage.wal_fsync));
         st.insert(
             "max_series_per_database".into(),
             V::Integer(i64::try_from(self.storage.max_series_per_database).unwrap_or(i64::MAX)),

@@ -40,10 +40,10 @@ use super::point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome};
 use super::record::{Record, Records};
 use super::rollup::{self, HOUR, Partials};
 use super::series::{SeriesId, SeriesIndex, SeriesInfo, SeriesRecord, storage_key};
+use super::wal::{Replayed, Wal};
 use crate::time::SharedClock;
 
 const BLOCKS: &str = "ts_blocks";
-const WAL_QUARANTINE: &str = "ts_wal_quarantine";
 
 /// Tuning of the engine.
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ struct WalRecord {
 }
 
 impl Record for WalRecord {
-    const TREE: &'static str = "ts_wal";
+    const TREE: &'static str = "wal";
     const VERSION: u8 = 1;
 }
 
@@ -102,6 +102,8 @@ pub struct Corruption {
 /// Sizes for self-monitoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {
+    /// Bytes of the write-ahead log.
+    pub wal_bytes: u64,
     /// Series in the index.
     pub series: usize,
     /// Bytes held by the head (active and frozen).
@@ -139,6 +141,7 @@ struct Signal {
 
 struct Shared {
     kv: Arc<dyn Kv>,
+    wal: Wal,
     cfg: EngineConfig,
     clock: SharedClock,
     state: RwLock<State>,
@@ -441,6 +444,8 @@ impl Engine {
     /// head, and (after an unclean shutdown) verifies every stored block.
     pub(crate) fn open(
         kv: Arc<dyn Kv>,
+        wal: Wal,
+        replay: Vec<Replayed>,
         cfg: EngineConfig,
         clock: SharedClock,
         unclean: bool,
@@ -473,17 +478,15 @@ impl Engine {
         // Replay the log in order.
         let mut replayed = 0usize;
         let now = clock.now().as_nanos();
-        for item in kv.range(WalRecord::TREE, (Bound::Unbounded, Bound::Unbounded))? {
-            let (k, v) = item?;
-            let seq = k.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0);
+        for r in replay {
+            let seq = r.seq;
+            let key = keys::wal_key(seq);
             st.next_seq = st.next_seq.max(seq + 1);
-            let rec = match Records::decode::<WalRecord>(&k, &v) {
-                Ok(r) => r,
+            let rec = match Records::decode::<WalRecord>(&key, &r.payload) {
+                Ok(rec) => rec,
                 Err(e) => {
-                    // Kept aside, never dropped: an operator can inspect it.
-                    error!(key = %hex_key(&k), err = %e, "corrupted write-ahead log record moved to quarantine");
-                    kv.insert(WAL_QUARANTINE, &k, &v)?;
-                    kv.remove(WalRecord::TREE, &k)?;
+                    // The frame's checksum held, so this is a format problem, not a torn write.
+                    error!(seq, err = %e, "undecodable write-ahead log record skipped");
                     continue;
                 }
             };
@@ -520,6 +523,7 @@ impl Engine {
         );
         let shared = Arc::new(Shared {
             kv,
+            wal,
             cfg,
             clock,
             state: RwLock::new(st),
@@ -1107,7 +1111,7 @@ impl Engine {
         self.shared.enforce_retention()
     }
 
-    /// Checks every stored block and log record; lists what is damaged.
+    /// Checks every stored block; lists what is damaged (log damage is reported at open).
     ///
     /// # Errors
     /// Backend failure.
@@ -1119,6 +1123,7 @@ impl Engine {
     pub fn stats(&self) -> EngineStats {
         let st = self.shared.state.read();
         EngineStats {
+            wal_bytes: self.shared.wal.size(),
             series: st.series.len(),
             head_bytes: st.head_bytes(),
             head_columns: st.active.columns.len(),
@@ -1240,7 +1245,7 @@ impl Shared {
         let mut u = Undo::default();
         let mut prepared = Vec::with_capacity(group.len());
         let mut replies = Vec::with_capacity(group.len());
-        let mut ops: Vec<BatchOp> = Vec::new();
+        let mut ops: Vec<(u64, Vec<u8>)> = Vec::new();
         let last_seq;
         {
             let mut st = self.state.write();
@@ -1256,7 +1261,7 @@ impl Shared {
                                 points: prep.points.clone(),
                             };
                             match Records::encode(&rec) {
-                                Ok(bytes) => ops.push((keys::wal_key(seq).to_vec(), Some(bytes))),
+                                Ok(bytes) => ops.push((seq, bytes)),
                                 Err(e) => {
                                     let _ = p.reply.send(Err(e));
                                     continue;
@@ -1272,13 +1277,7 @@ impl Shared {
             }
             last_seq = st.next_seq - 1;
         }
-        let result = if ops.is_empty() {
-            Ok(())
-        } else {
-            self.kv
-                .apply(WalRecord::TREE, ops)
-                .and_then(|()| self.kv.flush())
-        };
+        let result = self.wal.append(&ops);
         let mut st = self.state.write();
         match result {
             Ok(()) => {
@@ -1417,6 +1416,8 @@ impl Shared {
         let (heads, new_series) = {
             let mut st = self.state.write();
             if !st.active.is_empty() {
+                // Records appended from now on belong to the new head and a new segment.
+                self.wal.rotate()?;
                 let h = std::mem::take(&mut st.active);
                 st.frozen.push(Arc::new(h));
             }
@@ -1592,21 +1593,9 @@ impl Shared {
             restore_dirty(&mut self.state.write());
             return Err(e.into());
         }
-        // 5. Log records last; losing this step only means a harmless replay.
+        // 5. Log segments last; losing this step only means a harmless replay.
         let max_seq = heads.iter().map(|h| h.max_seq).max().unwrap_or(0);
-        if max_seq > 0 {
-            let mut wal_ops = Vec::new();
-            for item in self.kv.range(
-                WalRecord::TREE,
-                (
-                    Bound::Unbounded,
-                    Bound::Included(keys::wal_key(max_seq).to_vec()),
-                ),
-            )? {
-                wal_ops.push((item?.0, None));
-            }
-            self.kv.apply(WalRecord::TREE, wal_ops)?;
-        }
+        self.wal.remove_through(max_seq)?;
         Ok(points)
     }
 
@@ -1883,19 +1872,6 @@ impl Shared {
                     tree: BLOCKS,
                     key: hex_key(&k),
                     detail,
-                });
-            }
-        }
-        for item in self
-            .kv
-            .range(WalRecord::TREE, (Bound::Unbounded, Bound::Unbounded))?
-        {
-            let (k, v) = item?;
-            if let Err(e) = Records::decode::<WalRecord>(&k, &v) {
-                bad.push(Corruption {
-                    tree: WalRecord::TREE,
-                    key: hex_key(&k),
-                    detail: e.to_string(),
                 });
             }
         }

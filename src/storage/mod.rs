@@ -7,6 +7,7 @@
 //! Data directory:
 //! ```text
 //! <data_dir>/
+//!   wal/               write-ahead log segments (wal.rs)
 //!   db/                sled 0.34 database (trees below)
 //!   unclean-shutdown   present while running; found at start = previous run crashed
 //! ```
@@ -16,7 +17,6 @@
 //! <records>   one tree per record type, see record.rs for the value layout
 //! ts_catalog  database name -> DatabaseInfo record (policies, shards, measurements, fields)
 //! ts_series   db id u32 BE | series key -> SeriesRecord (series.rs)
-//! ts_wal      sequence u64 BE -> WalRecord (one per acknowledged batch, until sealed)
 //! ts_blocks   rp u32 | shard start | series u64 | field u32 | block start -> stored block
 //!             (keys.rs; value = codec block + hourly rollups, rollup.rs)
 //! ```
@@ -37,6 +37,7 @@ mod point;
 mod record;
 mod rollup;
 mod series;
+mod wal;
 
 pub use catalog::{
     DatabaseInfo, FieldInfo, MeasurementInfo, RetentionPolicyInfo, ShardInfo,
@@ -96,8 +97,19 @@ impl Storage {
         meta::check_format(kv.as_ref())?;
         kv.flush()?;
         let (marker, unclean) = Marker::create(data_dir)?;
+        let (wal, replay, damage) = wal::Wal::open(&data_dir.join("wal"), cfg.wal_fsync)?;
+        for d in &damage {
+            tracing::error!(
+                segment = %d.segment,
+                offset = d.offset,
+                detail = %d.detail,
+                "damaged write-ahead log record; the records after it in that segment are lost"
+            );
+        }
         let engine = Arc::new(Engine::open(
             kv.clone(),
+            wal,
+            replay,
             engine_config(cfg),
             clock,
             unclean,
@@ -117,8 +129,15 @@ impl Storage {
             background: false,
             ..EngineConfig::default()
         };
-        let engine = Engine::open(kv.clone(), cfg, clock, false)
-            .expect("invariant: an empty in-memory engine opens");
+        let engine = Engine::open(
+            kv.clone(),
+            wal::Wal::memory(),
+            Vec::new(),
+            cfg,
+            clock,
+            false,
+        )
+        .expect("invariant: an empty in-memory engine opens");
         Storage {
             kv,
             engine: Arc::new(engine),

@@ -1,0 +1,167 @@
+//! The engine through its public API on a real sled data directory: group-committed writes of
+//! fleet-shaped batches, and a 365-day GROUP BY 7d aggregate from rollups versus raw.
+
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use wispmon::config::StorageConfig;
+use wispmon::storage::{FieldValue, Point, Storage, WriteBatch};
+use wispmon::time::SystemClock;
+
+const STEP: i64 = 300_000_000_000;
+const DAY: i64 = 86_400_000_000_000;
+const T0: i64 = 1_767_225_600_000_000_000;
+
+fn device_points(dev: u32, t: i64, out: &mut Vec<Point>) {
+    let tags = |extra: Option<&str>| {
+        let mut v = vec![
+            ("content_type".to_owned(), "config.device".to_owned()),
+            ("object_id".to_owned(), format!("{dev:032x}")),
+        ];
+        if let Some(i) = extra {
+            v.push(("ifname".to_owned(), i.to_owned()));
+        }
+        v
+    };
+    let f = |k: &str, v: FieldValue| (k.to_owned(), v);
+    let x = f64::from(dev % 97) / 100.0;
+    out.push(Point {
+        measurement: "ping".into(),
+        tags: tags(None),
+        fields: vec![
+            f("reachable", FieldValue::Integer(1)),
+            f("loss", FieldValue::Float(0.0)),
+            f("rtt_min", FieldValue::Float(1.0 + x)),
+            f("rtt_avg", FieldValue::Float(2.0 + x)),
+            f("rtt_max", FieldValue::Float(3.0 + x)),
+        ],
+        time: t,
+    });
+    for i in ["wan", "eth1", "wlan0"] {
+        out.push(Point {
+            measurement: "traffic".into(),
+            tags: tags(Some(i)),
+            fields: vec![
+                f("rx_bytes", FieldValue::Integer(1_000_000 + i64::from(dev))),
+                f("tx_bytes", FieldValue::Integer(100_000 + i64::from(dev))),
+            ],
+            time: t,
+        });
+    }
+    out.push(Point {
+        measurement: "cpu".into(),
+        tags: tags(None),
+        fields: vec![
+            f("cpu_usage", FieldValue::Float(x * 50.0)),
+            f("load_1", FieldValue::Float(x)),
+            f("load_5", FieldValue::Float(x)),
+            f("load_15", FieldValue::Float(x)),
+        ],
+        time: t,
+    });
+    out.push(Point {
+        measurement: "memory".into(),
+        tags: tags(None),
+        fields: vec![
+            f("percent_used", FieldValue::Float(40.0 + x)),
+            f("total_memory", FieldValue::Integer(128_000_000)),
+            f("free_memory", FieldValue::Integer(60_000_000)),
+            f("buffered_memory", FieldValue::Integer(4_194_304)),
+            f("shared_memory", FieldValue::Integer(90_112)),
+            f("cached_memory", FieldValue::Integer(12_582_912)),
+        ],
+        time: t,
+    });
+    out.push(Point {
+        measurement: "disk".into(),
+        tags: tags(None),
+        fields: vec![f("used_disk", FieldValue::Float(20.0 + x))],
+        time: t,
+    });
+}
+
+fn open(dir: &std::path::Path) -> Storage {
+    Storage::open(dir, &StorageConfig::default(), Arc::new(SystemClock)).unwrap()
+}
+
+fn bench_write(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path());
+    let e = storage.engine().clone();
+    e.create_database("db").unwrap();
+    let mut points = Vec::new();
+    for d in 0..200 {
+        device_points(d, T0, &mut points);
+    }
+    let values: usize = points.iter().map(|p| p.fields.len()).sum();
+    let mut g = c.benchmark_group("engine_write");
+    g.throughput(Throughput::Elements(values as u64));
+    g.sample_size(30);
+    let mut t = T0;
+    g.bench_function("fleet_batch_200_devices", |b| {
+        b.iter(|| {
+            t += STEP;
+            let batch: Vec<Point> = points
+                .iter()
+                .map(|p| Point {
+                    time: t,
+                    ..p.clone()
+                })
+                .collect();
+            e.write(WriteBatch {
+                database: "db".into(),
+                retention_policy: None,
+                points: batch,
+            })
+            .unwrap()
+        })
+    });
+    g.finish();
+    storage.close().unwrap();
+}
+
+fn bench_query(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path());
+    let e = storage.engine().clone();
+    e.create_database("db").unwrap();
+    // One device, one year of 5-minute samples, written a day at a time.
+    for day in 0..365 {
+        let mut points = Vec::new();
+        for i in 0..288 {
+            device_points(1, T0 + day * DAY + i * STEP, &mut points);
+        }
+        e.write(WriteBatch {
+            database: "db".into(),
+            retention_policy: None,
+            points,
+        })
+        .unwrap();
+    }
+    e.seal().unwrap();
+    let s = e.series_of("db", "cpu").unwrap()[0];
+    let (lo, hi) = (T0, T0 + 365 * DAY);
+    let mut g = c.benchmark_group("engine_query");
+    g.sample_size(30);
+    g.bench_function("aggregate_365d_group_by_7d_rollups", |b| {
+        b.iter(|| {
+            black_box(
+                e.aggregate("db", None, s, "load_1", lo, hi, 7 * DAY, 0)
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("aggregate_365d_group_by_7d_raw", |b| {
+        b.iter(|| {
+            black_box(
+                e.aggregate_raw("db", None, s, "load_1", lo, hi, 7 * DAY, 0)
+                    .unwrap(),
+            )
+        })
+    });
+    g.finish();
+    storage.close().unwrap();
+}
+
+criterion_group!(benches, bench_write, bench_query);
+criterion_main!(benches);
