@@ -74,6 +74,11 @@ struct FleetArgs {
     /// Devices per write batch.
     #[arg(long, default_value_t = 200)]
     batch_devices: u32,
+    /// Each sample's drift from its device's fixed reporting phase: uniform in ± this many
+    /// milliseconds, at microsecond resolution (agents report every 300 s on their own timer;
+    /// the server stamps with µs precision).
+    #[arg(long, default_value_t = 500)]
+    jitter_ms: u64,
 }
 
 /// Deterministic xorshift generator: the data set is the same on every run.
@@ -104,13 +109,21 @@ const DAY_NS: i64 = 86_400 * 1_000_000_000;
 /// 2026-01-01T00:00:00Z: data starts at a fixed, realistic time.
 const START_NS: i64 = 1_767_225_600 * 1_000_000_000;
 
-/// Per-device state that evolves between samples.
+/// Per-device state that evolves between samples: what makes the data look like a real
+/// router's (stable link RTT, smoothed load averages, persistent WiFi clients, diurnal
+/// traffic) rather than independent noise.
 #[derive(Clone)]
 struct DeviceState {
     id: String,
     org: String,
+    /// When in each 5-minute cycle this device reports, ns.
+    phase: i64,
+    rtt_base: f64,
+    traffic_base: [f64; 3],
+    load: [f64; 3],
     mem_free: i64,
     disk: f64,
+    clients: Vec<String>,
 }
 
 fn uuid_like(n: u64) -> String {
@@ -141,75 +154,92 @@ fn tags(d: &DeviceState, extra: &[(&str, &str)]) -> Vec<(String, String)> {
 /// The points one device reports at `t` (≈ 25 field values).
 fn device_points(d: &mut DeviceState, t: i64, rng: &mut Rng, out: &mut Vec<Point>) {
     let f = |k: &str, v: FieldValue| (k.to_owned(), v);
-    let lossy = rng.below(50) == 0;
-    let loss = if lossy {
-        rng.decimal(0.0, 100.0, 1)
+    let round = |x: f64, dp: i32| (x * 10f64.powi(dp)).round() / 10f64.powi(dp);
+    // Five pings: loss comes in steps of 20 %, and is rare.
+    let lost = if rng.below(40) == 0 {
+        1 + rng.below(5)
     } else {
-        0.0
+        0
     };
-    let rtt_min = rng.decimal(0.2, 30.0, 3);
+    let loss = lost as f64 * 20.0;
+    let rtt =
+        |rng: &mut Rng, k: f64| round(d.rtt_base * k * (1.0 + rng.below(200) as f64 / 1000.0), 3);
+    let mut fields = vec![
+        f("reachable", FieldValue::Integer(i64::from(lost < 5))),
+        f("loss", FieldValue::Float(loss)),
+    ];
+    if lost < 5 {
+        fields.push(f("rtt_min", FieldValue::Float(rtt(rng, 0.9))));
+        fields.push(f("rtt_avg", FieldValue::Float(rtt(rng, 1.0))));
+        fields.push(f("rtt_max", FieldValue::Float(rtt(rng, 1.3))));
+    }
     out.push(Point {
         measurement: "ping".into(),
         tags: tags(d, &[]),
-        fields: vec![
-            f("reachable", FieldValue::Integer(i64::from(loss < 100.0))),
-            f("loss", FieldValue::Float(loss)),
-            f("rtt_min", FieldValue::Float(rtt_min)),
-            f(
-                "rtt_avg",
-                FieldValue::Float(rtt_min + rng.decimal(0.0, 5.0, 3)),
-            ),
-            f(
-                "rtt_max",
-                FieldValue::Float(rtt_min + rng.decimal(5.0, 20.0, 3)),
-            ),
-        ],
+        fields,
         time: t,
     });
-    for ifname in ["wan", "eth1", "wlan0"] {
+    // Traffic per 5 minutes follows the day: low at night, high in the evening.
+    let hour = (t / 3_600_000_000_000).rem_euclid(24) as f64;
+    let diurnal = 0.55 + 0.45 * ((hour - 20.0) / 24.0 * std::f64::consts::TAU).cos();
+    for (i, ifname) in ["wan", "eth1", "wlan0"].into_iter().enumerate() {
+        let noise = 0.7 + rng.below(600) as f64 / 1000.0;
+        let rx = (d.traffic_base[i] * diurnal * noise) as i64;
         out.push(Point {
             measurement: "traffic".into(),
             tags: tags(d, &[("ifname", ifname)]),
             fields: vec![
+                f("rx_bytes", FieldValue::Integer(rx)),
                 f(
-                    "rx_bytes",
-                    FieldValue::Integer(rng.below(50_000_000) as i64),
+                    "tx_bytes",
+                    FieldValue::Integer(rx / 8 + rng.below(10_000) as i64),
                 ),
-                f("tx_bytes", FieldValue::Integer(rng.below(5_000_000) as i64)),
             ],
             time: t,
         });
     }
-    for n in 0..rng.below(6) {
+    // Clients come and go slowly; the n-th client point is n µs after the sample (upstream).
+    if d.clients.len() < 6 && rng.below(10) == 0 {
+        d.clients.push(format!(
+            "a4:5e:60:{:02x}:{:02x}:{:02x}",
+            rng.below(256),
+            rng.below(256),
+            rng.below(256)
+        ));
+    }
+    if !d.clients.is_empty() && rng.below(12) == 0 {
+        let i = rng.below(d.clients.len() as u64) as usize;
+        d.clients.remove(i);
+    }
+    for (n, mac) in d.clients.iter().enumerate() {
         out.push(Point {
             measurement: "wifi_clients".into(),
             tags: tags(d, &[("ifname", "wlan0")]),
-            fields: vec![f(
-                "clients",
-                FieldValue::String(format!(
-                    "a4:5e:60:{:02x}:{:02x}:{:02x}",
-                    n,
-                    rng.below(4),
-                    rng.below(256)
-                )),
-            )],
+            fields: vec![f("clients", FieldValue::String(mac.clone()))],
             time: t + n as i64 * 1_000,
         });
     }
-    let load1 = rng.decimal(0.0, 2.0, 2);
+    // Load averages: a random walk for the 1-minute value, smoothed for 5 and 15 minutes.
+    let step = (rng.below(41) as f64 - 20.0) / 100.0;
+    d.load[0] = round((d.load[0] + step).clamp(0.0, 4.0), 2);
+    d.load[1] = round(0.6 * d.load[1] + 0.4 * d.load[0], 2);
+    d.load[2] = round(0.85 * d.load[2] + 0.15 * d.load[0], 2);
     out.push(Point {
         measurement: "cpu".into(),
         tags: tags(d, &[]),
         fields: vec![
-            f("cpu_usage", FieldValue::Float(load1 * 100.0 / 2.0)),
-            f("load_1", FieldValue::Float(load1)),
-            f("load_5", FieldValue::Float(rng.decimal(0.0, 1.5, 2))),
-            f("load_15", FieldValue::Float(rng.decimal(0.0, 1.0, 2))),
+            f(
+                "cpu_usage",
+                FieldValue::Float(round(d.load[0] * 100.0 / 2.0, 2)),
+            ),
+            f("load_1", FieldValue::Float(d.load[0])),
+            f("load_5", FieldValue::Float(d.load[1])),
+            f("load_15", FieldValue::Float(d.load[2])),
         ],
         time: t,
     });
     d.mem_free =
-        (d.mem_free + rng.below(2_000_001) as i64 - 1_000_000).clamp(10_000_000, 100_000_000);
+        (d.mem_free + (rng.below(400_001) as i64 - 200_000) * 4).clamp(10_000_000, 100_000_000);
     let total = 128_000_000i64;
     out.push(Point {
         measurement: "memory".into(),
@@ -217,9 +247,7 @@ fn device_points(d: &mut DeviceState, t: i64, rng: &mut Rng, out: &mut Vec<Point
         fields: vec![
             f(
                 "percent_used",
-                FieldValue::Float(
-                    ((1.0 - d.mem_free as f64 / total as f64) * 10_000.0).round() / 100.0,
-                ),
+                FieldValue::Float(round((1.0 - d.mem_free as f64 / total as f64) * 100.0, 2)),
             ),
             f("total_memory", FieldValue::Integer(total)),
             f("free_memory", FieldValue::Integer(d.mem_free)),
@@ -229,16 +257,13 @@ fn device_points(d: &mut DeviceState, t: i64, rng: &mut Rng, out: &mut Vec<Point
         ],
         time: t,
     });
-    if rng.below(20) == 0 {
-        d.disk = (d.disk + 0.01).min(99.0);
+    if rng.below(50) == 0 {
+        d.disk = round((d.disk + 0.01).min(99.0), 2);
     }
     out.push(Point {
         measurement: "disk".into(),
         tags: tags(d, &[]),
-        fields: vec![f(
-            "used_disk",
-            FieldValue::Float((d.disk * 100.0).round() / 100.0),
-        )],
+        fields: vec![f("used_disk", FieldValue::Float(d.disk))],
         time: t,
     });
 }
@@ -252,9 +277,18 @@ fn generate(
     let mut devices: Vec<DeviceState> = (0..args.devices)
         .map(|i| DeviceState {
             id: uuid_like(u64::from(i) + 1),
+            phase: (u64::from(i).wrapping_mul(7_919_000_003) % 299_000_000) as i64 * 1_000,
             org: uuid_like(1_000_000 + u64::from(i % 7)),
-            mem_free: 60_000_000,
-            disk: 20.0,
+            rtt_base: rng.decimal(0.3, 40.0, 3),
+            traffic_base: [
+                rng.below(40_000_000) as f64,
+                rng.below(5_000_000) as f64,
+                rng.below(20_000_000) as f64,
+            ],
+            load: [0.2, 0.2, 0.2],
+            mem_free: 40_000_000 + rng.below(40_000_000) as i64,
+            disk: rng.decimal(5.0, 60.0, 2),
+            clients: Vec::new(),
         })
         .collect();
     let steps = (args.days * DAY_NS as f64 / STEP_NS as f64).round() as i64;
@@ -264,9 +298,13 @@ fn generate(
         for chunk in devices.chunks_mut(args.batch_devices.max(1) as usize) {
             let mut batch = Vec::with_capacity(chunk.len() * 12);
             for d in chunk.iter_mut() {
-                // Agents are not synchronised: spread them over the first minute.
-                let jitter = (rng.below(60_000) as i64) * 1_000_000;
-                device_points(d, t + jitter, &mut rng, &mut batch);
+                let span = args.jitter_ms * 2_000;
+                let drift = if span == 0 {
+                    0
+                } else {
+                    (rng.below(span + 1) as i64 - (span / 2) as i64) * 1_000
+                };
+                device_points(d, t + d.phase + drift, &mut rng, &mut batch);
             }
             points += batch.len() as u64;
             values += batch.iter().map(|p| p.fields.len() as u64).sum::<u64>();
@@ -340,6 +378,7 @@ fn fleet(data_dir: &Path, args: &FleetArgs, cache: &str) -> anyhow::Result<()> {
     let seal = t.elapsed();
     let hwm_ingest = rss_kib("VmHWM:");
     let stats = engine.stats();
+    let (blocks, block_bytes, rollup_bytes) = engine.block_stats()?;
     drop(engine);
     storage.close()?;
     let disk = dir_size(&data_dir.join("db"));
@@ -400,6 +439,11 @@ fn fleet(data_dir: &Path, args: &FleetArgs, cache: &str) -> anyhow::Result<()> {
         "disk: {} bytes -> {:.3} bytes/value",
         disk,
         disk as f64 / values as f64
+    );
+    println!(
+        "live blocks: {blocks} holding {block_bytes} bytes -> {:.3} bytes/value (keys, points, rollups); rollups alone {:.3} bytes/value",
+        block_bytes as f64 / values as f64,
+        rollup_bytes as f64 / values as f64
     );
     println!(
         "rss: peak during ingest {} MiB; after reopen + queries {} MiB",

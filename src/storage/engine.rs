@@ -44,6 +44,8 @@ use super::wal::{Replayed, Wal};
 use crate::time::SharedClock;
 
 const BLOCKS: &str = "ts_blocks";
+/// Columns sealed per group: bounds the memory a seal needs beyond the head itself.
+const SEAL_GROUP_COLUMNS: usize = 2048;
 
 /// Tuning of the engine.
 #[derive(Debug, Clone)]
@@ -81,6 +83,14 @@ struct WalRecord {
     db: String,
     rp: String,
     points: Vec<Point>,
+}
+
+/// The borrowed twin of [`WalRecord`]: same encoding, built without copying the points.
+#[derive(bincode::Encode)]
+struct WalRecordRef<'a> {
+    db: &'a str,
+    rp: &'a str,
+    points: &'a [Point],
 }
 
 impl Record for WalRecord {
@@ -211,8 +221,7 @@ fn normalize_point(mut p: Point) -> Result<Point, PointRejection> {
             p.measurement
         ));
     }
-    let mut seen: BTreeMap<String, FieldValue> = BTreeMap::new();
-    for (k, v) in p.fields.drain(..) {
+    for (k, _) in &p.fields {
         if k.is_empty() {
             return invalid(format!(
                 "invalid field name: empty field on measurement \"{}\"",
@@ -225,9 +234,19 @@ fn normalize_point(mut p: Point) -> Result<Point, PointRejection> {
                 p.measurement
             ));
         }
-        seen.insert(k, v);
     }
-    p.fields = seen.into_iter().collect();
+    if !p.fields.windows(2).all(|w| w[0].0 < w[1].0) {
+        // Stable, so among repeated keys the last one written stays last, and wins.
+        p.fields.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, FieldValue)> = Vec::with_capacity(p.fields.len());
+        for (k, v) in p.fields.drain(..) {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => out.push((k, v)),
+            }
+        }
+        p.fields = out;
+    }
     Ok(p)
 }
 
@@ -1119,6 +1138,30 @@ impl Engine {
         self.shared.verify()
     }
 
+    /// Number of stored blocks, the bytes of their keys and values, and how many of those
+    /// bytes are rollup sections (a full scan).
+    ///
+    /// # Errors
+    /// Backend failure.
+    pub fn block_stats(&self) -> Result<(u64, u64, u64), StorageError> {
+        let (mut n, mut bytes, mut rollups) = (0u64, 0u64, 0u64);
+        for item in self
+            .shared
+            .kv
+            .range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))?
+        {
+            let (k, v) = item?;
+            n += 1;
+            bytes += (k.len() + v.len()) as u64;
+            let block_len = v
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u32::from_le_bytes) as usize;
+            rollups += v.len().saturating_sub(4 + block_len) as u64;
+        }
+        Ok((n, bytes, rollups))
+    }
+
     /// Sizes for self-monitoring.
     pub fn stats(&self) -> EngineStats {
         let st = self.shared.state.read();
@@ -1255,12 +1298,12 @@ impl Shared {
                         if !prep.points.is_empty() {
                             let seq = st.next_seq;
                             st.next_seq += 1;
-                            let rec = WalRecord {
-                                db: prep.db.clone(),
-                                rp: prep.rp.clone(),
-                                points: prep.points.clone(),
+                            let rec = WalRecordRef {
+                                db: &prep.db,
+                                rp: &prep.rp,
+                                points: &prep.points,
                             };
-                            match Records::encode(&rec) {
+                            match Records::encode_as::<WalRecord>(&rec) {
                                 Ok(bytes) => ops.push((seq, bytes)),
                                 Err(e) => {
                                     let _ = p.reply.send(Err(e));
@@ -1475,22 +1518,73 @@ impl Shared {
         new_series: &[(SeriesId, Vec<u8>, SeriesRecord)],
         now: i64,
     ) -> Result<usize, StorageError> {
-        // 2. Merge the frozen heads (newer wins) and split by shard, creating shards.
-        let mut merged: BTreeMap<ColumnKey, Column> = BTreeMap::new();
-        for h in heads {
-            for (k, c) in &h.columns {
-                let c = c.normalized();
-                let m = match merged.remove(k) {
-                    None => c,
-                    Some(old) => Column::merge(&old, &c).ok_or_else(|| {
-                        StorageError::Invalid("head columns of one field differ in type".into())
-                    })?,
-                };
-                merged.insert(*k, m);
+        // Series first: blocks must never refer to unknown ids.
+        if !new_series.is_empty() {
+            let mut ops = Vec::with_capacity(new_series.len());
+            for (_, key, rec) in new_series {
+                ops.push((key.clone(), Some(Records::encode(rec)?)));
+            }
+            self.kv.apply(SeriesRecord::TREE, ops)?;
+        }
+        // Then columns in bounded groups, so a seal never holds more than one group's copies
+        // and block writes at once.
+        let keys: BTreeSet<ColumnKey> = heads
+            .iter()
+            .flat_map(|h| h.columns.keys().copied())
+            .collect();
+        let keys: Vec<ColumnKey> = keys.into_iter().collect();
+        let mut points = 0;
+        for group in keys.chunks(SEAL_GROUP_COLUMNS) {
+            points += self.seal_group(heads, group, now)?;
+        }
+        // Catalog changes made by writes (new fields) that no group persisted yet.
+        let dirty: Vec<String> = std::mem::take(&mut self.state.write().catalog.dirty)
+            .into_iter()
+            .collect();
+        if !dirty.is_empty() {
+            let st = self.state.read();
+            let mut ops = Vec::new();
+            for n in &dirty {
+                if let Some(d) = st.catalog.databases.get(n) {
+                    ops.push((n.as_bytes().to_vec(), Some(Records::encode(d)?)));
+                }
+            }
+            drop(st);
+            if let Err(e) = self.kv.apply(DatabaseInfo::TREE, ops) {
+                self.state.write().catalog.dirty.extend(dirty);
+                return Err(e.into());
             }
         }
-        let mut chunks: Vec<(BlockKey, Column)> = Vec::new();
-        let dirty: Vec<(String, Vec<u8>)> = {
+        self.kv.flush()?;
+        // Log segments last; losing this step only means a harmless replay.
+        let max_seq = heads.iter().map(|h| h.max_seq).max().unwrap_or(0);
+        self.wal.remove_through(max_seq)?;
+        Ok(points)
+    }
+
+    /// Seals the columns `keys` of the frozen heads: merges them (newer head wins), drops
+    /// points past retention, splits by shard (persisting new shards before any block refers
+    /// to them) and writes the merged blocks.
+    fn seal_group(
+        &self,
+        heads: &[Arc<Head>],
+        keys: &[ColumnKey],
+        now: i64,
+    ) -> Result<usize, StorageError> {
+        let mut columns: Vec<(ColumnKey, Column)> = Vec::with_capacity(keys.len());
+        for k in keys {
+            let mut merged: Option<Column> = None;
+            for h in heads {
+                if let Some(c) = h.columns.get(k) {
+                    merged = merge_opt(merged, c.normalized())?;
+                }
+            }
+            if let Some(c) = merged {
+                columns.push((*k, c));
+            }
+        }
+        let mut chunks: Vec<(BlockKey, Column)> = Vec::with_capacity(columns.len());
+        let catalog_ops: Vec<BatchOp> = {
             let mut st = self.state.write();
             let mut created_in: BTreeSet<String> = BTreeSet::new();
             let rps: HashMap<u32, (String, usize)> = st
@@ -1504,7 +1598,7 @@ impl Shared {
                         .map(|(i, r)| (r.id, (d.name.clone(), i)))
                 })
                 .collect();
-            for (k, col) in merged {
+            for (k, col) in columns {
                 let Some((db, idx)) = rps.get(&k.rp) else {
                     continue; // policy dropped meanwhile
                 };
@@ -1521,6 +1615,11 @@ impl Shared {
                 while start < col.len() {
                     let (shard, created) = r.shard_for(col.ts[start]);
                     let end = col.ts[start..].partition_point(|&t| t < shard.end) + start;
+                    let piece = if start == 0 && end == col.len() {
+                        col.clone()
+                    } else {
+                        col.slice(start, end)
+                    };
                     chunks.push((
                         BlockKey {
                             rp: k.rp,
@@ -1529,7 +1628,7 @@ impl Shared {
                             field: k.field,
                             start: col.ts[start],
                         },
-                        col.slice(start, end),
+                        piece,
                     ));
                     if created {
                         created_in.insert(db.clone());
@@ -1537,65 +1636,26 @@ impl Shared {
                     start = end;
                 }
             }
-            st.catalog.dirty.extend(created_in);
-            let names: Vec<String> = std::mem::take(&mut st.catalog.dirty).into_iter().collect();
-            let mut out = Vec::new();
-            for n in names {
-                if let Some(d) = st.catalog.databases.get(&n) {
-                    out.push((n.clone(), Records::encode(d)?));
+            let mut ops = Vec::new();
+            for n in &created_in {
+                if let Some(d) = st.catalog.databases.get(n) {
+                    ops.push((n.as_bytes().to_vec(), Some(Records::encode(d)?)));
                 }
             }
-            out
+            ops
         };
-        // 3. Series and catalog first: blocks must never refer to unknown ids.
-        let mut ops = Vec::with_capacity(new_series.len());
-        for (_, key, rec) in new_series {
-            ops.push((key.clone(), Some(Records::encode(rec)?)));
+        if !catalog_ops.is_empty() {
+            self.kv.apply(DatabaseInfo::TREE, catalog_ops)?;
         }
-        let restore_dirty = |st: &mut State| {
-            for (n, _) in &dirty {
-                st.catalog.dirty.insert(n.clone());
-            }
-        };
-        let persist = (|| -> Result<(), StorageError> {
-            if !ops.is_empty() {
-                self.kv.apply(SeriesRecord::TREE, ops)?;
-            }
-            let cat: Vec<BatchOp> = dirty
-                .iter()
-                .map(|(n, b)| (n.as_bytes().to_vec(), Some(b.clone())))
-                .collect();
-            if !cat.is_empty() {
-                self.kv.apply(DatabaseInfo::TREE, cat)?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = persist {
-            restore_dirty(&mut self.state.write());
-            return Err(e);
-        }
-        // 4. Blocks.
         let mut points = 0;
         let mut block_ops: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         for (bk, col) in &chunks {
             points += col.len();
-            if let Err(e) = self.merge_chunk(bk, col, &mut block_ops) {
-                restore_dirty(&mut self.state.write());
-                return Err(e);
-            }
+            self.merge_chunk(bk, col, &mut block_ops)?;
         }
-        let applied = {
-            let _w = self.blocks_lock.write();
-            self.kv.apply(BLOCKS, block_ops.into_iter().collect())
-        }
-        .and_then(|()| self.kv.flush());
-        if let Err(e) = applied {
-            restore_dirty(&mut self.state.write());
-            return Err(e.into());
-        }
-        // 5. Log segments last; losing this step only means a harmless replay.
-        let max_seq = heads.iter().map(|h| h.max_seq).max().unwrap_or(0);
-        self.wal.remove_through(max_seq)?;
+        drop(chunks);
+        let _w = self.blocks_lock.write();
+        self.kv.apply(BLOCKS, block_ops.into_iter().collect())?;
         Ok(points)
     }
 

@@ -45,8 +45,16 @@ impl Records {
     }
 
     pub(crate) fn encode<R: Record>(r: &R) -> Result<Vec<u8>, StorageError> {
+        Self::encode_as::<R>(r)
+    }
+
+    /// Encodes `value` as a record of type `R`: `value` must encode exactly as an `R` does
+    /// (a borrowed twin of `R`, so writers need not build an owned copy).
+    pub(crate) fn encode_as<R: Record>(
+        value: &impl bincode::Encode,
+    ) -> Result<Vec<u8>, StorageError> {
         let mut out = vec![R::VERSION];
-        bincode::encode_into_std_write(r, &mut out, config()).map_err(|e| {
+        bincode::encode_into_std_write(value, &mut out, config()).map_err(|e| {
             StorageError::Encode {
                 what: R::TREE,
                 detail: e.to_string(),

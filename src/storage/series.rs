@@ -96,7 +96,7 @@ pub(crate) struct MeasurementPostings {
 /// The in-memory series index.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesIndex {
-    by_key: HashMap<(u32, String), SeriesId>,
+    by_key: HashMap<u32, HashMap<String, SeriesId>>,
     by_id: HashMap<SeriesId, Arc<SeriesInfo>>,
     postings: HashMap<(u32, String), MeasurementPostings>,
     per_db: HashMap<u32, usize>,
@@ -129,7 +129,10 @@ impl SeriesIndex {
                 .insert(id);
         }
         *self.per_db.entry(info.db).or_default() += 1;
-        self.by_key.insert((info.db, info.key.clone()), id);
+        self.by_key
+            .entry(info.db)
+            .or_default()
+            .insert(info.key.clone(), id);
         self.next_id = self.next_id.max(id + 1);
         self.by_id.insert(id, Arc::new(info));
     }
@@ -156,7 +159,7 @@ impl SeriesIndex {
         max_series: usize,
     ) -> Option<SeriesId> {
         let key = series_key(measurement, sorted_tags);
-        if let Some(id) = self.by_key.get(&(db, key.clone())) {
+        if let Some(id) = self.by_key.get(&db).and_then(|m| m.get(key.as_str())) {
             return Some(*id);
         }
         if self.per_db.get(&db).copied().unwrap_or(0) >= max_series {
@@ -194,7 +197,9 @@ impl SeriesIndex {
     /// Removes a series from every structure; returns it.
     pub(crate) fn remove(&mut self, id: SeriesId) -> Option<Arc<SeriesInfo>> {
         let info = self.by_id.remove(&id)?;
-        self.by_key.remove(&(info.db, info.key.clone()));
+        if let Some(m) = self.by_key.get_mut(&info.db) {
+            m.remove(info.key.as_str());
+        }
         if let Some(n) = self.per_db.get_mut(&info.db) {
             *n = n.saturating_sub(1);
         }

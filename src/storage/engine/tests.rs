@@ -660,3 +660,68 @@ proptest! {
         prop_assert!(e.verify().unwrap().is_empty());
     }
 }
+
+#[test]
+fn a_repeated_field_key_keeps_the_last_value_and_names_are_checked() {
+    let (_, e) = fresh();
+    let out = write(
+        &e,
+        vec![
+            pt(
+                "m",
+                &[("host", "a")],
+                vec![
+                    ("b", FieldValue::Float(1.0)),
+                    ("a", FieldValue::Float(2.0)),
+                    ("b", FieldValue::Float(3.0)),
+                ],
+                T0,
+            ),
+            pt(
+                "m",
+                &[("host", "a")],
+                vec![("time", FieldValue::Float(1.0))],
+                T0,
+            ),
+            pt(
+                "m",
+                &[("time", "x")],
+                vec![("f", FieldValue::Float(1.0))],
+                T0,
+            ),
+            pt(
+                "m",
+                &[("host", "a"), ("host", "b")],
+                vec![("f", FieldValue::Float(1.0))],
+                T0,
+            ),
+            pt(
+                "m",
+                &[("host", "")],
+                vec![("g", FieldValue::Float(5.0))],
+                T0,
+            ),
+        ],
+    );
+    assert_eq!(out.written, 2, "{:?}", out.rejected);
+    let msgs: Vec<String> = out.rejected.iter().map(|(_, r)| r.to_string()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "invalid field name: input field \"time\" on measurement \"m\" is invalid",
+            "invalid tag key: input tag \"time\" on measurement \"m\" is invalid",
+            "duplicate tags on measurement \"m\"",
+        ]
+    );
+    let s = series(&e, "m", "a");
+    assert_eq!(floats(&e, s, "b"), [(T0, 3.0)]);
+    assert_eq!(floats(&e, s, "a"), [(T0, 2.0)]);
+    // An empty tag value is dropped, as InfluxDB does: that point lands in series `m`.
+    let plain = e
+        .series_of("db", "m")
+        .unwrap()
+        .into_iter()
+        .find(|s| *s != series(&e, "m", "a"))
+        .unwrap();
+    assert_eq!(floats(&e, plain, "g"), [(T0, 5.0)]);
+}
