@@ -1,5 +1,7 @@
 //! Column codec throughput on the shapes monitoring data has (fixed seeds).
 
+#![allow(clippy::unwrap_used)] // a benchmark: a failure should stop it loudly
+
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use wispmon::storage::codec::{
     ColumnValues, decode_block, encode_block, encode_floats, encode_integers, encode_timestamps,

@@ -1,6 +1,8 @@
 //! The engine through its public API on a real sled data directory: group-committed writes of
 //! fleet-shaped batches, and a 365-day GROUP BY 7d aggregate from rollups versus raw.
 
+#![allow(clippy::unwrap_used)] // a benchmark: a failure should stop it loudly
+
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
