@@ -36,6 +36,8 @@ pub struct ShardInfo {
     pub start: i64,
     /// First ns after the shard.
     pub end: i64,
+    /// Whether its blocks have been compacted since data last arrived.
+    pub compacted: bool,
 }
 
 impl RetentionPolicyInfo {
@@ -57,7 +59,11 @@ impl RetentionPolicyInfo {
         if let Some(next) = self.shards.get(i) {
             end = end.min(next.start);
         }
-        let s = ShardInfo { start, end };
+        let s = ShardInfo {
+            start,
+            end,
+            compacted: false,
+        };
         self.shards.insert(i, s);
         (s, true)
     }
@@ -222,21 +228,62 @@ mod tests {
     #[test]
     fn shards_are_aligned_found_and_never_overlap() {
         let mut r = rp(10);
-        assert_eq!(r.shard_for(15), (ShardInfo { start: 10, end: 20 }, true));
-        assert_eq!(r.shard_for(19), (ShardInfo { start: 10, end: 20 }, false));
-        assert_eq!(r.shard_for(-1), (ShardInfo { start: -10, end: 0 }, true));
+        assert_eq!(
+            r.shard_for(15),
+            (
+                ShardInfo {
+                    start: 10,
+                    end: 20,
+                    compacted: false
+                },
+                true
+            )
+        );
+        assert_eq!(
+            r.shard_for(19),
+            (
+                ShardInfo {
+                    start: 10,
+                    end: 20,
+                    compacted: false
+                },
+                false
+            )
+        );
+        assert_eq!(
+            r.shard_for(-1),
+            (
+                ShardInfo {
+                    start: -10,
+                    end: 0,
+                    compacted: false
+                },
+                true
+            )
+        );
         r.shard_duration_ns = 100; // as after ALTER ... SHARD DURATION
         assert_eq!(
             r.shard_for(25),
             (
                 ShardInfo {
                     start: 20,
-                    end: 100
+                    end: 100,
+                    compacted: false,
                 },
                 true
             )
         );
-        assert_eq!(r.shard_for(5), (ShardInfo { start: 0, end: 10 }, true));
+        assert_eq!(
+            r.shard_for(5),
+            (
+                ShardInfo {
+                    start: 0,
+                    end: 10,
+                    compacted: false
+                },
+                true
+            )
+        );
         let starts: Vec<i64> = r.shards.iter().map(|s| s.start).collect();
         assert_eq!(starts, [-10, 0, 10, 20]);
         assert_eq!(r.shards_in(9, 12).count(), 2);

@@ -56,8 +56,12 @@ pub struct EngineConfig {
     pub head_memory_limit: usize,
     /// The head is sealed at least this often.
     pub seal_interval: Duration,
-    /// Largest block, in points.
+    /// Largest block, in points (what compaction builds).
     pub max_points_per_block: usize,
+    /// A seal appends to the newest block of a series field only while it has fewer points
+    /// than this; bigger blocks are left alone until their shard is compacted. Keeps the
+    /// bytes rewritten per seal small.
+    pub hot_block_points: usize,
     /// How often expired shards are dropped.
     pub retention_check_interval: Duration,
     /// Run the background sealer thread (tests drive sealing by hand when false).
@@ -71,6 +75,7 @@ impl Default for EngineConfig {
             head_memory_limit: 64 << 20,
             seal_interval: Duration::from_secs(30 * 60),
             max_points_per_block: 4096,
+            hot_block_points: 256,
             retention_check_interval: Duration::from_secs(30 * 60),
             background: true,
         }
@@ -1130,6 +1135,16 @@ impl Engine {
         self.shared.enforce_retention()
     }
 
+    /// Compacts every shard that ended at or before `before` and has new blocks since its
+    /// last compaction: each series field's blocks become as few as possible (up to
+    /// `max_points_per_block` points each). Returns how many shards were compacted.
+    ///
+    /// # Errors
+    /// Backend failure or a corrupted block (the shard is then left as it is).
+    pub fn compact_shards(&self, before: i64) -> Result<usize, StorageError> {
+        self.shared.compact_shards(before)
+    }
+
     /// Checks every stored block; lists what is damaged (log damage is reported at open).
     ///
     /// # Errors
@@ -1614,6 +1629,13 @@ impl Shared {
                 let mut start = 0;
                 while start < col.len() {
                     let (shard, created) = r.shard_for(col.ts[start]);
+                    if let Some(s) = r.shards.iter_mut().find(|s| s.start == shard.start) {
+                        if s.compacted {
+                            // Late data: the shard needs compacting again.
+                            s.compacted = false;
+                            created_in.insert(db.clone());
+                        }
+                    }
                     let end = col.ts[start..].partition_point(|&t| t < shard.end) + start;
                     let piece = if start == 0 && end == col.len() {
                         col.clone()
@@ -1714,9 +1736,10 @@ impl Shared {
             .filter(|(_, e)| e.3 >= lo && e.2 <= hi)
             .map(|(i, _)| i)
             .collect();
-        // Grow the block just before the chunk while it is small, so appends make big blocks.
+        // Grow the block just before the chunk while it is small (hot), so appends do not make
+        // one tiny block per seal, yet a seal never rewrites a big block.
         if let Some(i) = existing.iter().rposition(|e| e.3 < lo) {
-            if (existing[i].4 as usize) < max && !chosen.contains(&i) {
+            if (existing[i].4 as usize) < self.cfg.hot_block_points && !chosen.contains(&i) {
                 chosen.push(i);
             }
         }
@@ -1865,6 +1888,125 @@ impl Shared {
         Ok(())
     }
 
+    fn compact_shards(&self, before: i64) -> Result<usize, StorageError> {
+        let _s = self.seal_lock.lock();
+        let todo: Vec<(String, u32, i64)> = {
+            let st = self.state.read();
+            st.catalog
+                .databases
+                .values()
+                .flat_map(|d| {
+                    d.rps.iter().flat_map(move |r| {
+                        r.shards
+                            .iter()
+                            .filter(move |s| !s.compacted && s.end <= before)
+                            .map(move |s| (d.name.clone(), r.id, s.start))
+                    })
+                })
+                .collect()
+        };
+        for (db, rp, start) in &todo {
+            let t = Instant::now();
+            let rewritten = self.compact_shard(*rp, *start)?;
+            let mut st = self.state.write();
+            if let Some(d) = st.catalog.databases.get_mut(db) {
+                if let Some(s) = d
+                    .rps
+                    .iter_mut()
+                    .find(|r| r.id == *rp)
+                    .and_then(|r| r.shards.iter_mut().find(|s| s.start == *start))
+                {
+                    s.compacted = true;
+                }
+            }
+            self.persist_db(&mut st, db)?;
+            info!(
+                rp,
+                shard = start,
+                rewritten,
+                elapsed_ms = t.elapsed().as_millis() as u64,
+                "compacted shard"
+            );
+        }
+        Ok(todo.len())
+    }
+
+    /// Merges the blocks of each series field of one shard; returns how many blocks it wrote.
+    fn compact_shard(&self, rp: u32, shard: i64) -> Result<usize, StorageError> {
+        let prefix = keys::shard_prefix(rp, shard);
+        let end = keys::prefix_end(&prefix);
+        let mut ops: Vec<BatchOp> = Vec::new();
+        let mut pending_bytes = 0usize;
+        let mut written = 0usize;
+        let mut group: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let flush_group = |group: &mut Vec<(Vec<u8>, Vec<u8>)>,
+                           ops: &mut Vec<BatchOp>,
+                           pending: &mut usize,
+                           written: &mut usize|
+         -> Result<(), StorageError> {
+            if group.len() > 1 {
+                let mut merged: Option<Column> = None;
+                for (k, v) in group.iter() {
+                    let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
+                    merged = merge_opt(merged, c)?;
+                    ops.push((k.clone(), None));
+                }
+                let bk = BlockKey::decode(&group[0].0)
+                    .ok_or_else(|| corrupted("block key", &group[0].0, "not 32 bytes"))?;
+                if let Some(m) = merged {
+                    for piece in cut_blocks(&m, self.cfg.max_points_per_block) {
+                        let Some(&start) = piece.ts.first() else {
+                            continue;
+                        };
+                        let value = rollup::encode_stored_block(&piece).map_err(|e| {
+                            StorageError::Encode {
+                                what: "block",
+                                detail: e.to_string(),
+                            }
+                        })?;
+                        *pending += value.len();
+                        ops.push((BlockKey { start, ..bk }.encode(), Some(value)));
+                        *written += 1;
+                    }
+                }
+            }
+            group.clear();
+            Ok(())
+        };
+        let items: Vec<(Vec<u8>, Vec<u8>)> = self
+            .kv
+            .range(
+                BLOCKS,
+                (
+                    Bound::Included(prefix.clone()),
+                    end.map_or(Bound::Unbounded, Bound::Excluded),
+                ),
+            )?
+            .collect::<Result<_, _>>()?;
+        for (k, v) in items {
+            if let Some((first, _)) = group.first() {
+                if first.get(..28) != k.get(..28) {
+                    flush_group(&mut group, &mut ops, &mut pending_bytes, &mut written)?;
+                }
+            }
+            group.push((k, v));
+            if pending_bytes > 8 << 20 {
+                // Deletes and inserts of whole groups only, so each batch keeps every series
+                // field complete.
+                let _w = self.blocks_lock.write();
+                self.kv.apply(BLOCKS, std::mem::take(&mut ops))?;
+                pending_bytes = 0;
+            }
+        }
+        flush_group(&mut group, &mut ops, &mut pending_bytes, &mut written)?;
+        {
+            let _w = self.blocks_lock.write();
+            self.kv.apply(BLOCKS, ops)?;
+        }
+        self.kv.flush()?;
+        Ok(written)
+    }
+
     fn enforce_retention(&self) -> Result<usize, StorageError> {
         let _s = self.seal_lock.lock();
         let now = self.clock.now().as_nanos();
@@ -1966,6 +2108,11 @@ impl Shared {
                 last_retention = Instant::now();
                 if let Err(e) = self.enforce_retention() {
                     error!(err = %e, "retention enforcement failed");
+                }
+                // Shards that ended a while ago get no more regular writes: compact them.
+                let before = self.clock.now().as_nanos().saturating_sub(HOUR);
+                if let Err(e) = self.compact_shards(before) {
+                    error!(err = %e, "shard compaction failed");
                 }
             }
         }

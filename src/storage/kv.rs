@@ -86,6 +86,9 @@ impl SledKv {
             // Durability is explicit (flush before acknowledging); the background flusher only
             // bounds how much unacknowledged work sits in memory.
             .flush_every_ms(Some(1000))
+            // Our values are few and large and rewritten by seals and compaction; favour
+            // reclaiming the space of old versions over raw write throughput.
+            .mode(sled::Mode::LowSpace)
             .open()
             .map_err(sled_err)?;
         Ok(SledKv { db })

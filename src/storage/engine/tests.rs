@@ -570,6 +570,7 @@ fn aggregate_uses_rollups_yet_equals_raw_over_a_year() {
 enum Op {
     Write(Vec<(u8, u8, i64, i64)>), // (host, field, second, value)
     Seal,
+    Compact,
     Crash,
     CleanReboot,
     Delete(u8, i64, i64),
@@ -579,7 +580,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => prop::collection::vec((0u8..3, 0u8..2, 0i64..5000, -50i64..50), 1..40).prop_map(Op::Write),
-        2 => Just(Op::Seal),
+                2 => Just(Op::Seal),
+        1 => Just(Op::Compact),
         1 => Just(Op::Crash),
         1 => Just(Op::CleanReboot),
         1 => (0u8..3, 0i64..5000, 0i64..2000).prop_map(|(h, a, l)| Op::Delete(h, a, a + l)),
@@ -612,7 +614,10 @@ proptest! {
                         model.entry((h, f)).or_default().insert(s, v);
                     }
                 }
-                Op::Seal => e.seal().unwrap(),
+                                Op::Seal => e.seal().unwrap(),
+                Op::Compact => {
+                    e.compact_shards(i64::MAX).unwrap();
+                }
                 Op::Crash => {
                     drop(e);
                     e = open(&kv, clock_at(T0));
@@ -724,4 +729,122 @@ fn a_repeated_field_key_keeps_the_last_value_and_names_are_checked() {
         .find(|s| *s != series(&e, "m", "a"))
         .unwrap();
     assert_eq!(floats(&e, plain, "g"), [(T0, 5.0)]);
+}
+
+#[test]
+fn seals_keep_blocks_small_and_compaction_makes_them_big_without_changing_answers() {
+    let (kv, e) = fresh();
+    // 20 seals of 30 points each: hot blocks stop growing at hot_block_points.
+    let hot = EngineConfig::default().hot_block_points;
+    for round in 0..20i64 {
+        let points = (0..30)
+            .map(|i| {
+                let t = T0 + (round * 30 + i) * 300 * S;
+                pt(
+                    "cpu",
+                    &[("host", "a")],
+                    vec![(
+                        "load",
+                        FieldValue::Float(((round * 30 + i) % 97) as f64 / 10.0),
+                    )],
+                    t,
+                )
+            })
+            .collect();
+        write(&e, points);
+        e.seal().unwrap();
+    }
+    let s = series(&e, "cpu", "a");
+    let before = floats(&e, s, "load");
+    assert_eq!(before.len(), 600);
+    let blocks_before = kv
+        .range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+        .unwrap()
+        .count();
+    // The test config caps blocks at 64 points, below the hot size: never more than 600/30.
+    assert!(blocks_before >= 600 / hot.max(64), "{blocks_before}");
+    let (lo, hi) = (T0 - 30 * 86_400 * S, T0 + 30 * 86_400 * S);
+    let agg_before = e
+        .aggregate("db", None, s, "load", lo, hi, 24 * HOUR, 0)
+        .unwrap();
+    // Shards have not ended yet: nothing to do.
+    assert_eq!(e.compact_shards(T0).unwrap(), 0);
+    let n = e.compact_shards(i64::MAX).unwrap();
+    assert!(n >= 1);
+    assert_eq!(floats(&e, s, "load"), before);
+    assert_eq!(
+        e.aggregate("db", None, s, "load", lo, hi, 24 * HOUR, 0)
+            .unwrap(),
+        agg_before
+    );
+    assert_eq!(
+        e.aggregate("db", None, s, "load", lo, hi, 24 * HOUR, 0)
+            .unwrap(),
+        e.aggregate_raw("db", None, s, "load", lo, hi, 24 * HOUR, 0)
+            .unwrap()
+    );
+    let blocks_after = kv
+        .range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+        .unwrap()
+        .count();
+    assert!(
+        blocks_after <= 600usize.div_ceil(64) + 2,
+        "{blocks_after} blocks after compaction"
+    );
+    // Compacted shards are skipped until new data lands in them.
+    assert_eq!(e.compact_shards(i64::MAX).unwrap(), 0);
+    write(
+        &e,
+        vec![pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("load", FieldValue::Float(1.0))],
+            T0 + 7,
+        )],
+    );
+    e.seal().unwrap();
+    assert_eq!(e.compact_shards(i64::MAX).unwrap(), 1);
+    assert!(e.verify().unwrap().is_empty());
+}
+
+#[test]
+fn compaction_merges_blocks_written_across_seals_with_default_sizes() {
+    let d = Disk::new();
+    let e = open_with(
+        &d,
+        EngineConfig {
+            background: false,
+            ..EngineConfig::default()
+        },
+        clock_at(T0),
+    );
+    e.create_database("db").unwrap();
+    for round in 0..3i64 {
+        let points = (0..200)
+            .map(|i| {
+                pt(
+                    "cpu",
+                    &[("host", "a")],
+                    vec![("load", FieldValue::Float(i as f64))],
+                    T0 + (round * 200 + i) * 300 * S,
+                )
+            })
+            .collect();
+        write(&e, points);
+        e.seal().unwrap();
+    }
+    let count = || {
+        d.range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+            .unwrap()
+            .count()
+    };
+    // 200 + 200 merged (hot), then 400 >= 256 so the third seal starts a new block.
+    let before = count();
+    assert!(before >= 2, "{before}");
+    e.compact_shards(i64::MAX).unwrap();
+    let s = series(&e, "cpu", "a");
+    assert_eq!(floats(&e, s, "load").len(), 600);
+    // 600 points span two 7-day shards at most: one block per shard.
+    let shards = e.database("db").unwrap().rp(None).unwrap().shards.len();
+    assert_eq!(count(), shards, "before {before}");
 }
