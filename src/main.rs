@@ -23,6 +23,16 @@ fn main() -> ExitCode {
             print!("{config}");
             ExitCode::SUCCESS
         }
+        Command::Vacuum => {
+            wispmon::app::logging::init(config.log_level);
+            match wispmon::app::vacuum(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wispmon: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Serve => {
             wispmon::app::logging::init(config.log_level);
             match wispmon::app::run(&config) {

@@ -238,3 +238,28 @@ fn sigterm_right_after_listening_still_stops_cleanly() {
         assert!(!dir.path().join("unclean-shutdown").exists());
     }
 }
+
+#[test]
+fn vacuum_refuses_a_running_server_and_works_once_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = TestServer::spawn(&data, &[], &[("WISPMON_ADMIN_PASSWORD", "0123456789")]);
+    let d = data.to_str().unwrap();
+    let out = run(&["vacuum", "--data-dir", d], &[], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another process"));
+    s.signal("TERM");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+    let out = run(&["vacuum", "--data-dir", d], &[], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("vacuumed"));
+    // The administrator account survived the rewrite: no new password is printed.
+    let mut s = TestServer::spawn(&data, &[], &[]);
+    assert!(!s.stdout.iter().any(|l| l.contains("password")));
+    s.signal("TERM");
+    assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
+}

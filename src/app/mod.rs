@@ -212,6 +212,20 @@ impl ShutdownSignals {
     }
 }
 
+/// Rewrites the stopped appliance's database (see [`Storage::vacuum`]) and reports sizes.
+///
+/// # Errors
+/// The data directory is in use or missing, or the copy failed.
+pub fn vacuum(config: &Config) -> anyhow::Result<()> {
+    let (before, after) = Storage::vacuum(&config.data_dir, &config.storage)
+        .with_context(|| format!("vacuuming {}", config.data_dir.display()))?;
+    println!(
+        "wispmon: vacuumed {}: {before} bytes -> {after} bytes",
+        config.data_dir.display()
+    );
+    Ok(())
+}
+
 /// Runs the appliance until SIGTERM or SIGINT, then stops cleanly.
 ///
 /// # Errors

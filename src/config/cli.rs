@@ -61,4 +61,7 @@ pub enum Command {
     Serve,
     /// Print the effective configuration, or every problem with its key path (exit 1).
     CheckConfig,
+    /// Rewrite the database of a stopped appliance so the space of dropped and expired data
+    /// goes back to the file system.
+    Vacuum,
 }

@@ -158,6 +158,70 @@ impl Kv for SledKv {
     }
 }
 
+/// Copies every tree of the sled database in `dir` into a fresh one and swaps it in, so the
+/// space of deleted and overwritten data is returned to the file system (sled reuses freed
+/// space but never shrinks its file). Offline: the caller holds no open database.
+///
+/// Crash safety: the copy is flushed before any rename; [`finish_interrupted_vacuum`] at the
+/// next open completes or undoes a swap cut short.
+pub(crate) fn vacuum(dir: &Path, cache_bytes: u64) -> Result<(), KvError> {
+    let fresh = dir.with_extension("vacuum");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh)?;
+    }
+    {
+        let old = SledKv::open(dir, cache_bytes)?;
+        let new = SledKv::open(&fresh, cache_bytes)?;
+        for name in old.db.tree_names() {
+            let from = old.db.open_tree(&name).map_err(sled_err)?;
+            let to = new.db.open_tree(&name).map_err(sled_err)?;
+            let mut batch = sled::Batch::default();
+            let mut bytes = 0usize;
+            for item in from.iter() {
+                let (k, v) = item.map_err(sled_err)?;
+                bytes += k.len() + v.len();
+                batch.insert(k, v);
+                if bytes > 16 << 20 {
+                    to.apply_batch(std::mem::take(&mut batch))
+                        .map_err(sled_err)?;
+                    bytes = 0;
+                }
+            }
+            to.apply_batch(batch).map_err(sled_err)?;
+        }
+        new.db.flush().map_err(sled_err)?;
+    }
+    let old = dir.with_extension("old");
+    std::fs::rename(dir, &old)?;
+    std::fs::rename(&fresh, dir)?;
+    std::fs::remove_dir_all(&old)?;
+    Ok(())
+}
+
+/// Completes or undoes a [`vacuum`] that a crash interrupted.
+pub(crate) fn finish_interrupted_vacuum(dir: &Path) -> Result<(), KvError> {
+    let fresh = dir.with_extension("vacuum");
+    let old = dir.with_extension("old");
+    if dir.exists() {
+        // Either the swap finished (only the old copy is left) or it never started.
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh)?;
+        }
+    } else if old.exists() {
+        // Cut between the two renames: the fresh copy was complete (flushed) before either.
+        if fresh.exists() {
+            std::fs::rename(&fresh, dir)?;
+            std::fs::remove_dir_all(&old)?;
+        } else {
+            std::fs::rename(&old, dir)?;
+        }
+    }
+    Ok(())
+}
+
 /// In-memory twin of [`SledKv`] for tests; same ordering and atomicity, nothing durable.
 #[derive(Debug, Default)]
 pub(crate) struct MemKv {

@@ -93,6 +93,7 @@ impl Storage {
         clock: SharedClock,
     ) -> Result<Storage, StorageError> {
         create_private_dir(data_dir)?;
+        kv::finish_interrupted_vacuum(&data_dir.join("db"))?;
         let kv: Arc<dyn Kv> = Arc::new(SledKv::open(&data_dir.join("db"), cfg.cache_capacity.0)?);
         meta::check_format(kv.as_ref())?;
         kv.flush()?;
@@ -120,6 +121,27 @@ impl Storage {
             marker: Some(marker),
             unclean,
         })
+    }
+
+    /// Rewrites the database of a data directory that is not open (the server stopped), so
+    /// the space of dropped and expired data is returned to the file system. Returns the
+    /// database's size before and after, in bytes.
+    ///
+    /// # Errors
+    /// The directory is in use, or copying failed (the original is then left untouched).
+    pub fn vacuum(data_dir: &Path, cfg: &StorageConfig) -> Result<(u64, u64), StorageError> {
+        let db = data_dir.join("db");
+        if !db.is_dir() {
+            return Err(StorageError::File {
+                action: "vacuuming",
+                path: db,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no database here"),
+            });
+        }
+        kv::finish_interrupted_vacuum(&db)?;
+        let before = dir_size(&db);
+        kv::vacuum(&db, cfg.cache_capacity.0)?;
+        Ok((before, dir_size(&db)))
     }
 
     /// A storage that lives in memory only, for tests; the engine seals only when asked.
@@ -182,6 +204,21 @@ impl Storage {
         }
         Ok(())
     }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let path = e.path();
+            total += if path.is_dir() {
+                dir_size(&path)
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            };
+        }
+    }
+    total
 }
 
 /// Creates the data directory readable by its owner only: it holds password hashes and keys.
