@@ -165,5 +165,84 @@ fn bench_query(c: &mut Criterion) {
     storage.close().unwrap();
 }
 
-criterion_group!(benches, bench_write, bench_query);
+/// 100,000 series (10,000 devices x 10 interfaces): what `SHOW TAG VALUES` and tag filters
+/// (equality, prefix/regex-like) cost on the in-memory postings.
+fn bench_index(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path());
+    let e = storage.engine().clone();
+    e.create_database("db").unwrap();
+    for chunk in 0..100 {
+        let points = (0..1000)
+            .map(|i| {
+                let n = chunk * 1000 + i;
+                Point {
+                    measurement: "traffic".into(),
+                    tags: vec![
+                        ("object_id".into(), format!("{:032x}", n / 10)),
+                        ("ifname".into(), format!("eth{}", n % 10)),
+                    ],
+                    fields: vec![("rx_bytes".into(), FieldValue::Integer(1))],
+                    time: T0,
+                }
+            })
+            .collect();
+        e.write(WriteBatch {
+            database: "db".into(),
+            retention_policy: None,
+            points,
+        })
+        .unwrap();
+    }
+    assert_eq!(e.series_of("db", "traffic").unwrap().len(), 100_000);
+    let mut g = c.benchmark_group("series_index_100k");
+    g.bench_function("show_tag_values_object_id", |b| {
+        b.iter(|| black_box(e.tag_values("db", "traffic", "object_id").unwrap().len()))
+    });
+    g.bench_function("show_tag_values_ifname", |b| {
+        b.iter(|| black_box(e.tag_values("db", "traffic", "ifname").unwrap().len()))
+    });
+    let wanted = format!("{:032x}", 4242);
+    g.bench_function("series_with_tag_object_id", |b| {
+        b.iter(|| {
+            black_box(
+                e.series_with_tag("db", "traffic", "object_id", &wanted)
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("filter_object_id_equals", |b| {
+        b.iter(|| {
+            black_box(
+                e.series_where_tag("db", "traffic", "object_id", &|v| v == wanted)
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("filter_object_id_prefix_like_regex", |b| {
+        b.iter(|| {
+            black_box(
+                e.series_where_tag("db", "traffic", "object_id", &|v| v.ends_with("a7"))
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("filter_ifname_equals_10k_series", |b| {
+        b.iter(|| {
+            black_box(
+                e.series_where_tag("db", "traffic", "ifname", &|v| v == "eth3")
+                    .unwrap()
+                    .len(),
+            )
+        })
+    });
+    g.finish();
+    drop(e);
+    storage.close().unwrap();
+}
+
+criterion_group!(benches, bench_write, bench_query, bench_index);
 criterion_main!(benches);

@@ -33,6 +33,8 @@ from array import array
 
 DAY_NS = 86_400 * 1_000_000_000
 STEP_NS = 300 * 1_000_000_000
+# wispmon-load's START_NS: 2026-01-01T00:00:00Z.
+START_NS = 1_767_225_600 * 1_000_000_000
 
 
 def out(**kv):
@@ -58,6 +60,15 @@ def proc_cpu_s(pid):
         rest = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(rest[11]) + int(rest[12])) / ticks
+
+
+def machine_busy_s():
+    """CPU seconds all processes on the machine spent busy (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    busy = cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def status_kib(pid, field):
@@ -196,6 +207,7 @@ def cmd_load(a):
             c.close()
 
     cpu0 = proc_cpu_s(a.pid) if a.pid else 0.0
+    busy0 = machine_busy_s()
     self0 = os.times()
     t0 = time.monotonic()
     threads = [threading.Thread(target=worker, args=(w,)) for w in range(a.clients)]
@@ -205,6 +217,7 @@ def cmd_load(a):
         th.join()
     wall = time.monotonic() - t0
     self1 = os.times()
+    busy1 = machine_busy_s()
     cpu1 = proc_cpu_s(a.pid) if a.pid else 0.0
     if state["error"]:
         print(f"load failed: {state['error']}", file=sys.stderr)
@@ -221,6 +234,8 @@ def cmd_load(a):
         load_req_max_ms=f"{all_lat[-1] * 1e3:.2f}",
         load_server_cpu_s=f"{cpu1 - cpu0:.2f}",
         load_client_cpu_s=f"{(self1.user + self1.system) - (self0.user + self0.system):.2f}",
+        # CPU the rest of the machine used meanwhile: how noisy the run was.
+        load_other_cpu_s=f"{(busy1 - busy0) - (cpu1 - cpu0) - ((self1.user + self1.system) - (self0.user + self0.system)):.2f}",
     )
     return 0
 
@@ -239,9 +254,14 @@ def cmd_query(a):
     oid = tags["object_id"]
     with open(a.lp, "rb") as f:
         first_ts = int(f.readline().rsplit(b" ", 1)[1])
-    # Data starts at a 5-minute boundary; agents jitter within the first minute.
-    start = first_ts - first_ts % STEP_NS
-    end = start + round(a.days * DAY_NS)
+    # The query window is wispmon-load's: end = START_NS + days, lo = end - 365 days.
+    start = a.start_ns
+    if abs(first_ts - start) > STEP_NS:
+        raise SystemExit(
+            f"first timestamp {first_ts} is not within 5 minutes of --start-ns {start}: "
+            "has wispmon-load's START_NS changed?"
+        )
+    end = start + int(a.days * DAY_NS)
     lo = end - 365 * DAY_NS
     q = (
         f"SELECT mean(\"load_1\") FROM \"cpu\" WHERE \"object_id\"='{oid}' "
@@ -414,6 +434,7 @@ def main():
     s.add_argument("--lp", required=True)
     s.add_argument("--days", type=float, required=True)
     s.add_argument("--runs", type=int, default=20)
+    s.add_argument("--start-ns", type=int, default=START_NS)
     s = sub.add_parser("wait-compaction")
     s.add_argument("--url", required=True)
     s.add_argument("--dirs", nargs="+", required=True)

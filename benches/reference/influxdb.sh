@@ -3,7 +3,7 @@
 # 1.6.7 (Debian's `influxdb` package), run by hand on loopback ports, no systemd.
 #
 #   benches/reference/influxdb.sh [--devices N] [--days D] [--batch-devices B]
-#                                 [--parallel K] [--runs R] [--keep]
+#                                 [--parallel K] [--runs R] [--jitter-ms MS] [--keep]
 #
 # Measures: ingest rate (1 sequential client, then K parallel clients on a fresh server),
 # on-disk bytes per field value right after the load and after a restart + full compaction,
@@ -23,6 +23,7 @@ BATCH=200
 PARALLEL=2
 RUNS=20
 KEEP=0
+EMIT_EXTRA=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --devices) DEVICES=$2; shift 2 ;;
@@ -30,6 +31,7 @@ while [[ $# -gt 0 ]]; do
         --batch-devices) BATCH=$2; shift 2 ;;
         --parallel) PARALLEL=$2; shift 2 ;;   # 0 or 1 skips the parallel-client load
         --runs) RUNS=$2; shift 2 ;;
+        --jitter-ms) EMIT_EXTRA+=(--jitter-ms "$2"); shift 2 ;;   # passed to emit-lp
         --keep) KEEP=1; shift ;;
         -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -131,8 +133,14 @@ stop_influxd() {
 # --- 2. the data set -------------------------------------------------------------------------
 LP="$WORK/fleet.lp"
 log "emitting line protocol: $DEVICES devices, $DAYS days"
-"$LOADER" emit-lp --out "$LP" --devices "$DEVICES" --days "$DAYS" --batch-devices "$BATCH" \
-    2>"$WORK/emit.err"
+GEN_COMMIT=$(git -C "$REPO" log -1 --format=%h -- src/bin/wispmon-load.rs 2>/dev/null || echo unknown)
+# A private copy: another build may replace target/release/wispmon-load meanwhile.
+cp "$LOADER" "$WORK/wispmon-load"
+GEN_SHA=$(sha256sum "$WORK/wispmon-load" | cut -c1-12)
+GEN_BUILT=$(date -u -r "$LOADER" +%Y-%m-%dT%H:%M:%SZ)
+"$WORK/wispmon-load" emit-lp --out "$LP" --devices "$DEVICES" --days "$DAYS" --batch-devices "$BATCH" \
+    ${EMIT_EXTRA[@]+"${EMIT_EXTRA[@]}"} 2>"$WORK/emit.err"
+LP_SHA=$(sha256sum "$LP" | cut -c1-12)
 read -r POINTS VALUES < <(sed -n 's/^wrote \([0-9]*\) points, \([0-9]*\) field values$/\1 \2/p' "$WORK/emit.err")
 [[ -n "${VALUES:-}" ]] || { cat "$WORK/emit.err" >&2; exit 1; }
 LP_BYTES=$(stat -c %s "$LP")
@@ -150,7 +158,7 @@ eval "$("$PY" "$HELPER" load --url "$HTTP_URL" --db "$DB" --lp "$LP" --devices "
     --batch-devices "$BATCH" --clients 1 --pid "$INFLUXD_PID")"
 SEQ_WALL=$load_wall_s SEQ_REQ=$load_req_sum_s SEQ_BATCHES=$load_batches
 SEQ_REQ_MED=$load_req_median_ms SEQ_REQ_P95=$load_req_p95_ms SEQ_REQ_MAX=$load_req_max_ms
-SEQ_SRV_CPU=$load_server_cpu_s SEQ_CLI_CPU=$load_client_cpu_s
+SEQ_SRV_CPU=$load_server_cpu_s SEQ_CLI_CPU=$load_client_cpu_s SEQ_OTHER_CPU=$load_other_cpu_s
 log "loaded in ${SEQ_WALL}s"
 
 # --- 6a. RSS after the load; 4a. size right after the load ----------------------------------
@@ -191,9 +199,9 @@ if [[ $PARALLEL -gt 1 ]]; then
     eval "$("$PY" "$HELPER" rss --pid "$INFLUXD_PID" --prefix par_)"
     stop_influxd
     rm -rf "$S2"
-    PAR_LINE=$(printf '%.0f values/s (%.2f s wall; influxd CPU %s s; RSS peak %d MiB)' \
+    PAR_LINE=$(printf '%.0f values/s (%.2f s wall; influxd CPU %s s, other processes %s s; RSS peak %d MiB)' \
         "$(calc "$VALUES / $load_wall_s")" "$load_wall_s" "$load_server_cpu_s" \
-        $((par_hwm_kib / 1024)))
+        "$load_other_cpu_s" $((par_hwm_kib / 1024)))
 fi
 
 # --- 7. summary ------------------------------------------------------------------------------
@@ -206,10 +214,11 @@ date (UTC):        $(date -u +%Y-%m-%dT%H:%M:%SZ)
 machine:           $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 influxd:           $INFLUX_VERSION (Debian package $INFLUX_PKG), index inmem, WAL fsync per write
 fleet:             $DEVICES devices, $DAYS days, batches of $BATCH devices ($SEQ_BATCHES batches)
-data:              $POINTS points, $VALUES field values ($LP_BYTES bytes of line protocol)
+data:              $POINTS points, $VALUES field values ($LP_BYTES bytes of line protocol, sha256 $LP_SHA)
+generator:         wispmon-load emit-lp${EMIT_EXTRA[*]+ ${EMIT_EXTRA[*]}} (src/bin/wispmon-load.rs at $GEN_COMMIT; binary sha256 $GEN_SHA, built $GEN_BUILT)
 ingest, 1 client:  $(printf '%.0f' "$(calc "$VALUES / $SEQ_WALL")") values/s ($SEQ_WALL s wall; $(printf '%.0f' "$(calc "$VALUES / $SEQ_REQ")") values/s inside HTTP requests, $SEQ_REQ s)
-                   POST /write latency median $SEQ_REQ_MED ms, p95 $SEQ_REQ_P95 ms, max $SEQ_REQ_MAX ms; influxd CPU $SEQ_SRV_CPU s, client CPU $SEQ_CLI_CPU s
-ingest, $PARALLEL clients: $PAR_LINE
+                   POST /write latency median $SEQ_REQ_MED ms, p95 $SEQ_REQ_P95 ms, max $SEQ_REQ_MAX ms; influxd CPU $SEQ_SRV_CPU s, client CPU $SEQ_CLI_CPU s, other processes $SEQ_OTHER_CPU s
+ingest, $( [[ $PARALLEL -gt 1 ]] && echo "$PARALLEL clients" || echo "parallel" ): $PAR_LINE
 disk after load:   $SIZE_LOAD bytes -> $(per "$SIZE_LOAD") bytes/value (TSM $sl_tsm, WAL $sl_wal, series file $sl_series, other $sl_other)
 disk compacted:    $SIZE_COMPACT bytes -> $(per "$SIZE_COMPACT") bytes/value (TSM $sc_tsm, WAL $sc_wal, series file $sc_series, other $sc_other; du -sb $SIZE_COMPACT_DUSB)
                    TSM files alone: $(per "$sc_tsm") bytes/value; without the leftover WAL segment: $(per "$((SIZE_COMPACT - sc_wal))") bytes/value

@@ -866,11 +866,6 @@ impl Engine {
             return Ok(Vec::new());
         };
         let mut out = BTreeSet::new();
-        let with_key: BTreeSet<SeriesId> = p
-            .tags
-            .get(key)
-            .map(|vals| vals.values().flatten().copied().collect())
-            .unwrap_or_default();
         if let Some(vals) = p.tags.get(key) {
             for (v, ids) in vals {
                 if accept(v) {
@@ -880,9 +875,39 @@ impl Engine {
         }
         // A series without the tag has the empty value, as in InfluxDB.
         if accept("") {
+            let with_key: BTreeSet<SeriesId> = p
+                .tags
+                .get(key)
+                .map(|vals| vals.values().flatten().copied().collect())
+                .unwrap_or_default();
             out.extend(p.all.iter().filter(|s| !with_key.contains(s)).copied());
         }
         Ok(out.into_iter().collect())
+    }
+
+    /// Series of a measurement whose tag `key` equals `value` (one postings lookup).
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn series_with_tag(
+        &self,
+        db: &str,
+        measurement: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<SeriesId>, StorageError> {
+        if value.is_empty() {
+            return self.series_where_tag(db, measurement, key, &|v| v.is_empty());
+        }
+        let st = self.shared.state.read();
+        let id = db_id(&st, db)?;
+        Ok(st
+            .series
+            .postings(id, measurement)
+            .and_then(|p| p.tags.get(key))
+            .and_then(|vals| vals.get(value))
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default())
     }
 
     /// A series by id.

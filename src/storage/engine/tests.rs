@@ -94,7 +94,12 @@ fn write(e: &Engine, points: Vec<Point>) -> WriteOutcome {
 }
 
 fn series(e: &Engine, m: &str, host: &str) -> SeriesId {
-    e.series_where_tag("db", m, "host", &|v| v == host).unwrap()[0]
+    let ids = e.series_with_tag("db", m, "host", host).unwrap();
+    assert_eq!(
+        ids,
+        e.series_where_tag("db", m, "host", &|v| v == host).unwrap()
+    );
+    ids[0]
 }
 
 fn floats(e: &Engine, s: SeriesId, f: &str) -> Vec<(i64, f64)> {
