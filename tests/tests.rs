@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a test harness: panics are failures, and it waits on child processes from plain threads
 
 mod config_cli;
+mod influx_write;
 mod lifecycle;
 mod util;

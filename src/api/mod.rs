@@ -4,19 +4,30 @@
 //! Owns: the listener's request handling, status codes and bodies. Must not: hold product
 //! rules (they live in `domain`) or open storage itself.
 
+mod influx;
+
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 
+use crate::config::InfluxConfig;
 use crate::domain::Domain;
+use crate::storage::Engine;
+use crate::time::SharedClock;
 
 /// Paths served, one constant each.
 pub mod paths {
     /// Liveness and readiness probe.
     pub const HEALTHZ: &str = "/healthz";
+    /// InfluxDB 1.x ping.
+    pub const PING: &str = "/ping";
+    /// InfluxDB 1.x line-protocol write.
+    pub const WRITE: &str = "/write";
 }
 
 /// What every handler can reach.
@@ -24,13 +35,38 @@ pub mod paths {
 pub struct ApiState {
     /// The monitoring domain.
     pub domain: Domain,
+    /// The timeseries engine (InfluxDB API).
+    pub engine: Arc<Engine>,
+    /// Wall clock (timestamps of points written without one).
+    pub clock: SharedClock,
+    /// InfluxDB API settings.
+    pub influx: InfluxConfig,
 }
 
 /// The application's router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route(paths::HEALTHZ, get(healthz))
+        .route(paths::PING, get(influx::ping))
+        // /write reads its body itself, with the configured limit and a JSON 413.
+        .route(
+            paths::WRITE,
+            post(influx::write).layer(DefaultBodyLimit::disable()),
+        )
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// Unknown paths answer as Go's HTTP server does, which InfluxDB clients have seen for years.
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        "404 page not found\n",
+    )
 }
 
 async fn healthz() -> impl IntoResponse {

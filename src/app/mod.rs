@@ -71,7 +71,7 @@ pub async fn start(
     info!(elapsed_ms = t.elapsed().as_millis() as u64, data_dir = %config.data_dir.display(), "storage started");
 
     let t = Instant::now();
-    let domain = Domain::new(&storage, clock);
+    let domain = Domain::new(&storage, clock.clone());
     let admin = {
         let d = domain.clone();
         tokio::task::spawn_blocking(move || d.bootstrap_admin(admin_password.as_deref()))
@@ -95,6 +95,16 @@ pub async fn start(
             );
             println!("wispmon: this password is shown only once; change it after logging in");
         }
+    }
+    {
+        let engine = storage.engine().clone();
+        let ts = config.timeseries.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::domain::timeseries::ensure_database(&engine, &ts)
+        })
+        .await
+        .context("timeseries database task failed")?
+        .context("creating the monitoring database")?;
     }
     info!(
         elapsed_ms = t.elapsed().as_millis() as u64,
@@ -123,7 +133,13 @@ pub async fn start(
         }
     };
     let (http_stop, stopped) = oneshot::channel::<()>();
-    let http = tokio::spawn(api::serve(listener, ApiState { domain }, async {
+    let state = ApiState {
+        domain,
+        engine: storage.engine().clone(),
+        clock: clock.clone(),
+        influx: config.influx.clone(),
+    };
+    let http = tokio::spawn(api::serve(listener, state, async {
         let _ = stopped.await;
     }));
     info!(%addr, "HTTP listening");

@@ -50,6 +50,8 @@ pub struct Config {
     pub log_level: LogLevel,
     /// The storage engine's settings.
     pub storage: StorageConfig,
+    /// The InfluxDB 1.x HTTP API.
+    pub influx: InfluxConfig,
     /// The timeseries database the monitoring domain writes to.
     pub timeseries: TimeseriesConfig,
     /// Alerting, health and dashboard settings.
@@ -82,6 +84,16 @@ impl Default for StorageConfig {
     fn default() -> Self {
         Config::default().storage
     }
+}
+
+/// The InfluxDB 1.x HTTP API (`/ping`, `/write`, `/query`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InfluxConfig {
+    /// Require credentials (`u`/`p`, Basic or `Token user:pass`) of a superuser; off by
+    /// default, as in InfluxDB.
+    pub auth_enabled: bool,
+    /// Largest accepted request body (after gzip decompression), InfluxDB's default 25 MB.
+    pub max_body_size: ByteSize,
 }
 
 /// The database the monitoring domain uses (upstream `TIMESERIES_DATABASE` and retention).
@@ -272,6 +284,20 @@ impl Config {
             cfg
         };
 
+        let influx = {
+            let mut s = root.section("influx");
+            let max_body_size = s.parsed("max_body_size", ByteSize(25_000_000));
+            if max_body_size.0 < 1024 {
+                s.problem("max_body_size", "must be at least 1KiB");
+            }
+            let cfg = InfluxConfig {
+                auth_enabled: s.bool("auth_enabled", false),
+                max_body_size,
+            };
+            s.finish();
+            cfg
+        };
+
         let timeseries = {
             let mut s = root.section("timeseries");
             let database = s.string("database", "openwisp2".to_owned());
@@ -302,6 +328,7 @@ impl Config {
                 listen,
                 log_level,
                 storage,
+                influx,
                 timeseries,
                 monitoring,
                 checks,
@@ -342,6 +369,14 @@ impl Config {
             V::Integer(i64::try_from(self.storage.max_series_per_database).unwrap_or(i64::MAX)),
         );
         root.insert("storage".into(), V::Table(st));
+
+        let mut it = toml::Table::new();
+        it.insert("auth_enabled".into(), V::Boolean(self.influx.auth_enabled));
+        it.insert(
+            "max_body_size".into(),
+            s(&self.influx.max_body_size.to_string()),
+        );
+        root.insert("influx".into(), V::Table(it));
 
         let mut ts = toml::Table::new();
         ts.insert("database".into(), s(&self.timeseries.database));

@@ -1,0 +1,354 @@
+//! The InfluxDB 1.x HTTP endpoints: `/ping` and `/write` (with `/query` to come).
+//!
+//! Owns: their parameters, authentication, status codes, headers and error texts, which follow
+//! InfluxDB 1.8 (checked against Debian's 1.6.7 where 1.8 does not differ), and the one place
+//! where parsed line protocol becomes storage's write batch. Must not: parse line protocol
+//! itself (`lineproto`) or decide what is stored (`storage`).
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::ApiState;
+use crate::lineproto::{self, ParsedLine, Precision};
+use crate::storage::{FieldValue, Point, StorageError, WriteBatch, WriteOutcome};
+
+/// The version reported to clients: the 1.x release whose behaviour we follow.
+pub(crate) const INFLUXDB_VERSION: &str = "1.8.10";
+
+/// A random request id in UUID form, as InfluxDB sends in `Request-Id`.
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    // Without randomness the id is still unique enough for log correlation: use zeros.
+    let _ = getrandom::fill(&mut b);
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Adds the headers every InfluxDB answer carries.
+fn influx_headers(mut r: Response) -> Response {
+    let id = request_id();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert("X-Influxdb-Build", HeaderValue::from_static("OSS"));
+    h.insert(
+        "X-Influxdb-Version",
+        HeaderValue::from_static(INFLUXDB_VERSION),
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert("Request-Id", v.clone());
+        h.insert("X-Request-Id", v);
+    }
+    r
+}
+
+/// `{"error":"…"}` with InfluxDB's trailing newline.
+pub(crate) fn json_error(status: StatusCode, msg: &str) -> Response {
+    let body = format!("{}\n", serde_json::json!({ "error": msg }));
+    influx_headers((status, body).into_response())
+}
+
+/// `GET|HEAD /ping`: 204, or 200 with the version for `verbose=true` (InfluxDB 1.8).
+pub(crate) async fn ping(Query(q): Query<HashMap<String, String>>) -> Response {
+    let verbose = q
+        .get("verbose")
+        .is_some_and(|v| matches!(v.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True"));
+    if verbose {
+        let body = format!("{}\n", serde_json::json!({ "version": INFLUXDB_VERSION }));
+        influx_headers((StatusCode::OK, body).into_response())
+    } else {
+        influx_headers(StatusCode::NO_CONTENT.into_response())
+    }
+}
+
+/// Credentials as InfluxDB accepts them: `u`/`p` parameters, HTTP Basic, `Token user:pass`.
+fn credentials(q: &HashMap<String, String>, headers: &HeaderMap) -> Option<(String, String)> {
+    if let (Some(u), Some(p)) = (q.get("u"), q.get("p")) {
+        return Some((u.clone(), p.clone()));
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = auth.split_once(' ')?;
+    let pair = match scheme {
+        s if s.eq_ignore_ascii_case("basic") => {
+            String::from_utf8(decode_base64(rest.trim())?).ok()?
+        }
+        s if s.eq_ignore_ascii_case("token") => rest.trim().to_owned(),
+        _ => return None,
+    };
+    let (u, p) = pair.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+/// Standard base64 (with or without padding); `None` on any invalid character.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let s = s.trim_end_matches('=').as_bytes();
+    if s.len() > 4096 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        match chunk.len() {
+            4 => out.extend_from_slice(&bytes[1..4]),
+            3 => out.extend_from_slice(&bytes[1..3]),
+            2 => out.push(bytes[1]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Checks credentials when authentication is on; `Err` is the response to send.
+async fn authorize(
+    st: &ApiState,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    if !st.influx.auth_enabled {
+        return Ok(());
+    }
+    let Some((u, p)) = credentials(q, headers) else {
+        return Err(json_error(
+            StatusCode::UNAUTHORIZED,
+            "unable to parse authentication credentials",
+        ));
+    };
+    let domain = st.domain.clone();
+    // argon2 verification is deliberately slow: keep it off the async workers.
+    let user = tokio::task::spawn_blocking(move || domain.authenticate(&u, &p))
+        .await
+        .map_err(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "authentication failed"))?
+        .map_err(|e| json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    match user {
+        None => Err(json_error(StatusCode::UNAUTHORIZED, "authorization failed")),
+        Some(u) if !u.is_superuser => Err(json_error(
+            StatusCode::FORBIDDEN,
+            &format!("{} not authorized to execute statement", u.username),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Reads the body up to the limit, inflating gzip (bounded, so a small bomb cannot expand
+/// past the limit). `Err` is the response to send.
+async fn read_body(body: Body, gzip: bool, limit: usize) -> Result<Bytes, Response> {
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "http: request body too large",
+        )
+    };
+    let raw = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    if !gzip {
+        return Ok(raw);
+    }
+    let mut out = Vec::new();
+    let mut dec = flate2::read::GzDecoder::new(raw.as_ref()).take(limit as u64 + 1);
+    dec.read_to_end(&mut out)
+        .map_err(|e| json_error(StatusCode::BAD_REQUEST, &format!("gzip: {e}")))?;
+    if out.len() > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(out))
+}
+
+fn to_point(line: ParsedLine<'_>, now: i64) -> Point {
+    Point {
+        measurement: line.measurement.into_owned(),
+        tags: line
+            .tags
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        fields: line
+            .fields
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    lineproto::FieldValue::Float(x) => FieldValue::Float(x),
+                    lineproto::FieldValue::Integer(x) => FieldValue::Integer(x),
+                    lineproto::FieldValue::Unsigned(x) => FieldValue::Unsigned(x),
+                    lineproto::FieldValue::Boolean(x) => FieldValue::Boolean(x),
+                    lineproto::FieldValue::String(s) => FieldValue::String(s.into_owned()),
+                };
+                (k.into_owned(), v)
+            })
+            .collect(),
+        time: line.timestamp.unwrap_or(now),
+    }
+}
+
+/// The text InfluxDB 1.8 answers for points refused after parsing.
+fn partial_write_reason(outcome: &WriteOutcome) -> Option<String> {
+    let (_, first) = outcome.rejected.first()?;
+    Some(format!(
+        "partial write: {first} dropped={}",
+        outcome.rejected.len()
+    ))
+}
+
+/// `POST /write`.
+pub(crate) async fn write(
+    State(st): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(r) = authorize(&st, &q, &headers).await {
+        return r;
+    }
+    let Some(db) = q.get("db").filter(|d| !d.is_empty()).cloned() else {
+        return json_error(StatusCode::BAD_REQUEST, "database is required");
+    };
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let limit = usize::try_from(st.influx.max_body_size.0).unwrap_or(usize::MAX);
+    let body = match read_body(body, gzip, limit).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let precision = Precision::from_param(q.get("precision").map_or("", String::as_str));
+    let rp = q.get("rp").filter(|r| !r.is_empty()).cloned();
+    let now = st.clock.now().as_nanos();
+    let engine = st.engine.clone();
+    // Parsing and storing are CPU and disk work: off the async workers.
+    let joined = tokio::task::spawn_blocking(move || {
+        let text = String::from_utf8_lossy(&body);
+        let mut points = Vec::new();
+        let mut errors = Vec::new();
+        for r in lineproto::parse_lines_with_precision(&text, precision) {
+            match r {
+                Ok(line) => points.push(to_point(line, now)),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if points.is_empty() {
+            return (Ok(WriteOutcome::default()), errors);
+        }
+        let result = engine.write(WriteBatch {
+            database: db,
+            retention_policy: rp,
+            points,
+        });
+        (result, errors)
+    })
+    .await;
+    let (result, parse_errors) = match joined {
+        Ok(x) => x,
+        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "write task failed"),
+    };
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => return storage_error(&e),
+    };
+    if let Some(reason) = partial_write_reason(&outcome) {
+        return json_error(StatusCode::BAD_REQUEST, &reason);
+    }
+    if !parse_errors.is_empty() {
+        let joined = parse_errors.join("\n");
+        // Matches InfluxDB 1.x: with nothing stored it is the plain parse error, otherwise a
+        // partial write that dropped nothing beyond the unparsable lines.
+        let msg = if outcome.written == 0 {
+            joined
+        } else {
+            format!("partial write: {joined} dropped=0")
+        };
+        return json_error(StatusCode::BAD_REQUEST, &msg);
+    }
+    influx_headers(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Maps a storage failure on the write path to InfluxDB's status and text.
+fn storage_error(e: &StorageError) -> Response {
+    let status = match e {
+        StorageError::DatabaseNotFound { .. } => StatusCode::NOT_FOUND,
+        // InfluxDB 1.x answers an unknown retention policy with a 500.
+        StorageError::RetentionPolicyNotFound { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        StorageError::Invalid(_) => StatusCode::BAD_REQUEST,
+        StorageError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+        StorageError::Kv(_)
+        | StorageError::File { .. }
+        | StorageError::Corrupted { .. }
+        | StorageError::UnsupportedFormat { .. }
+        | StorageError::RetentionPolicyConflict
+        | StorageError::WriteFailed(_)
+        | StorageError::Encode { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    json_error(status, &e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_basic_credentials() {
+        assert_eq!(decode_base64("YWRtaW46c2VjcmV0").unwrap(), b"admin:secret");
+        assert_eq!(decode_base64("YQ==").unwrap(), b"a");
+        assert_eq!(decode_base64("YWI=").unwrap(), b"ab");
+        assert!(decode_base64("Y").is_none());
+        assert!(decode_base64("!!!!").is_none());
+    }
+
+    #[test]
+    fn credentials_come_from_params_basic_or_token() {
+        let mut q = HashMap::new();
+        let mut h = HeaderMap::new();
+        assert_eq!(credentials(&q, &h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic YWRtaW46c2VjcmV0"),
+        );
+        assert_eq!(credentials(&q, &h), Some(("admin".into(), "secret".into())));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Token bob:pw:with:colons"),
+        );
+        assert_eq!(
+            credentials(&q, &h),
+            Some(("bob".into(), "pw:with:colons".into()))
+        );
+        q.insert("u".into(), "x".into());
+        q.insert("p".into(), "y".into());
+        assert_eq!(credentials(&q, &h), Some(("x".into(), "y".into())));
+    }
+
+    #[test]
+    fn request_ids_look_like_uuids() {
+        let id = request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.matches('-').count(), 4);
+    }
+}
