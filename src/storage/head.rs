@@ -1,9 +1,8 @@
 //! The head: points acknowledged (durable in the write-ahead log) but not yet sealed into
 //! blocks, kept per series field as append-only typed columns.
 
-use std::collections::HashMap;
-
 use super::column::Column;
+use super::hash::FastMap;
 use super::point::FieldValue;
 
 /// Identifies one stored column: retention policy, series and field.
@@ -17,7 +16,7 @@ pub(crate) struct ColumnKey {
 /// Unsealed points.
 #[derive(Debug, Default)]
 pub(crate) struct Head {
-    pub(crate) columns: HashMap<ColumnKey, Column>,
+    pub(crate) columns: FastMap<ColumnKey, Column>,
     /// Approximate memory held, bytes.
     pub(crate) bytes: usize,
     /// Highest write-ahead log sequence number whose points are in this head.

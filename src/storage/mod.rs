@@ -29,7 +29,9 @@ pub mod codec;
 mod column;
 mod engine;
 mod error;
+mod hash;
 mod head;
+
 mod keys;
 mod kv;
 mod meta;

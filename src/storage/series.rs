@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::hash::FastMap;
 use super::record::Record;
 
 /// Id of a series, unique in the engine.
@@ -58,6 +59,11 @@ impl SeriesInfo {
 }
 
 fn escape_into(out: &mut String, s: &str, specials: &[char]) {
+    // Most names need no escaping: copy them whole.
+    if !s.contains(specials) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         if specials.contains(&c) {
             out.push('\\');
@@ -96,7 +102,7 @@ pub(crate) struct MeasurementPostings {
 /// The in-memory series index.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesIndex {
-    by_key: HashMap<u32, HashMap<String, SeriesId>>,
+    by_key: HashMap<u32, FastMap<String, SeriesId>>,
     by_id: HashMap<SeriesId, Arc<SeriesInfo>>,
     postings: HashMap<(u32, String), MeasurementPostings>,
     per_db: HashMap<u32, usize>,
