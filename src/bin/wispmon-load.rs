@@ -43,6 +43,9 @@ enum Cmd {
         /// sled page cache.
         #[arg(long, default_value = "64MiB")]
         cache: String,
+        /// Head memory limit (unsealed points).
+        #[arg(long, default_value = "64MiB")]
+        head: String,
     },
     /// Print the same data as line protocol (nanosecond timestamps) to a file.
     EmitLp {
@@ -360,13 +363,14 @@ fn storage_config(cache: &str) -> anyhow::Result<StorageConfig> {
     })
 }
 
-fn fleet(data_dir: &Path, args: &FleetArgs, cache: &str) -> anyhow::Result<()> {
+fn fleet(data_dir: &Path, args: &FleetArgs, cache: &str, head: &str) -> anyhow::Result<()> {
     if data_dir.exists() {
         bail!("{} exists; give a new directory", data_dir.display());
     }
     let clock: SharedClock = Arc::new(SystemClock);
-    let storage = Storage::open(data_dir, &storage_config(cache)?, clock.clone())
-        .context("opening storage")?;
+    let mut cfg = storage_config(cache)?;
+    cfg.head_memory_limit = head.parse().map_err(anyhow::Error::msg)?;
+    let storage = Storage::open(data_dir, &cfg, clock.clone()).context("opening storage")?;
     let engine = storage.engine().clone();
     engine.create_database("openwisp2")?;
     let started = Instant::now();
@@ -580,7 +584,8 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             fleet: f,
             cache,
-        } => fleet(&data_dir, &f, &cache),
+            head,
+        } => fleet(&data_dir, &f, &cache, &head),
         Cmd::EmitLp { out, fleet: f } => emit_lp(&out, &f),
         Cmd::CrashWriter { data_dir, start } => crash_writer(&data_dir, start),
         Cmd::Query {
