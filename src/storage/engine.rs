@@ -46,6 +46,8 @@ use crate::time::SharedClock;
 const BLOCKS: &str = "ts_blocks";
 /// Columns sealed per group: bounds the memory a seal needs beyond the head itself.
 const SEAL_GROUP_COLUMNS: usize = 2048;
+/// How long a writer waits for the head to make room before its write is refused.
+const HEAD_SPACE_WAIT: Duration = Duration::from_secs(30);
 
 /// Tuning of the engine.
 #[derive(Debug, Clone)]
@@ -1308,10 +1310,17 @@ impl Shared {
 
     fn wait_for_head_space(&self) -> Result<(), StorageError> {
         let hard = self.cfg.head_memory_limit.saturating_mul(2);
+        let deadline = Instant::now() + HEAD_SPACE_WAIT;
         let mut sig = self.signal.lock();
         while self.state.read().head_bytes() > hard {
             if sig.stop || !self.cfg.background {
                 break;
+            }
+            if Instant::now() >= deadline {
+                // Sealing is failing or far behind; refuse instead of queueing without bound.
+                return Err(StorageError::WriteFailed(
+                    "unsealed data is over its memory limit and sealing is not keeping up".into(),
+                ));
             }
             sig.seal_requested = true;
             self.wake.notify_all();

@@ -72,6 +72,8 @@ pub(crate) struct FileWal {
 struct FileInner {
     current: u64,
     file: File,
+    /// Bytes of the current segment known to hold whole records.
+    len: u64,
     /// Segment id → highest sequence number in it (0 = none yet).
     segments: BTreeMap<u64, u64>,
 }
@@ -216,12 +218,14 @@ impl Wal {
             .map_err(|e| io_err("creating log segment", &path, e))?;
         sync_dir(dir)?;
         segments.insert(current, 0);
+        let len = 0;
         let wal = FileWal {
             dir: dir.to_owned(),
             fsync,
             inner: Mutex::new(FileInner {
                 current,
                 file,
+                len,
                 segments,
             }),
         };
@@ -261,16 +265,23 @@ impl Wal {
                 }
                 let mut inner = f.inner.lock();
                 let path = segment_path(&f.dir, inner.current);
-                inner
-                    .file
-                    .write_all(&buf)
-                    .map_err(|e| io_err("appending to the log", &path, e))?;
-                if f.fsync {
-                    inner
-                        .file
-                        .sync_data()
-                        .map_err(|e| io_err("syncing the log", &path, e))?;
+                let written = inner.file.write_all(&buf).and_then(|()| {
+                    if f.fsync {
+                        inner.file.sync_data()
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = written {
+                    // A partial record must not stay in front of later ones: cut it off, or
+                    // if that fails too, continue in a fresh segment.
+                    let len = inner.len;
+                    if inner.file.set_len(len).is_err() {
+                        f.start_segment(&mut inner)?;
+                    }
+                    return Err(io_err("appending to the log", &path, e));
                 }
+                inner.len += buf.len() as u64;
                 let max = records.iter().map(|(s, _)| *s).max().unwrap_or(0);
                 let cur = inner.current;
                 if let Some(m) = inner.segments.get_mut(&cur) {
@@ -295,18 +306,7 @@ impl Wal {
                 if inner.segments.get(&inner.current) == Some(&0) {
                     return Ok(()); // the current segment is still empty
                 }
-                let next = inner.current + 1;
-                let path = segment_path(&f.dir, next);
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(|e| io_err("creating log segment", &path, e))?;
-                sync_dir(&f.dir)?;
-                inner.file = file;
-                inner.current = next;
-                inner.segments.insert(next, 0);
-                Ok(())
+                f.start_segment(&mut inner)
             }
         }
     }
@@ -366,6 +366,25 @@ impl Wal {
                     .sum()
             }
         }
+    }
+}
+
+impl FileWal {
+    /// Closes the current segment and appends to a new, empty one from now on.
+    fn start_segment(&self, inner: &mut FileInner) -> Result<(), StorageError> {
+        let next = inner.current + 1;
+        let path = segment_path(&self.dir, next);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err("creating log segment", &path, e))?;
+        sync_dir(&self.dir)?;
+        inner.file = file;
+        inner.current = next;
+        inner.len = 0;
+        inner.segments.insert(next, 0);
+        Ok(())
     }
 }
 
