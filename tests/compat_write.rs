@@ -143,7 +143,7 @@ fn write_answers_like_influxdb_1_x() {
         ("?db=openwisp2", "cpu".into()),
         ("?db=openwisp2", "cpu,host=a".into()),
         ("?db=openwisp2", format!("cpu load= {}", t(3))),
-        ("?db=openwisp2", format!("cpu load=1 abc")),
+        ("?db=openwisp2", "cpu load=1 abc".into()),
         ("?db=openwisp2", "cpu load=1.2.3".into()),
         ("?db=openwisp2", "cpu load=\"unterminated".into()),
         ("?db=openwisp2", "cpu load=tru".into()),
