@@ -39,7 +39,9 @@ use super::kv::{BatchOp, Kv};
 use super::point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome};
 use super::record::{Record, Records};
 use super::rollup::{self, HOUR, Partials};
-use super::series::{SeriesId, SeriesIndex, SeriesInfo, SeriesRecord, storage_key};
+use super::series::{
+    MeasurementPostings, SeriesId, SeriesIndex, SeriesInfo, SeriesRecord, storage_key,
+};
 use super::wal::{Replayed, Wal};
 use crate::time::SharedClock;
 
@@ -802,18 +804,28 @@ impl Engine {
             .unwrap_or_default())
     }
 
-    /// Tag keys used by a measurement's series.
-    ///
-    /// # Errors
-    /// Unknown database.
-    pub fn tag_keys(&self, db: &str, measurement: &str) -> Result<Vec<String>, StorageError> {
+    /// Runs `f` on a measurement's postings (an unknown measurement gives `T::default()`).
+    fn with_postings<T: Default>(
+        &self,
+        db: &str,
+        measurement: &str,
+        f: impl FnOnce(&MeasurementPostings) -> T,
+    ) -> Result<T, StorageError> {
         let st = self.shared.state.read();
         let id = db_id(&st, db)?;
         Ok(st
             .series
             .postings(id, measurement)
-            .map(|p| p.tags.keys().cloned().collect())
+            .map(f)
             .unwrap_or_default())
+    }
+
+    /// Tag keys used by a measurement's series.
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn tag_keys(&self, db: &str, measurement: &str) -> Result<Vec<String>, StorageError> {
+        self.with_postings(db, measurement, |p| p.tags.keys().cloned().collect())
     }
 
     /// Distinct values of a tag in a measurement, sorted.
@@ -826,14 +838,12 @@ impl Engine {
         measurement: &str,
         key: &str,
     ) -> Result<Vec<String>, StorageError> {
-        let st = self.shared.state.read();
-        let id = db_id(&st, db)?;
-        Ok(st
-            .series
-            .postings(id, measurement)
-            .and_then(|p| p.tags.get(key))
-            .map(|vals| vals.keys().cloned().collect())
-            .unwrap_or_default())
+        self.with_postings(db, measurement, |p| {
+            p.tags
+                .get(key)
+                .map(|vals| vals.keys().cloned().collect())
+                .unwrap_or_default()
+        })
     }
 
     /// Every series of a measurement.
@@ -841,13 +851,7 @@ impl Engine {
     /// # Errors
     /// Unknown database.
     pub fn series_of(&self, db: &str, measurement: &str) -> Result<Vec<SeriesId>, StorageError> {
-        let st = self.shared.state.read();
-        let id = db_id(&st, db)?;
-        Ok(st
-            .series
-            .postings(id, measurement)
-            .map(|p| p.all.iter().copied().collect())
-            .unwrap_or_default())
+        self.with_postings(db, measurement, |p| p.all.iter().copied().collect())
     }
 
     /// Series of a measurement whose tag `key` has a value accepted by `accept` (for equality,
@@ -901,15 +905,13 @@ impl Engine {
         if value.is_empty() {
             return self.series_where_tag(db, measurement, key, &|v| v.is_empty());
         }
-        let st = self.shared.state.read();
-        let id = db_id(&st, db)?;
-        Ok(st
-            .series
-            .postings(id, measurement)
-            .and_then(|p| p.tags.get(key))
-            .and_then(|vals| vals.get(value))
-            .map(|ids| ids.iter().copied().collect())
-            .unwrap_or_default())
+        self.with_postings(db, measurement, |p| {
+            p.tags
+                .get(key)
+                .and_then(|vals| vals.get(value))
+                .map(|ids| ids.iter().copied().collect())
+                .unwrap_or_default()
+        })
     }
 
     /// A series by id.

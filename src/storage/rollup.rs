@@ -244,16 +244,6 @@ impl Partials {
     }
 }
 
-fn push_col(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) -> Result<(), CodecError> {
-    let len = u32::try_from(bytes.len()).map_err(|_| CodecError::Invalid {
-        what: "rollup column length",
-    })?;
-    out.push(tag);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(bytes);
-    Ok(())
-}
-
 fn encode_numeric(v: &ColumnValues) -> Result<(u8, Vec<u8>), CodecError> {
     Ok(match v {
         ColumnValues::Float(x) => {
@@ -295,12 +285,12 @@ pub(crate) fn encode_stored_block(col: &Column) -> Result<Vec<u8>, CodecError> {
             })?;
             out.extend_from_slice(&n.to_le_bytes());
             let (c, b) = codec::encode_timestamps(&p.starts)?;
-            push_col(&mut out, c.to_code(), &b)?;
+            codec::push_section(&mut out, c.to_code(), &b)?;
             let (c, b) = codec::encode_unsigned(&p.counts)?;
-            push_col(&mut out, c.to_code(), &b)?;
+            codec::push_section(&mut out, c.to_code(), &b)?;
             for v in [&p.sum, &p.min, &p.max, &p.first, &p.last] {
                 let (c, b) = encode_numeric(v)?;
-                push_col(&mut out, c, &b)?;
+                codec::push_section(&mut out, c, &b)?;
             }
         }
     }

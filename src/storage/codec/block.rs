@@ -52,7 +52,8 @@ pub fn encode_block(timestamps: &[i64], values: &ColumnValues) -> Result<Vec<u8>
     Ok(out)
 }
 
-fn push_section(out: &mut Vec<u8>, tag: u8, section: &[u8]) -> Result<(), CodecError> {
+/// Appends `tag | len u32 LE | section`, the framing of every section.
+pub(crate) fn push_section(out: &mut Vec<u8>, tag: u8, section: &[u8]) -> Result<(), CodecError> {
     // Sections are bounded by MAX_BLOCK_POINTS x 8 bytes or by
     // MAX_BLOCK_STRING_BYTES plus lengths, far below u32::MAX; the check is
     // here so a future limit change cannot silently truncate.

@@ -84,6 +84,7 @@ mod string;
 mod tests;
 mod timestamp;
 
+pub(crate) use self::block::push_section;
 pub use self::block::{
     BLOCK_FORMAT_VERSION, BlockSummary, block_summary, decode_block, encode_block,
 };
