@@ -313,3 +313,26 @@ fn write_limits_body_size_and_checks_credentials_when_auth_is_on() {
         "same series and time: one point"
     );
 }
+
+#[test]
+fn query_refuses_what_it_cannot_answer_yet_per_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(
+        &dir.path().join("d"),
+        &[],
+        &[("WISPMON_ADMIN_PASSWORD", "0123456789")],
+    );
+    let r = ureq::post(&s.url("/query"))
+        .send_form(&[(
+            "q",
+            "SELECT mean(load) FROM cpu; SHOW DATABASES; CREATE USER bob WITH PASSWORD 'x'",
+        )])
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.into_string().unwrap(),
+        "{\"results\":[{\"statement_id\":0,\"error\":\"SELECT mean(load) is not supported by wispmon yet\"},\
+         {\"statement_id\":1,\"series\":[{\"name\":\"databases\",\"columns\":[\"name\"],\"values\":[[\"openwisp2\"]]}]},\
+         {\"statement_id\":2,\"error\":\"CREATE USER is not supported by wispmon\"}]}\n"
+    );
+}

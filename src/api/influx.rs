@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
+use crate::influxql::exec::{self, StatementResult, Value};
 use crate::lineproto::{self, ParsedLine, Precision};
 use crate::storage::{FieldValue, Point, StorageError, WriteBatch, WriteOutcome};
 
@@ -309,6 +310,169 @@ fn storage_error(e: &StorageError) -> Response {
     json_error(status, &e.to_string())
 }
 
+/// Decodes an `application/x-www-form-urlencoded` body (`+` is a space, `%XX` a byte).
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &[u8]| -> String {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < s.len() => {
+                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    body.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut it = pair.splitn(2, |&b| b == b'=');
+            let k = decode(it.next().unwrap_or_default());
+            let v = decode(it.next().unwrap_or_default());
+            (k, v)
+        })
+        .collect()
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// Renders results with InfluxDB's key order (`statement_id`, `series`, `messages`, `error`;
+/// series: `name`, `columns`, `values`), compact, with a trailing newline.
+fn render_results(results: &[StatementResult]) -> String {
+    let mut s = String::from("{\"results\":[");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!("{{\"statement_id\":{i}"));
+        if !r.series.is_empty() {
+            s.push_str(",\"series\":[");
+            for (j, se) in r.series.iter().enumerate() {
+                if j > 0 {
+                    s.push(',');
+                }
+                s.push('{');
+                let mut first = true;
+                if let Some(n) = &se.name {
+                    s.push_str(&format!("\"name\":{}", json_str(n)));
+                    first = false;
+                }
+                if !first {
+                    s.push(',');
+                }
+                let cols: Vec<String> = se.columns.iter().map(|c| json_str(c)).collect();
+                s.push_str(&format!("\"columns\":[{}]", cols.join(",")));
+                if !se.values.is_empty() {
+                    let rows: Vec<String> = se
+                        .values
+                        .iter()
+                        .map(|row| {
+                            let cells: Vec<String> = row
+                                .iter()
+                                .map(|v| match v {
+                                    Value::Str(x) => json_str(x),
+                                    Value::Int(x) => x.to_string(),
+                                    Value::Bool(x) => x.to_string(),
+                                })
+                                .collect();
+                            format!("[{}]", cells.join(","))
+                        })
+                        .collect();
+                    s.push_str(&format!(",\"values\":[{}]", rows.join(",")));
+                }
+                s.push('}');
+            }
+            s.push(']');
+        }
+        if !r.messages.is_empty() {
+            let msgs: Vec<String> = r
+                .messages
+                .iter()
+                .map(|(l, t)| format!("{{\"level\":{},\"text\":{}}}", json_str(l), json_str(t)))
+                .collect();
+            s.push_str(&format!(",\"messages\":[{}]", msgs.join(",")));
+        }
+        if let Some(e) = &r.error {
+            s.push_str(&format!(",\"error\":{}", json_str(e)));
+        }
+        s.push('}');
+    }
+    s.push_str("]}\n");
+    s
+}
+
+/// `GET|POST /query`: parameters from the URL and, for POST, a form body (the body wins).
+pub(crate) async fn query(
+    State(st): State<ApiState>,
+    Query(url_params): Query<HashMap<String, String>>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut q = url_params;
+    if method == axum::http::Method::POST {
+        let limit = usize::try_from(st.influx.max_body_size.0).unwrap_or(usize::MAX);
+        let body = match read_body(body, false, limit).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        for (k, v) in parse_form(&body) {
+            q.insert(k, v);
+        }
+    }
+    if let Err(r) = authorize(&st, &q, &headers).await {
+        return r;
+    }
+    let text = q.get("q").map(|s| s.trim()).unwrap_or_default().to_owned();
+    if text.is_empty() {
+        return json_error(StatusCode::BAD_REQUEST, "missing required parameter \"q\"");
+    }
+    let parsed = match crate::influxql::parse_query(&text) {
+        Ok(p) => p,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let db = q.get("db").cloned();
+    let engine = st.engine.clone();
+    let is_get = method == axum::http::Method::GET;
+    let joined = tokio::task::spawn_blocking(move || {
+        parsed
+            .statements
+            .iter()
+            .map(|stmt| {
+                let mut r = exec::execute(&engine, stmt, db.as_deref());
+                if is_get && exec::is_write(stmt) {
+                    // Matches InfluxDB 1.6: executed, with a warning to use POST.
+                    r.messages.push((
+                        "warning".into(),
+                        format!(
+                            "deprecated use of '{stmt}' in a read only context, please use a POST request instead"
+                        ),
+                    ));
+                }
+                r
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match joined {
+        Ok(results) => influx_headers((StatusCode::OK, render_results(&results)).into_response()),
+        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "query task failed"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +507,20 @@ mod tests {
         q.insert("u".into(), "x".into());
         q.insert("p".into(), "y".into());
         assert_eq!(credentials(&q, &h), Some(("x".into(), "y".into())));
+    }
+
+    #[test]
+    fn form_bodies_decode() {
+        assert_eq!(
+            parse_form(b"q=SHOW+DATABASES&db=a%20b&x=%zz&&e="),
+            [
+                ("q".to_owned(), "SHOW DATABASES".to_owned()),
+                ("db".to_owned(), "a b".to_owned()),
+                ("x".to_owned(), "%zz".to_owned()),
+                ("e".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(parse_form(b"q=%4"), [("q".to_owned(), "%4".to_owned())]);
     }
 
     #[test]

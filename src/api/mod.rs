@@ -28,6 +28,8 @@ pub mod paths {
     pub const PING: &str = "/ping";
     /// InfluxDB 1.x line-protocol write.
     pub const WRITE: &str = "/write";
+    /// InfluxDB 1.x InfluxQL query.
+    pub const QUERY: &str = "/query";
 }
 
 /// What every handler can reach.
@@ -52,6 +54,12 @@ pub fn router(state: ApiState) -> Router {
         .route(
             paths::WRITE,
             post(influx::write).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            paths::QUERY,
+            get(influx::query)
+                .post(influx::query)
+                .layer(DefaultBodyLimit::disable()),
         )
         .fallback(not_found)
         .with_state(state)

@@ -18,6 +18,7 @@ mod ast;
 #[doc(hidden)]
 pub mod check;
 mod error;
+pub mod exec;
 mod lexer;
 mod parser;
 

@@ -1,0 +1,225 @@
+//! Statement execution over the engine, and the result shapes `/query` serialises.
+//!
+//! Owns: what each statement means against `storage::Engine` and the rows it answers.
+//! Must not: know HTTP or JSON (the API renders [`StatementResult`]). Statements not yet
+//! implemented answer a per-statement error saying so — never a guess.
+
+use crate::storage::{Engine, StorageError};
+use crate::time::format_duration;
+
+use super::ast::{AlterRetentionPolicy, CreateDatabase, CreateRetentionPolicy, Statement};
+
+/// A cell of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    Str(String),
+    /// An integer (rendered without a decimal point, as InfluxDB does).
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// One series of a statement's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Series name (`databases`, a measurement...); `None` prints no `name` key.
+    pub name: Option<String>,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows (omitted from the JSON when empty, as InfluxDB does).
+    pub values: Vec<Vec<Value>>,
+}
+
+/// The answer to one statement.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatementResult {
+    /// Series, in order.
+    pub series: Vec<Series>,
+    /// Informational messages (`level`, `text`), e.g. deprecation warnings.
+    pub messages: Vec<(String, String)>,
+    /// The statement failed with this message.
+    pub error: Option<String>,
+}
+
+impl StatementResult {
+    fn error(msg: impl Into<String>) -> Self {
+        StatementResult {
+            error: Some(msg.into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// Whether a statement changes data or schema (InfluxDB wants those sent by POST).
+pub fn is_write(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::CreateDatabase(_)
+            | Statement::DropDatabase { .. }
+            | Statement::CreateRetentionPolicy(_)
+            | Statement::AlterRetentionPolicy(_)
+            | Statement::DropRetentionPolicy { .. }
+            | Statement::DropSeries(_)
+            | Statement::Delete(_)
+            | Statement::DropMeasurement { .. }
+    )
+}
+
+/// Query errors name databases without quotes (unlike `/write`'s 404).
+fn message(e: &StorageError) -> String {
+    match e {
+        StorageError::DatabaseNotFound { name } => format!("database not found: {name}"),
+        other => other.to_string(),
+    }
+}
+
+/// Runs one statement. `db` is the request's `db` parameter.
+pub fn execute(engine: &Engine, stmt: &Statement, db: Option<&str>) -> StatementResult {
+    let r = match stmt {
+        Statement::ShowDatabases => Ok(show_databases(engine)),
+        Statement::CreateDatabase(c) => create_database(engine, c),
+        Statement::DropDatabase { name } => match engine.drop_database(name) {
+            // Dropping a database that does not exist succeeds, as in InfluxDB.
+            Ok(()) | Err(StorageError::DatabaseNotFound { .. }) => Ok(StatementResult::default()),
+            Err(e) => Err(e),
+        },
+        Statement::ShowRetentionPolicies { database } => {
+            match database.as_deref().or(db).filter(|d| !d.is_empty()) {
+                None => return StatementResult::error("database name required"),
+                Some(d) => show_retention_policies(engine, d),
+            }
+        }
+        Statement::CreateRetentionPolicy(c) => create_rp(engine, c),
+        Statement::AlterRetentionPolicy(a) => alter_rp(engine, a),
+        Statement::DropRetentionPolicy { name, database } => {
+            match engine.drop_retention_policy(database, name) {
+                // Missing policies drop silently, as in InfluxDB.
+                Ok(()) | Err(StorageError::RetentionPolicyNotFound { .. }) => {
+                    Ok(StatementResult::default())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Statement::Unsupported(u) => {
+            return StatementResult::error(format!("{} is not supported by wispmon", u.kind()));
+        }
+        other => {
+            let text = other.to_string();
+            let kind: String = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            return StatementResult::error(format!("{kind} is not supported by wispmon yet"));
+        }
+    };
+    r.unwrap_or_else(|e| StatementResult::error(message(&e)))
+}
+
+fn show_databases(engine: &Engine) -> StatementResult {
+    let mut dbs: Vec<(u32, String)> = engine
+        .databases()
+        .into_iter()
+        .filter_map(|n| engine.database(&n).map(|d| (d.id, n)))
+        .collect();
+    // InfluxDB lists databases in creation order.
+    dbs.sort();
+    StatementResult {
+        series: vec![Series {
+            name: Some("databases".into()),
+            columns: vec!["name".into()],
+            values: dbs.into_iter().map(|(_, n)| vec![Value::Str(n)]).collect(),
+        }],
+        ..Default::default()
+    }
+}
+
+fn create_database(engine: &Engine, c: &CreateDatabase) -> Result<StatementResult, StorageError> {
+    let existed = engine.database(&c.name).is_some();
+    engine.create_database(&c.name)?;
+    if let (Some(w), false) = (&c.with, existed) {
+        let name = w.name.clone().unwrap_or_else(|| "autogen".into());
+        if name == "autogen" {
+            engine.alter_retention_policy(
+                &c.name,
+                &name,
+                w.duration,
+                w.shard_duration,
+                w.replication,
+                true,
+            )?;
+        } else {
+            engine.create_retention_policy(
+                &c.name,
+                &name,
+                w.duration.unwrap_or(0),
+                w.shard_duration,
+                w.replication.unwrap_or(1),
+                true,
+            )?;
+            engine.drop_retention_policy(&c.name, "autogen")?;
+        }
+    }
+    Ok(StatementResult::default())
+}
+
+fn show_retention_policies(engine: &Engine, db: &str) -> Result<StatementResult, StorageError> {
+    let d = engine
+        .database(db)
+        .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })?;
+    let dur = |ns: i64| format_duration(std::time::Duration::from_nanos(ns.max(0) as u64));
+    let values = d
+        .rps
+        .iter()
+        .map(|r| {
+            vec![
+                Value::Str(r.name.clone()),
+                Value::Str(dur(r.duration_ns)),
+                Value::Str(dur(r.shard_duration_ns)),
+                Value::Int(i64::from(r.replication)),
+                Value::Bool(d.default_rp.as_deref() == Some(r.name.as_str())),
+            ]
+        })
+        .collect();
+    Ok(StatementResult {
+        series: vec![Series {
+            name: None,
+            columns: [
+                "name",
+                "duration",
+                "shardGroupDuration",
+                "replicaN",
+                "default",
+            ]
+            .map(String::from)
+            .to_vec(),
+            values,
+        }],
+        ..Default::default()
+    })
+}
+
+fn create_rp(engine: &Engine, c: &CreateRetentionPolicy) -> Result<StatementResult, StorageError> {
+    engine.create_retention_policy(
+        &c.database,
+        &c.name,
+        c.duration,
+        c.shard_duration,
+        c.replication,
+        c.default,
+    )?;
+    Ok(StatementResult::default())
+}
+
+fn alter_rp(engine: &Engine, a: &AlterRetentionPolicy) -> Result<StatementResult, StorageError> {
+    engine.alter_retention_policy(
+        &a.database,
+        &a.name,
+        a.duration,
+        a.shard_duration,
+        a.replication,
+        a.default,
+    )?;
+    Ok(StatementResult::default())
+}
