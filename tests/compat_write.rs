@@ -309,3 +309,81 @@ fn management_statements_answer_like_influxdb_1_x() {
         assert_eq!(mine, theirs, "{method} /query q={q:?} db={db:?}");
     }
 }
+
+#[test]
+fn metadata_statements_answer_like_influxdb_1_x() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(influx) = start_influxd(dir.path()) else {
+        return;
+    };
+    let ours = TestServer::spawn(
+        &dir.path().join("w"),
+        &[],
+        &[("WISPMON_ADMIN_PASSWORD", "0123456789")],
+    );
+    let (c, _) = query(
+        &format!("{}/query", influx.url),
+        "POST",
+        "CREATE DATABASE openwisp2",
+        None,
+    );
+    assert_eq!(c, 200);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = (now - 600) * 1_000_000_000;
+    let body = format!(
+        "cpu,host=a,region=eu load=1.5,cores=4i {t}\n\
+         cpu,host=b,region=us load=2,cores=8i {t}\n\
+         traffic,content_type=config.device,ifname=wan,object_id=x rx_bytes=1i,tx_bytes=2i {t}\n\
+         traffic,content_type=config.device,ifname=eth1,object_id=y rx_bytes=3i,tx_bytes=4i {t}\n\
+         wifi_clients,ifname=wlan0,object_id=x clients=\"aa:bb\" {t}\n\
+         status up=true,note=\"ok\" {t}\n"
+    );
+    for base in [influx.url.clone(), format!("http://{}", ours.addr)] {
+        assert_eq!(
+            send(
+                &format!("{base}/write?db=openwisp2"),
+                body.as_bytes(),
+                false
+            )
+            .0,
+            204
+        );
+    }
+    let cases: &[(&str, Option<&str>)] = &[
+        ("SHOW MEASUREMENTS", Some("openwisp2")),
+        ("SHOW MEASUREMENTS ON openwisp2 LIMIT 2", None),
+        ("SHOW MEASUREMENTS LIMIT 2 OFFSET 1", Some("openwisp2")),
+        ("SHOW MEASUREMENTS", None),
+        ("SHOW TAG KEYS", Some("openwisp2")),
+        ("SHOW TAG KEYS FROM cpu", Some("openwisp2")),
+        ("SHOW TAG KEYS FROM cpu, traffic", Some("openwisp2")),
+        ("SHOW TAG KEYS FROM nosuch", Some("openwisp2")),
+        ("SHOW TAG VALUES WITH KEY = host", Some("openwisp2")),
+        (
+            "SHOW TAG VALUES FROM traffic WITH KEY = \"ifname\"",
+            Some("openwisp2"),
+        ),
+        (
+            "SHOW TAG VALUES FROM traffic WITH KEY IN (\"ifname\", \"object_id\")",
+            Some("openwisp2"),
+        ),
+        ("SHOW TAG VALUES WITH KEY = object_id", Some("openwisp2")),
+        ("SHOW TAG VALUES WITH KEY = nosuch", Some("openwisp2")),
+        ("SHOW FIELD KEYS", Some("openwisp2")),
+        ("SHOW FIELD KEYS FROM cpu", Some("openwisp2")),
+        ("SHOW FIELD KEYS ON openwisp2 FROM status", None),
+        ("SHOW MEASUREMENTS", Some("nosuchdb")),
+        ("SHOW TAG KEYS", Some("nosuchdb")),
+        ("SHOW TAG VALUES WITH KEY = host", Some("nosuchdb")),
+        ("SHOW FIELD KEYS", Some("nosuchdb")),
+        ("SHOW TAG KEYS", None),
+    ];
+    for (q, db) in cases {
+        let theirs = query(&format!("{}/query", influx.url), "GET", q, *db);
+        let mine = query(&ours.url("/query"), "GET", q, *db);
+        assert_eq!(mine, theirs, "GET /query q={q:?} db={db:?}");
+    }
+}

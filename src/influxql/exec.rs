@@ -7,7 +7,11 @@
 use crate::storage::{Engine, StorageError};
 use crate::time::format_duration;
 
-use super::ast::{AlterRetentionPolicy, CreateDatabase, CreateRetentionPolicy, Statement};
+use super::ast::{
+    AlterRetentionPolicy, CreateDatabase, CreateRetentionPolicy, Measurement, MeasurementName,
+    ShowFieldKeys, ShowMeasurements, ShowTagKeys, ShowTagValues, Statement, TagKeyFilter,
+};
+use crate::storage::type_name;
 
 /// A cell of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +104,25 @@ pub fn execute(engine: &Engine, stmt: &Statement, db: Option<&str>) -> Statement
                 }
                 Err(e) => Err(e),
             }
+        }
+        Statement::ShowMeasurements(s) if show_measurements_supported(s) => {
+            with_db(s.database.as_deref(), db, |d| {
+                match show_measurements(engine, d, s) {
+                    // Matches InfluxDB 1.x: the measurements of a missing database are none (the
+                    // other SHOW statements do report the missing database).
+                    Err(StorageError::DatabaseNotFound { .. }) => Ok(StatementResult::default()),
+                    other => other,
+                }
+            })
+        }
+        Statement::ShowTagKeys(s) if show_tag_keys_supported(s) => {
+            with_db(s.database.as_deref(), db, |d| show_tag_keys(engine, d, s))
+        }
+        Statement::ShowTagValues(s) if show_tag_values_supported(s) => {
+            with_db(s.database.as_deref(), db, |d| show_tag_values(engine, d, s))
+        }
+        Statement::ShowFieldKeys(s) if show_field_keys_supported(s) => {
+            with_db(s.database.as_deref(), db, |d| show_field_keys(engine, d, s))
         }
         Statement::Unsupported(u) => {
             return StatementResult::error(format!("{} is not supported by wispmon", u.kind()));
@@ -222,4 +245,174 @@ fn alter_rp(engine: &Engine, a: &AlterRetentionPolicy) -> Result<StatementResult
         a.default,
     )?;
     Ok(StatementResult::default())
+}
+
+/// Runs `f` on the statement's database (`ON db`, else the request's `db`).
+fn with_db(
+    on: Option<&str>,
+    db: Option<&str>,
+    f: impl FnOnce(&str) -> Result<StatementResult, StorageError>,
+) -> Result<StatementResult, StorageError> {
+    match on.or(db).filter(|d| !d.is_empty()) {
+        None => Ok(StatementResult::error("database name required")),
+        Some(d) => f(d),
+    }
+}
+
+/// Plain measurement names of a FROM clause; `None` when it holds anything else (regex,
+/// qualifiers) that this executor does not evaluate yet.
+fn plain_names(sources: &[Measurement]) -> Option<Vec<String>> {
+    sources
+        .iter()
+        .map(|m| match (&m.database, &m.retention_policy, &m.name) {
+            (None, None, MeasurementName::Name(n)) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn show_measurements_supported(s: &ShowMeasurements) -> bool {
+    s.with_measurement.is_none() && s.condition.is_none() && s.order_by.is_none()
+}
+
+fn show_tag_keys_supported(s: &ShowTagKeys) -> bool {
+    plain_names(&s.sources).is_some()
+        && s.key.is_none()
+        && s.condition.is_none()
+        && s.order_by.is_none()
+        && s.limit.is_none()
+        && s.offset.is_none()
+        && s.slimit.is_none()
+        && s.soffset.is_none()
+}
+
+fn show_tag_values_supported(s: &ShowTagValues) -> bool {
+    plain_names(&s.sources).is_some()
+        && matches!(s.key, TagKeyFilter::Eq(_) | TagKeyFilter::In(_))
+        && s.condition.is_none()
+        && s.order_by.is_none()
+        && s.limit.is_none()
+        && s.offset.is_none()
+}
+
+fn show_field_keys_supported(s: &ShowFieldKeys) -> bool {
+    plain_names(&s.sources).is_some()
+        && s.order_by.is_none()
+        && s.limit.is_none()
+        && s.offset.is_none()
+}
+
+/// The measurements a FROM clause names that have series, or all of them when it is empty.
+fn measurements_of(
+    engine: &Engine,
+    db: &str,
+    sources: &[Measurement],
+) -> Result<Vec<String>, StorageError> {
+    let all = engine.measurements(db)?;
+    let names = plain_names(sources).unwrap_or_default();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    Ok(all.into_iter().filter(|m| names.contains(m)).collect())
+}
+
+fn page<T>(v: Vec<T>, limit: Option<u64>, offset: Option<u64>) -> Vec<T> {
+    let skip = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let take = limit
+        .filter(|&l| l > 0)
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    v.into_iter().skip(skip).take(take).collect()
+}
+
+fn one_series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Series {
+    Series {
+        name: Some(name.to_owned()),
+        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        values,
+    }
+}
+
+fn show_measurements(
+    engine: &Engine,
+    db: &str,
+    s: &ShowMeasurements,
+) -> Result<StatementResult, StorageError> {
+    let ms = page(engine.measurements(db)?, s.limit, s.offset);
+    let mut r = StatementResult::default();
+    if !ms.is_empty() {
+        r.series.push(one_series(
+            "measurements",
+            &["name"],
+            ms.into_iter().map(|m| vec![Value::Str(m)]).collect(),
+        ));
+    }
+    Ok(r)
+}
+
+fn show_tag_keys(
+    engine: &Engine,
+    db: &str,
+    s: &ShowTagKeys,
+) -> Result<StatementResult, StorageError> {
+    let mut r = StatementResult::default();
+    for m in measurements_of(engine, db, &s.sources)? {
+        let keys = engine.tag_keys(db, &m)?;
+        if !keys.is_empty() {
+            r.series.push(one_series(
+                &m,
+                &["tagKey"],
+                keys.into_iter().map(|k| vec![Value::Str(k)]).collect(),
+            ));
+        }
+    }
+    Ok(r)
+}
+
+fn show_tag_values(
+    engine: &Engine,
+    db: &str,
+    s: &ShowTagValues,
+) -> Result<StatementResult, StorageError> {
+    let mut wanted: Vec<String> = match &s.key {
+        TagKeyFilter::Eq(k) => vec![k.clone()],
+        TagKeyFilter::In(ks) => ks.clone(),
+        _ => Vec::new(),
+    };
+    wanted.sort();
+    wanted.dedup();
+    let mut r = StatementResult::default();
+    for m in measurements_of(engine, db, &s.sources)? {
+        let mut rows = Vec::new();
+        for k in &wanted {
+            for v in engine.tag_values(db, &m, k)? {
+                rows.push(vec![Value::Str(k.clone()), Value::Str(v)]);
+            }
+        }
+        if !rows.is_empty() {
+            r.series.push(one_series(&m, &["key", "value"], rows));
+        }
+    }
+    Ok(r)
+}
+
+fn show_field_keys(
+    engine: &Engine,
+    db: &str,
+    s: &ShowFieldKeys,
+) -> Result<StatementResult, StorageError> {
+    let mut r = StatementResult::default();
+    for m in measurements_of(engine, db, &s.sources)? {
+        let fields = engine.field_keys(db, &m)?;
+        if !fields.is_empty() {
+            r.series.push(one_series(
+                &m,
+                &["fieldKey", "fieldType"],
+                fields
+                    .into_iter()
+                    .map(|(k, t)| vec![Value::Str(k), Value::Str(type_name(t).to_owned())])
+                    .collect(),
+            ));
+        }
+    }
+    Ok(r)
 }
