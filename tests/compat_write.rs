@@ -103,17 +103,23 @@ fn send(url: &str, body: &[u8], gzip: bool) -> (u16, String) {
     }
 }
 
-#[test]
-fn write_answers_like_influxdb_1_x() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(influx) = start_influxd(dir.path()) else {
-        return;
-    };
+/// The reference and wispmon side by side, or `None` when the reference is not installed.
+fn both(dir: &Path) -> Option<(Influxd, TestServer)> {
+    let influx = start_influxd(dir)?;
     let ours = TestServer::spawn(
-        &dir.path().join("w"),
+        &dir.join("w"),
         &[],
         &[("WISPMON_ADMIN_PASSWORD", "0123456789")],
     );
+    Some((influx, ours))
+}
+
+#[test]
+fn write_answers_like_influxdb_1_x() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((influx, ours)) = both(dir.path()) else {
+        return;
+    };
     // The same database and policies on the reference as wispmon creates at start.
     for q in [
         "CREATE DATABASE openwisp2",
@@ -229,14 +235,9 @@ fn query(url: &str, method: &str, q: &str, db: Option<&str>) -> (u16, String) {
 #[test]
 fn management_statements_answer_like_influxdb_1_x() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(influx) = start_influxd(dir.path()) else {
+    let Some((influx, ours)) = both(dir.path()) else {
         return;
     };
-    let ours = TestServer::spawn(
-        &dir.path().join("w"),
-        &[],
-        &[("WISPMON_ADMIN_PASSWORD", "0123456789")],
-    );
     // What wispmon creates at start, made on the reference the way the OpenWISP backend does.
     for q in [
         "CREATE DATABASE \"openwisp2\"",
@@ -313,14 +314,9 @@ fn management_statements_answer_like_influxdb_1_x() {
 #[test]
 fn metadata_statements_answer_like_influxdb_1_x() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(influx) = start_influxd(dir.path()) else {
+    let Some((influx, ours)) = both(dir.path()) else {
         return;
     };
-    let ours = TestServer::spawn(
-        &dir.path().join("w"),
-        &[],
-        &[("WISPMON_ADMIN_PASSWORD", "0123456789")],
-    );
     let (c, _) = query(
         &format!("{}/query", influx.url),
         "POST",
