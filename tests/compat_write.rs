@@ -383,3 +383,67 @@ fn metadata_statements_answer_like_influxdb_1_x() {
         assert_eq!(mine, theirs, "GET /query q={q:?} db={db:?}");
     }
 }
+
+#[test]
+fn drop_statements_answer_and_act_like_influxdb_1_x() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((influx, ours)) = both(dir.path()) else {
+        return;
+    };
+    let (c, _) = query(
+        &format!("{}/query", influx.url),
+        "POST",
+        "CREATE DATABASE openwisp2",
+        None,
+    );
+    assert_eq!(c, 200);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let t = (now - 600) * 1_000_000_000;
+    let body = format!(
+        "cpu,host=a,region=eu load=1.5 {t}\n\
+         cpu,host=a,region=us load=1.5 {t}\n\
+         cpu,host=b,region=eu load=2 {t}\n\
+         traffic,content_type=config.device,ifname=wan,object_id=x rx_bytes=1i {t}\n\
+         traffic,content_type=config.device,ifname=eth1,object_id=x rx_bytes=1i {t}\n\
+         traffic,content_type=config.device,ifname=wan,object_id=y rx_bytes=3i {t}\n\
+         status up=true {t}\n"
+    );
+    for base in [influx.url.clone(), format!("http://{}", ours.addr)] {
+        assert_eq!(
+            send(
+                &format!("{base}/write?db=openwisp2"),
+                body.as_bytes(),
+                false
+            )
+            .0,
+            204
+        );
+    }
+    let steps: &[&str] = &[
+        // What the OpenWISP backend sends when a device is deleted.
+        "DROP SERIES FROM \"traffic\" WHERE \"content_type\"='config.device' AND \"object_id\"='x'",
+        "SHOW TAG VALUES FROM traffic WITH KEY = object_id",
+        "DROP SERIES FROM cpu WHERE (host = 'a' AND region = 'eu')",
+        "SHOW TAG VALUES FROM cpu WITH KEY IN (host, region)",
+        "DROP SERIES WHERE host = 'b'",
+        "SHOW TAG VALUES FROM cpu WITH KEY IN (host, region)",
+        "DROP MEASUREMENT status",
+        "SHOW MEASUREMENTS",
+        "SHOW FIELD KEYS",
+        "DROP SERIES FROM nosuch WHERE host = 'a'",
+        "DROP MEASUREMENT nosuch",
+    ];
+    for q in steps {
+        let theirs = query(
+            &format!("{}/query", influx.url),
+            "POST",
+            q,
+            Some("openwisp2"),
+        );
+        let mine = query(&ours.url("/query"), "POST", q, Some("openwisp2"));
+        assert_eq!(mine, theirs, "POST /query q={q:?}");
+    }
+}

@@ -8,8 +8,9 @@ use crate::storage::{Engine, StorageError};
 use crate::time::format_duration;
 
 use super::ast::{
-    AlterRetentionPolicy, CreateDatabase, CreateRetentionPolicy, Measurement, MeasurementName,
-    ShowFieldKeys, ShowMeasurements, ShowTagKeys, ShowTagValues, Statement, TagKeyFilter,
+    AlterRetentionPolicy, BinaryOp, CreateDatabase, CreateRetentionPolicy, DataType, Expr, Literal,
+    Measurement, MeasurementName, SeriesFilter, ShowFieldKeys, ShowMeasurements, ShowTagKeys,
+    ShowTagValues, Statement, TagKeyFilter,
 };
 use crate::storage::type_name;
 
@@ -124,6 +125,14 @@ pub fn execute(engine: &Engine, stmt: &Statement, db: Option<&str>) -> Statement
         Statement::ShowFieldKeys(s) if show_field_keys_supported(s) => {
             with_db(s.database.as_deref(), db, |d| show_field_keys(engine, d, s))
         }
+        Statement::DropSeries(f) if drop_series_supported(f) => {
+            with_db(None, db, |d| drop_series(engine, d, f))
+        }
+        Statement::DropMeasurement { name } => with_db(None, db, |d| {
+            engine
+                .drop_measurement(d, name)
+                .map(|()| StatementResult::default())
+        }),
         Statement::Unsupported(u) => {
             return StatementResult::error(format!("{} is not supported by wispmon", u.kind()));
         }
@@ -415,4 +424,66 @@ fn show_field_keys(
         }
     }
     Ok(r)
+}
+
+/// The `tag = 'value'` terms of a condition made only of such terms joined by `AND`
+/// (parentheses allowed); `false` for anything else (regex, `OR`, `!=`, time, numbers).
+fn tag_equalities(e: &Expr, out: &mut Vec<(String, String)>) -> bool {
+    match e {
+        Expr::Paren(x) => tag_equalities(x, out),
+        Expr::Binary(b) if b.op == BinaryOp::And => {
+            tag_equalities(&b.lhs, out) && tag_equalities(&b.rhs, out)
+        }
+        Expr::Binary(b) if b.op == BinaryOp::Eq => match (&b.lhs, &b.rhs) {
+            (Expr::VarRef(v), Expr::Literal(Literal::String(s)))
+                if matches!(v.data_type, None | Some(DataType::Tag)) && v.name != "time" =>
+            {
+                out.push((v.name.clone(), s.clone()));
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn drop_series_supported(f: &SeriesFilter) -> bool {
+    let mut terms = Vec::new();
+    plain_names(&f.sources).is_some()
+        && f.condition
+            .as_ref()
+            .is_none_or(|c| tag_equalities(c, &mut terms))
+}
+
+/// `DROP SERIES [FROM m, ...] [WHERE tag = 'v' AND ...]`: the series matching every term.
+fn drop_series(
+    engine: &Engine,
+    db: &str,
+    f: &SeriesFilter,
+) -> Result<StatementResult, StorageError> {
+    let mut terms = Vec::new();
+    if let Some(c) = &f.condition {
+        tag_equalities(c, &mut terms);
+    }
+    for m in measurements_of(engine, db, &f.sources)? {
+        let fields = engine.field_keys(db, &m)?;
+        if terms
+            .iter()
+            .any(|(k, _)| fields.iter().any(|(f, _)| f == k))
+        {
+            return Ok(StatementResult::error(
+                "fields not supported in WHERE clause during deletion",
+            ));
+        }
+        let mut ids = engine.series_of(db, &m)?;
+        for (k, v) in &terms {
+            let with: std::collections::BTreeSet<_> =
+                engine.series_with_tag(db, &m, k, v)?.into_iter().collect();
+            ids.retain(|id| with.contains(id));
+        }
+        if !ids.is_empty() {
+            engine.drop_series(db, &ids)?;
+        }
+    }
+    Ok(StatementResult::default())
 }
