@@ -712,51 +712,26 @@ const NS_PER_D: i64 = 24 * NS_PER_H;
 const NS_PER_W: i64 = 7 * NS_PER_D;
 
 /// Parses an InfluxQL duration literal (`5m`, `1h30m`, `1596240000000ms`, optionally `-`
-/// prefixed) into nanoseconds. Units as in `crate::time`: ns, u, µ, ms, s, m, h, d, w.
+/// prefixed) into nanoseconds, with the project's one duration parser (`crate::time`); this
+/// adds only the sign and InfluxDB's error wording.
 pub(super) fn parse_duration(s: &str) -> Result<i64, DurationError> {
     let (negative, body) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    if body.len() < 2 {
+    // A bare number is not a duration here (the config parser accepts `0`).
+    if body.len() < 2 || !body.ends_with(|c: char| !c.is_ascii_digit()) {
         return Err(DurationError::Invalid);
     }
-    let mut total: i64 = 0;
-    let mut rest = body;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits == rest.len() {
-            return Err(DurationError::Invalid);
+    let d = crate::time::parse_duration(body).map_err(|e| match e {
+        crate::time::DurationError::Overflow { input } => DurationError::Overflow(input),
+        crate::time::DurationError::Empty | crate::time::DurationError::Invalid { .. } => {
+            DurationError::Invalid
         }
-        let (number, after) = rest.split_at(digits);
-        let n: i64 = number.parse().map_err(|_| DurationError::Invalid)?;
-        let (unit, unit_len) = if after.starts_with("ns") {
-            (1, 2)
-        } else if after.starts_with("ms") {
-            (NS_PER_MS, 2)
-        } else if after.starts_with('u') {
-            (NS_PER_US, 1)
-        } else if after.starts_with('µ') {
-            (NS_PER_US, 'µ'.len_utf8())
-        } else if after.starts_with('s') {
-            (NS_PER_S, 1)
-        } else if after.starts_with('m') {
-            (NS_PER_M, 1)
-        } else if after.starts_with('h') {
-            (NS_PER_H, 1)
-        } else if after.starts_with('d') {
-            (NS_PER_D, 1)
-        } else if after.starts_with('w') {
-            (NS_PER_W, 1)
-        } else {
-            return Err(DurationError::Invalid);
-        };
-        let unit_text = after.get(..unit_len).unwrap_or("");
-        let overflow = || DurationError::Overflow(format!("{n}{unit_text}"));
-        let part = n.checked_mul(unit).ok_or_else(overflow)?;
-        total = total.checked_add(part).ok_or_else(overflow)?;
-        rest = after.get(unit_len..).unwrap_or("");
-    }
+    })?;
+    // `time::parse_duration` refuses anything above i64::MAX nanoseconds.
+    let total =
+        i64::try_from(d.as_nanos()).map_err(|_| DurationError::Overflow(body.to_owned()))?;
     Ok(if negative { -total } else { total })
 }
 
