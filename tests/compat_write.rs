@@ -114,6 +114,34 @@ fn both(dir: &Path) -> Option<(Influxd, TestServer)> {
     Some((influx, ours))
 }
 
+/// Creates `openwisp2` on the reference (wispmon creates it at start) and writes the same
+/// lines to both; `{T}` in `lines` stands for a recent timestamp in ns.
+fn load_both(influx: &Influxd, ours: &TestServer, lines: &str) {
+    let (c, _) = query(
+        &format!("{}/query", influx.url),
+        "POST",
+        "CREATE DATABASE openwisp2",
+        None,
+    );
+    assert_eq!(c, 200);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let body = lines.replace("{T}", &((now - 600) * 1_000_000_000).to_string());
+    for base in [influx.url.clone(), format!("http://{}", ours.addr)] {
+        assert_eq!(
+            send(
+                &format!("{base}/write?db=openwisp2"),
+                body.as_bytes(),
+                false
+            )
+            .0,
+            204
+        );
+    }
+}
+
 #[test]
 fn write_answers_like_influxdb_1_x() {
     let dir = tempfile::tempdir().unwrap();
@@ -317,37 +345,16 @@ fn metadata_statements_answer_like_influxdb_1_x() {
     let Some((influx, ours)) = both(dir.path()) else {
         return;
     };
-    let (c, _) = query(
-        &format!("{}/query", influx.url),
-        "POST",
-        "CREATE DATABASE openwisp2",
-        None,
+    load_both(
+        &influx,
+        &ours,
+        "cpu,host=a,region=eu load=1.5,cores=4i {T}\n\
+         cpu,host=b,region=us load=2,cores=8i {T}\n\
+         traffic,content_type=config.device,ifname=wan,object_id=x rx_bytes=1i,tx_bytes=2i {T}\n\
+         traffic,content_type=config.device,ifname=eth1,object_id=y rx_bytes=3i,tx_bytes=4i {T}\n\
+         wifi_clients,ifname=wlan0,object_id=x clients=\"aa:bb\" {T}\n\
+         status up=true,note=\"ok\" {T}\n",
     );
-    assert_eq!(c, 200);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let t = (now - 600) * 1_000_000_000;
-    let body = format!(
-        "cpu,host=a,region=eu load=1.5,cores=4i {t}\n\
-         cpu,host=b,region=us load=2,cores=8i {t}\n\
-         traffic,content_type=config.device,ifname=wan,object_id=x rx_bytes=1i,tx_bytes=2i {t}\n\
-         traffic,content_type=config.device,ifname=eth1,object_id=y rx_bytes=3i,tx_bytes=4i {t}\n\
-         wifi_clients,ifname=wlan0,object_id=x clients=\"aa:bb\" {t}\n\
-         status up=true,note=\"ok\" {t}\n"
-    );
-    for base in [influx.url.clone(), format!("http://{}", ours.addr)] {
-        assert_eq!(
-            send(
-                &format!("{base}/write?db=openwisp2"),
-                body.as_bytes(),
-                false
-            )
-            .0,
-            204
-        );
-    }
     let cases: &[(&str, Option<&str>)] = &[
         ("SHOW MEASUREMENTS", Some("openwisp2")),
         ("SHOW MEASUREMENTS ON openwisp2 LIMIT 2", None),
@@ -390,38 +397,17 @@ fn drop_statements_answer_and_act_like_influxdb_1_x() {
     let Some((influx, ours)) = both(dir.path()) else {
         return;
     };
-    let (c, _) = query(
-        &format!("{}/query", influx.url),
-        "POST",
-        "CREATE DATABASE openwisp2",
-        None,
+    load_both(
+        &influx,
+        &ours,
+        "cpu,host=a,region=eu load=1.5 {T}\n\
+         cpu,host=a,region=us load=1.5 {T}\n\
+         cpu,host=b,region=eu load=2 {T}\n\
+         traffic,content_type=config.device,ifname=wan,object_id=x rx_bytes=1i {T}\n\
+         traffic,content_type=config.device,ifname=eth1,object_id=x rx_bytes=1i {T}\n\
+         traffic,content_type=config.device,ifname=wan,object_id=y rx_bytes=3i {T}\n\
+         status up=true {T}\n",
     );
-    assert_eq!(c, 200);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let t = (now - 600) * 1_000_000_000;
-    let body = format!(
-        "cpu,host=a,region=eu load=1.5 {t}\n\
-         cpu,host=a,region=us load=1.5 {t}\n\
-         cpu,host=b,region=eu load=2 {t}\n\
-         traffic,content_type=config.device,ifname=wan,object_id=x rx_bytes=1i {t}\n\
-         traffic,content_type=config.device,ifname=eth1,object_id=x rx_bytes=1i {t}\n\
-         traffic,content_type=config.device,ifname=wan,object_id=y rx_bytes=3i {t}\n\
-         status up=true {t}\n"
-    );
-    for base in [influx.url.clone(), format!("http://{}", ours.addr)] {
-        assert_eq!(
-            send(
-                &format!("{base}/write?db=openwisp2"),
-                body.as_bytes(),
-                false
-            )
-            .0,
-            204
-        );
-    }
     let steps: &[&str] = &[
         // What the OpenWISP backend sends when a device is deleted.
         "DROP SERIES FROM \"traffic\" WHERE \"content_type\"='config.device' AND \"object_id\"='x'",

@@ -5,21 +5,8 @@
 use std::sync::Arc;
 
 use wispmon::config::StorageConfig;
-use wispmon::storage::{FieldValue, Point, Storage, WriteBatch};
+use wispmon::storage::{FieldValue, Point, Storage, WriteBatch, dir_size};
 use wispmon::time::SystemClock;
-
-fn dir_size(p: &std::path::Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(p).unwrap().flatten() {
-        let path = e.path();
-        total += if path.is_dir() {
-            dir_size(&path)
-        } else {
-            e.metadata().unwrap().len()
-        };
-    }
-    total
-}
 
 fn fill(s: &Storage, db: &str, n: i64) {
     let e = s.engine();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use wispmon::config::{ByteSize, StorageConfig};
-use wispmon::storage::{FieldValue, Point, Storage, WriteBatch};
+use wispmon::storage::{FieldValue, Point, Storage, WriteBatch, dir_size};
 use wispmon::time::{SharedClock, SystemClock};
 
 #[global_allocator]
@@ -338,21 +338,6 @@ fn rss_kib(field: &str) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-fn dir_size(p: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(rd) = std::fs::read_dir(p) {
-        for e in rd.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                total += dir_size(&path);
-            } else if let Ok(m) = e.metadata() {
-                total += m.len();
-            }
-        }
-    }
-    total
 }
 
 fn storage_config(cache: &str) -> anyhow::Result<StorageConfig> {

@@ -1337,7 +1337,6 @@ impl Shared {
     fn commit_group(&self, group: Vec<Pending>) {
         let now = self.clock.now().as_nanos();
         let mut u = Undo::default();
-        let mut prepared = Vec::with_capacity(group.len());
         let mut replies = Vec::with_capacity(group.len());
         let mut ops: Vec<(u64, Vec<u8>)> = Vec::new();
         let last_seq;
@@ -1378,7 +1377,6 @@ impl Shared {
                 for (reply, p) in replies {
                     if let Some((prep, rejected)) = p {
                         apply_to_head(&mut st.active, &prep);
-                        prepared.push(());
                         let _ = reply.send(Ok(WriteOutcome {
                             written: prep.points.len(),
                             rejected,

@@ -208,7 +208,8 @@ impl Storage {
     }
 }
 
-fn dir_size(p: &Path) -> u64 {
+/// Bytes of the files under `p` (recursively); unreadable entries count as 0.
+pub fn dir_size(p: &Path) -> u64 {
     let mut total = 0;
     if let Ok(rd) = std::fs::read_dir(p) {
         for e in rd.flatten() {
