@@ -7,6 +7,10 @@
 //! Deadlines and round-trip times use `tokio::time::Instant` (monotonic) elsewhere; a stored
 //! sample always uses `Timestamp`. The two are never mixed.
 
+mod zone;
+
+pub use zone::{BadTimeString, UnknownZone, Zone};
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

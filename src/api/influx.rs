@@ -1,11 +1,11 @@
-//! The InfluxDB 1.x HTTP endpoints: `/ping` and `/write` (with `/query` to come).
+//! The InfluxDB 1.x HTTP endpoints: `/ping`, `/write` and `/query`.
 //!
 //! Owns: their parameters, authentication, status codes, headers and error texts, which follow
 //! InfluxDB 1.8 (checked against Debian's 1.6.7 where 1.8 does not differ), and the one place
 //! where parsed line protocol becomes storage's write batch. Must not: parse line protocol
 //! itself (`lineproto`) or decide what is stored (`storage`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use axum::body::{Body, Bytes};
@@ -15,8 +15,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
 use crate::influxql::exec::{self, StatementResult, Value};
+use crate::influxql::{Literal, Statement, select};
 use crate::lineproto::{self, ParsedLine, Precision};
 use crate::storage::{FieldValue, Point, StorageError, WriteBatch, WriteOutcome};
+use crate::time::Zone;
 
 /// The version reported to clients: the 1.x release whose behaviour we follow.
 pub(crate) const INFLUXDB_VERSION: &str = "1.8.10";
@@ -349,14 +351,63 @@ fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
+/// A float as Go's `encoding/json` writes it: shortest round-trip digits, no `.0` on integral
+/// values, exponent form (`1.2493916e-8`, `1e+21`) below 1e-6 and from 1e21 on.
+fn go_float(f: f64) -> String {
+    if !f.is_finite() {
+        // Go's encoder refuses these; a null keeps the document valid.
+        return "null".into();
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = format!("{f:e}");
+        match s.find('e') {
+            Some(i) if !s[i + 1..].starts_with('-') => format!("{}e+{}", &s[..i], &s[i + 1..]),
+            _ => s,
+        }
+    } else {
+        format!("{f}")
+    }
+}
+
+/// The `epoch` parameter: the unit times are rendered in, or `None` for RFC 3339 text.
+fn epoch_unit(p: Option<&str>) -> Option<i64> {
+    Some(match p? {
+        "u" | "µ" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        // "ns", and (as InfluxDB does) anything unknown.
+        _ => 1,
+    })
+}
+
+fn render_value(v: &Value, epoch: Option<i64>, zone: &Zone, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Str(x) => out.push_str(&json_str(x)),
+        Value::Int(x) => out.push_str(&x.to_string()),
+        Value::Unsigned(x) => out.push_str(&x.to_string()),
+        Value::Bool(x) => out.push_str(if *x { "true" } else { "false" }),
+        Value::Float(x) => out.push_str(&go_float(*x)),
+        Value::Time(t) => match epoch {
+            Some(unit) => out.push_str(&(t / unit).to_string()),
+            None => out.push_str(&json_str(&zone.format_rfc3339(*t))),
+        },
+    }
+}
+
 /// Renders results with InfluxDB's key order (`statement_id`, `series`, `messages`, `error`;
-/// series: `name`, `columns`, `values`), compact, with a trailing newline.
-fn render_results(results: &[StatementResult]) -> String {
+/// series: `name`, `tags`, `columns`, `values`), compact, with a trailing newline.
+fn render_results(results: &[StatementResult], epoch: Option<i64>) -> String {
+    let utc = Zone::utc();
     let mut s = String::from("{\"results\":[");
     for (i, r) in results.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
+        let zone = r.zone.as_ref().unwrap_or(&utc);
         s.push_str(&format!("{{\"statement_id\":{i}"));
         if !r.series.is_empty() {
             s.push_str(",\"series\":[");
@@ -365,33 +416,35 @@ fn render_results(results: &[StatementResult]) -> String {
                     s.push(',');
                 }
                 s.push('{');
-                let mut first = true;
                 if let Some(n) = &se.name {
-                    s.push_str(&format!("\"name\":{}", json_str(n)));
-                    first = false;
+                    s.push_str(&format!("\"name\":{},", json_str(n)));
                 }
-                if !first {
-                    s.push(',');
+                if !se.tags.is_empty() {
+                    let tags: Vec<String> = se
+                        .tags
+                        .iter()
+                        .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
+                        .collect();
+                    s.push_str(&format!("\"tags\":{{{}}},", tags.join(",")));
                 }
                 let cols: Vec<String> = se.columns.iter().map(|c| json_str(c)).collect();
                 s.push_str(&format!("\"columns\":[{}]", cols.join(",")));
                 if !se.values.is_empty() {
-                    let rows: Vec<String> = se
-                        .values
-                        .iter()
-                        .map(|row| {
-                            let cells: Vec<String> = row
-                                .iter()
-                                .map(|v| match v {
-                                    Value::Str(x) => json_str(x),
-                                    Value::Int(x) => x.to_string(),
-                                    Value::Bool(x) => x.to_string(),
-                                })
-                                .collect();
-                            format!("[{}]", cells.join(","))
-                        })
-                        .collect();
-                    s.push_str(&format!(",\"values\":[{}]", rows.join(",")));
+                    s.push_str(",\"values\":[");
+                    for (k, row) in se.values.iter().enumerate() {
+                        if k > 0 {
+                            s.push(',');
+                        }
+                        s.push('[');
+                        for (c, v) in row.iter().enumerate() {
+                            if c > 0 {
+                                s.push(',');
+                            }
+                            render_value(v, epoch, zone, &mut s);
+                        }
+                        s.push(']');
+                    }
+                    s.push(']');
                 }
                 s.push('}');
             }
@@ -412,6 +465,42 @@ fn render_results(results: &[StatementResult]) -> String {
     }
     s.push_str("]}\n");
     s
+}
+
+/// The `params` of a query: a JSON object whose values bind `$name` in the statements.
+fn query_params(raw: Option<&String>) -> Result<BTreeMap<String, Literal>, String> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(BTreeMap::new());
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| format!("error parsing query parameters: {e}"))?;
+    let serde_json::Value::Object(map) = v else {
+        return Err("error parsing query parameters: expected an object".into());
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in map {
+        let lit = match v {
+            serde_json::Value::String(s) => Literal::String(s),
+            serde_json::Value::Bool(b) => Literal::Boolean(b),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => Literal::Integer(i),
+                (None, Some(u), _) => Literal::Unsigned(u),
+                (None, None, Some(f)) => Literal::Float(f),
+                _ => {
+                    return Err(format!(
+                        "error parsing query parameters: bad number for {k}"
+                    ));
+                }
+            },
+            other => {
+                return Err(format!(
+                    "error parsing query parameters: unsupported value for {k}: {other}"
+                ));
+            }
+        };
+        out.insert(k, lit);
+    }
+    Ok(out)
 }
 
 /// `GET|POST /query`: parameters from the URL and, for POST, a form body (the body wins).
@@ -440,11 +529,27 @@ pub(crate) async fn query(
     if text.is_empty() {
         return json_error(StatusCode::BAD_REQUEST, "missing required parameter \"q\"");
     }
-    let parsed = match crate::influxql::parse_query(&text) {
+    let params = match query_params(q.get("params")) {
+        Ok(p) => p,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let parsed = match crate::influxql::parse_query_with_params(&text, &params) {
         Ok(p) => p,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    for stmt in &parsed.statements {
+        if let Statement::Select(sel) = stmt {
+            if let Err(e) = select::validate(sel) {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("error parsing query: {e}"),
+                );
+            }
+        }
+    }
     let db = q.get("db").cloned();
+    let rp = q.get("rp").cloned();
+    let epoch = epoch_unit(q.get("epoch").map(String::as_str));
     let engine = st.engine.clone();
     let is_get = method == axum::http::Method::GET;
     let joined = tokio::task::spawn_blocking(move || {
@@ -452,7 +557,12 @@ pub(crate) async fn query(
             .statements
             .iter()
             .map(|stmt| {
-                let mut r = exec::execute(&engine, stmt, db.as_deref());
+                let ctx = exec::Context {
+                    db: db.as_deref(),
+                    rp: rp.as_deref(),
+                    now: engine.now(),
+                };
+                let mut r = exec::execute(&engine, stmt, &ctx);
                 if is_get && exec::is_write(stmt) {
                     // Matches InfluxDB 1.6: executed, with a warning to use POST.
                     r.messages.push((
@@ -468,7 +578,9 @@ pub(crate) async fn query(
     })
     .await;
     match joined {
-        Ok(results) => influx_headers((StatusCode::OK, render_results(&results)).into_response()),
+        Ok(results) => {
+            influx_headers((StatusCode::OK, render_results(&results, epoch)).into_response())
+        }
         Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "query task failed"),
     }
 }

@@ -14,22 +14,15 @@ use super::ast::{
 };
 use crate::storage::type_name;
 
-/// A cell of a result row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A string.
-    Str(String),
-    /// An integer (rendered without a decimal point, as InfluxDB does).
-    Int(i64),
-    /// A boolean.
-    Bool(bool),
-}
+pub use super::value::Value;
 
 /// One series of a statement's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// Series name (`databases`, a measurement...); `None` prints no `name` key.
     pub name: Option<String>,
+    /// Tags of a `GROUP BY` series (omitted from the JSON when empty).
+    pub tags: Vec<(String, String)>,
     /// Column names.
     pub columns: Vec<String>,
     /// Rows (omitted from the JSON when empty, as InfluxDB does).
@@ -45,6 +38,8 @@ pub struct StatementResult {
     pub messages: Vec<(String, String)>,
     /// The statement failed with this message.
     pub error: Option<String>,
+    /// The `tz()` zone times are rendered in (UTC when `None`).
+    pub zone: Option<crate::time::Zone>,
 }
 
 impl StatementResult {
@@ -79,9 +74,22 @@ fn message(e: &StorageError) -> String {
     }
 }
 
-/// Runs one statement. `db` is the request's `db` parameter.
-pub fn execute(engine: &Engine, stmt: &Statement, db: Option<&str>) -> StatementResult {
+/// What a statement runs with besides itself.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The request's `db`.
+    pub db: Option<&'a str>,
+    /// The request's `rp`.
+    pub rp: Option<&'a str>,
+    /// The time `now()` stands for (ns).
+    pub now: i64,
+}
+
+/// Runs one statement.
+pub fn execute(engine: &Engine, stmt: &Statement, ctx: &Context<'_>) -> StatementResult {
+    let db = ctx.db;
     let r = match stmt {
+        Statement::Select(s) => return super::select::execute(engine, s, ctx),
         Statement::ShowDatabases => Ok(show_databases(engine)),
         Statement::CreateDatabase(c) => create_database(engine, c),
         Statement::DropDatabase { name } => match engine.drop_database(name) {
@@ -159,6 +167,7 @@ fn show_databases(engine: &Engine) -> StatementResult {
     dbs.sort();
     StatementResult {
         series: vec![Series {
+            tags: Vec::new(),
             name: Some("databases".into()),
             columns: vec!["name".into()],
             values: dbs.into_iter().map(|(_, n)| vec![Value::Str(n)]).collect(),
@@ -216,6 +225,7 @@ fn show_retention_policies(engine: &Engine, db: &str) -> Result<StatementResult,
         .collect();
     Ok(StatementResult {
         series: vec![Series {
+            tags: Vec::new(),
             name: None,
             columns: [
                 "name",
@@ -335,6 +345,7 @@ fn page<T>(v: Vec<T>, limit: Option<u64>, offset: Option<u64>) -> Vec<T> {
 
 fn one_series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Series {
     Series {
+        tags: Vec::new(),
         name: Some(name.to_owned()),
         columns: columns.iter().map(|c| (*c).to_owned()).collect(),
         values,

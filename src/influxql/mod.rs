@@ -21,6 +21,8 @@ mod error;
 pub mod exec;
 mod lexer;
 mod parser;
+pub mod select;
+mod value;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +39,7 @@ pub use ast::{
 };
 pub use error::ParseError;
 pub use parser::{MAX_DEPTH, MAX_EXPR_HEIGHT, ParseOptions, Validator};
+pub use value::Value;
 
 /// Parses the `q` of a `/query` request: statements separated by `;` (empty ones ignored).
 /// Surrounding whitespace is trimmed first, as InfluxDB's handler does, so error lines and

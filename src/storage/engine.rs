@@ -846,6 +846,11 @@ impl Engine {
         })
     }
 
+    /// The engine clock's current time (ns): what `now()` means in queries.
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now().as_nanos()
+    }
+
     /// Every series of a measurement.
     ///
     /// # Errors

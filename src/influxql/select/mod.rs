@@ -1,0 +1,1716 @@
+//! `SELECT`: planning a statement against the catalog and executing it over the engine.
+//!
+//! Owns: what a `SELECT` means — sources and wildcards resolved against the measurements'
+//! fields and tags, the `WHERE` split into a time range, a per-series tag filter and a per-row
+//! condition, `GROUP BY` tags and time buckets (zone-aware), functions, `fill`, ordering and
+//! limits — and the result series InfluxDB 1.8 would answer. Bucketed aggregates that whole
+//! hours can answer (count, sum, mean, min, max, spread) come from the engine's hourly
+//! rollups; everything else from raw points.
+//! Must not: know HTTP or JSON.
+//!
+//! ```text
+//! plan:    fields -> Node trees (Agg / Transform / Math / Bin / Ref / Lit), per statement
+//! execute: per measurement -> series (postings, tag filter) -> groups -> rows or buckets
+//! ```
+
+mod cond;
+mod func;
+mod window;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::storage::{ColumnValues, Engine, FieldType, SeriesId, SeriesInfo, StorageError};
+use crate::time::Zone;
+
+use super::ast::{
+    BinaryOp, Call, DataType, Dimension, Expr, Fill, Literal, MeasurementName, SelectStatement,
+    Source, VarRef, WildcardType,
+};
+use super::exec::{Context, Series, StatementResult};
+use super::value::{Value, arith};
+use cond::{Env, MAX_TIME, MIN_TIME, Operand, Regexes, TimeRange, Tri};
+use func::{Agg, Math, Transform};
+use window::Windowing;
+
+const HOUR: i64 = 3_600_000_000_000;
+const SECOND: i64 = 1_000_000_000;
+/// Buckets one series may produce (InfluxDB's `max-select-buckets`, which is unlimited by
+/// default there; a bound keeps a typo like `time(1ns)` over a year from exhausting memory).
+const MAX_BUCKETS: usize = 1_000_000;
+
+/// A statement-level failure, reported as the statement's `error`.
+type Fail = String;
+
+fn storage(e: StorageError) -> Fail {
+    match e {
+        StorageError::DatabaseNotFound { name } => format!("database not found: {name}"),
+        other => other.to_string(),
+    }
+}
+
+/// Validates what InfluxDB checks while parsing (the zone name): a failure refuses the request.
+///
+/// # Errors
+/// The message of the 400 answer.
+pub fn validate(stmt: &SelectStatement) -> Result<(), String> {
+    if let Some(tz) = &stmt.tz {
+        Zone::named(tz).map_err(|e| e.to_string())?;
+    }
+    for s in &stmt.sources {
+        if let Source::Subquery(inner) = s {
+            validate(inner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a `SELECT`.
+pub fn execute(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> StatementResult {
+    match run(engine, stmt, ctx) {
+        Ok(series) => StatementResult {
+            series,
+            zone: stmt.tz.as_deref().and_then(|z| Zone::named(z).ok()),
+            ..Default::default()
+        },
+        Err(e) => StatementResult {
+            error: Some(e),
+            ..Default::default()
+        },
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Plan.
+
+/// A compiled select expression.
+#[derive(Debug, Clone)]
+enum Node {
+    Lit(Value),
+    /// A field or tag of the row (raw queries; auxiliary fields of a lone selector).
+    Ref(VarRef),
+    /// A function over a bucket's points of one field.
+    Agg {
+        agg: Agg,
+        field: VarRef,
+    },
+    /// A transformation over the rows of its input.
+    Transform {
+        t: Transform,
+        inner: Box<Node>,
+    },
+    Math {
+        m: Math,
+        args: Vec<Node>,
+    },
+    Bin {
+        op: BinaryOp,
+        l: Box<Node>,
+        r: Box<Node>,
+    },
+}
+
+impl Node {
+    fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Node)) {
+        f(self);
+        match self {
+            Node::Transform { inner, .. } => inner.walk(f),
+            Node::Math { args, .. } => args.iter().for_each(|a| a.walk(f)),
+            Node::Bin { l, r, .. } => {
+                l.walk(f);
+                r.walk(f);
+            }
+            _ => {}
+        }
+    }
+
+    fn has_var(&self) -> bool {
+        let mut v = false;
+        self.walk(&mut |n| v |= matches!(n, Node::Ref(_) | Node::Agg { .. }));
+        v
+    }
+}
+
+/// One output column.
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    node: Node,
+}
+
+fn literal_value(l: &Literal) -> Value {
+    match l {
+        Literal::Integer(n) | Literal::Duration(n) => Value::Int(*n),
+        Literal::Unsigned(n) => Value::Unsigned(*n),
+        Literal::Float(f) => Value::Float(*f),
+        Literal::String(s) => Value::Str(s.clone()),
+        Literal::Boolean(b) => Value::Bool(*b),
+        Literal::Regex(r) => Value::Str(r.source.clone()),
+    }
+}
+
+fn number_arg(e: Option<&Expr>) -> Option<f64> {
+    match e? {
+        Expr::Literal(Literal::Integer(n)) => Some(*n as f64),
+        Expr::Literal(Literal::Float(f)) => Some(*f),
+        _ => None,
+    }
+}
+
+fn int_arg(e: Option<&Expr>) -> Option<i64> {
+    match e? {
+        Expr::Literal(Literal::Integer(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+fn duration_arg(e: Option<&Expr>, fname: &str, default: i64) -> Result<i64, Fail> {
+    match e {
+        None => Ok(default),
+        Some(Expr::Literal(Literal::Duration(d))) if *d > 0 => Ok(*d),
+        Some(_) => Err(format!("second argument to {fname} must be a duration")),
+    }
+}
+
+/// The field an aggregate reads: `f`, `f::type`, or `DISTINCT(f)`.
+fn field_arg(c: &Call) -> Result<VarRef, Fail> {
+    match c.args.first() {
+        Some(Expr::VarRef(v)) => Ok(v.clone()),
+        Some(Expr::Paren(inner)) => match inner.as_ref() {
+            Expr::VarRef(v) => Ok(v.clone()),
+            _ => Err(format!("expected field argument in {}()", c.name)),
+        },
+        _ => Err(format!("expected field argument in {}()", c.name)),
+    }
+}
+
+struct Planner<'a> {
+    group_by_time: bool,
+    /// Function nodes seen (for the statement-wide rules).
+    calls: Vec<&'static str>,
+    _p: std::marker::PhantomData<&'a ()>,
+}
+
+impl Planner<'_> {
+    fn compile(&mut self, e: &Expr) -> Result<Node, Fail> {
+        match e {
+            Expr::Literal(l) => Ok(Node::Lit(literal_value(l))),
+            Expr::VarRef(v) => Ok(Node::Ref(v.clone())),
+            Expr::Paren(inner) => self.compile(inner),
+            Expr::Binary(b) => Ok(Node::Bin {
+                op: b.op,
+                l: Box::new(self.compile(&b.lhs)?),
+                r: Box::new(self.compile(&b.rhs)?),
+            }),
+            Expr::Distinct(name) => {
+                self.calls.push("distinct");
+                Ok(Node::Agg {
+                    agg: Agg::Distinct,
+                    field: VarRef {
+                        name: name.clone(),
+                        data_type: None,
+                    },
+                })
+            }
+            Expr::Call(c) => self.call(c),
+            Expr::Wildcard(_) => Err("unsupported wildcard in an expression".into()),
+        }
+    }
+
+    fn call(&mut self, c: &Call) -> Result<Node, Fail> {
+        let name = c.name.as_str();
+        if let Some((m, arity)) = Math::from_name(name) {
+            if c.args.len() != arity {
+                return Err(format!(
+                    "invalid number of arguments for {name}, expected {arity}, got {}",
+                    c.args.len()
+                ));
+            }
+            let args = c
+                .args
+                .iter()
+                .map(|a| self.compile(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Node::Math { m, args });
+        }
+        let transform = match name {
+            "derivative" | "non_negative_derivative" => Some(Transform::Derivative {
+                unit: 0,
+                non_negative: name == "non_negative_derivative",
+            }),
+            "difference" | "non_negative_difference" => Some(Transform::Difference {
+                non_negative: name == "non_negative_difference",
+            }),
+            "moving_average" => {
+                let n = int_arg(c.args.get(1))
+                    .filter(|n| *n > 0)
+                    .ok_or("moving_average window must be greater than 1")?;
+                Some(Transform::MovingAverage(usize::try_from(n).unwrap_or(1)))
+            }
+            "cumulative_sum" => Some(Transform::CumulativeSum),
+            "elapsed" => Some(Transform::Elapsed(duration_arg(c.args.get(1), name, 1)?)),
+            _ => None,
+        };
+        if let Some(mut t) = transform {
+            self.calls.push(t.name());
+            let inner = match c.args.first() {
+                Some(Expr::Call(inner)) => {
+                    let n = self.call(inner)?;
+                    if !matches!(n, Node::Agg { .. }) {
+                        return Err(format!("{name} requires an aggregate or a field argument"));
+                    }
+                    if !self.group_by_time {
+                        return Err(format!("{name} aggregate requires a GROUP BY interval"));
+                    }
+                    n
+                }
+                Some(Expr::VarRef(v)) => {
+                    if self.group_by_time {
+                        return Err(format!(
+                            "aggregate function required inside the call to {name}"
+                        ));
+                    }
+                    Node::Ref(v.clone())
+                }
+                _ => return Err(format!("expected field argument in {name}()")),
+            };
+            if let Transform::Derivative { unit, .. } = &mut t {
+                *unit = duration_arg(c.args.get(1), name, 0)?;
+            }
+            return Ok(Node::Transform {
+                t,
+                inner: Box::new(inner),
+            });
+        }
+        let agg = match name {
+            "count" => match c.args.first() {
+                Some(Expr::Call(d)) if d.name == "distinct" => {
+                    return Ok(self.agg(Agg::CountDistinct, field_arg(d)?));
+                }
+                Some(Expr::Distinct(f)) => {
+                    return Ok(self.agg(
+                        Agg::CountDistinct,
+                        VarRef {
+                            name: f.clone(),
+                            data_type: None,
+                        },
+                    ));
+                }
+                _ => Agg::Count,
+            },
+            "distinct" => Agg::Distinct,
+            "sum" => Agg::Sum,
+            "mean" => Agg::Mean,
+            "median" => Agg::Median,
+            "mode" => Agg::Mode,
+            "spread" => Agg::Spread,
+            "stddev" => Agg::Stddev,
+            "integral" => Agg::Integral(duration_arg(c.args.get(1), name, SECOND)?),
+            "min" => Agg::Min,
+            "max" => Agg::Max,
+            "first" => Agg::First,
+            "last" => Agg::Last,
+            "percentile" => {
+                let p =
+                    number_arg(c.args.get(1)).ok_or("expected float argument in percentile()")?;
+                Agg::Percentile(p)
+            }
+            "top" | "bottom" => {
+                if c.args.len() != 2 {
+                    return Err(format!(
+                        "{name}() with tag arguments is not supported by wispmon yet"
+                    ));
+                }
+                let n = int_arg(c.args.last()).filter(|n| *n > 0).ok_or(format!(
+                    "{name}() requires a positive integer as its last argument"
+                ))?;
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                if name == "top" {
+                    Agg::Top(n)
+                } else {
+                    Agg::Bottom(n)
+                }
+            }
+            "sample" => {
+                let n = int_arg(c.args.get(1))
+                    .filter(|n| *n > 0)
+                    .ok_or("sample window must be greater than 1")?;
+                Agg::Sample(usize::try_from(n).unwrap_or(usize::MAX))
+            }
+            "now" => return Err("now() is only allowed in a time condition".into()),
+            _ => return Err(format!("undefined function {name}()")),
+        };
+        let field = field_arg(c)?;
+        Ok(self.agg(agg, field))
+    }
+
+    fn agg(&mut self, agg: Agg, field: VarRef) -> Node {
+        self.calls.push(agg.name());
+        Node::Agg { agg, field }
+    }
+}
+
+/// InfluxDB's column name for a field: its alias, a call's name, a reference's name, or the
+/// names in an expression joined by `_`.
+fn column_name(e: &Expr) -> String {
+    fn names(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::VarRef(v) => out.push(v.name.clone()),
+            Expr::Call(c) => out.push(c.name.clone()),
+            Expr::Distinct(_) => out.push("distinct".into()),
+            Expr::Binary(b) => {
+                names(&b.lhs, out);
+                names(&b.rhs, out);
+            }
+            Expr::Paren(inner) => names(inner, out),
+            _ => {}
+        }
+    }
+    match e {
+        Expr::Call(c) => c.name.clone(),
+        Expr::VarRef(v) => v.name.clone(),
+        Expr::Distinct(_) => "distinct".into(),
+        Expr::Paren(inner) => column_name(inner),
+        _ => {
+            let mut v = Vec::new();
+            names(e, &mut v);
+            v.join("_")
+        }
+    }
+}
+
+/// `time`, then the names with duplicates suffixed `_1`, `_2`, ... as InfluxDB does.
+fn dedupe(names: Vec<String>, time_name: &str) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    seen.insert(time_name.to_owned(), 1);
+    let mut out = vec![time_name.to_owned()];
+    for n in names {
+        if !seen.contains_key(&n) {
+            seen.insert(n.clone(), 1);
+            out.push(n);
+            continue;
+        }
+        loop {
+            let k = seen.get(&n).copied().unwrap_or(1);
+            let candidate = format!("{n}_{k}");
+            if seen.contains_key(&candidate) {
+                seen.insert(n.clone(), k + 1);
+                continue;
+            }
+            seen.insert(candidate.clone(), 1);
+            seen.insert(n.clone(), k + 1);
+            out.push(candidate);
+            break;
+        }
+    }
+    out
+}
+
+/// A measurement a statement reads.
+#[derive(Debug, Clone)]
+struct Target {
+    db: String,
+    rp: Option<String>,
+    name: String,
+    fields: BTreeMap<String, FieldType>,
+    tags: BTreeSet<String>,
+}
+
+impl Target {
+    fn is_field(&self, v: &VarRef) -> bool {
+        match v.data_type {
+            Some(DataType::Tag) => false,
+            _ => self.fields.contains_key(&v.name),
+        }
+    }
+}
+
+fn resolve_targets(
+    engine: &Engine,
+    stmt: &SelectStatement,
+    ctx: &Context<'_>,
+) -> Result<Vec<Target>, Fail> {
+    let mut out: Vec<Target> = Vec::new();
+    for s in &stmt.sources {
+        let m = match s {
+            Source::Measurement(m) => m,
+            Source::Subquery(_) => {
+                return Err("subqueries are not supported by wispmon yet".into());
+            }
+        };
+        let db = m
+            .database
+            .as_deref()
+            .or(ctx.db)
+            .filter(|d| !d.is_empty())
+            .ok_or("database name required")?;
+        let info = engine
+            .database(db)
+            .ok_or_else(|| format!("database not found: {db}"))?;
+        let rp = m
+            .retention_policy
+            .as_deref()
+            .or(ctx.rp)
+            .filter(|r| !r.is_empty());
+        if let Some(rp) = rp {
+            if !info.rps.iter().any(|p| p.name == rp) {
+                return Err(format!("retention policy not found: {rp}"));
+            }
+        }
+        let names: Vec<String> = match &m.name {
+            MeasurementName::Name(n) => vec![n.clone()],
+            MeasurementName::Regex(r) => {
+                let re = cond::compile(&r.source)?;
+                engine
+                    .measurements(db)
+                    .map_err(storage)?
+                    .into_iter()
+                    .filter(|n| re.is_match(n))
+                    .collect()
+            }
+            MeasurementName::SourceMeasurement => {
+                return Err(":MEASUREMENT is only allowed in INTO".into());
+            }
+        };
+        for name in names {
+            if out
+                .iter()
+                .any(|t| t.db == db && t.rp.as_deref() == rp && t.name == name)
+            {
+                continue;
+            }
+            let fields = engine.field_keys(db, &name).map_err(storage)?;
+            let tags = engine.tag_keys(db, &name).map_err(storage)?;
+            out.push(Target {
+                db: db.to_owned(),
+                rp: rp.map(str::to_owned),
+                name,
+                fields: fields.into_iter().collect(),
+                tags: tags.into_iter().collect(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn type_ok_for(agg_name: &str, t: FieldType) -> bool {
+    let numeric = matches!(
+        t,
+        FieldType::Float | FieldType::Integer | FieldType::Unsigned
+    );
+    match agg_name {
+        "count" | "distinct" | "first" | "last" | "mode" | "sample" => true,
+        _ => numeric,
+    }
+}
+
+/// Expands `*`, `/re/`, `f(*)` and `f(/re/)` in the field list against the targets.
+fn expand_fields(
+    stmt: &SelectStatement,
+    targets: &[Target],
+) -> Result<Vec<(Expr, Option<String>)>, Fail> {
+    let all_fields: BTreeMap<String, FieldType> = targets
+        .iter()
+        .flat_map(|t| t.fields.iter().map(|(k, v)| (k.clone(), *v)))
+        .collect();
+    let all_tags: BTreeSet<String> = targets
+        .iter()
+        .flat_map(|t| t.tags.iter().cloned())
+        .collect();
+    let var = |name: &str, t: DataType| {
+        Expr::VarRef(VarRef {
+            name: name.to_owned(),
+            data_type: Some(t),
+        })
+    };
+    let mut out = Vec::new();
+    for f in &stmt.fields {
+        match &f.expr {
+            Expr::Wildcard(kind) => {
+                let mut items: Vec<(String, DataType)> = Vec::new();
+                if *kind != Some(WildcardType::Tag) {
+                    items.extend(all_fields.keys().map(|k| (k.clone(), DataType::Field)));
+                }
+                if *kind != Some(WildcardType::Field) {
+                    items.extend(all_tags.iter().map(|k| (k.clone(), DataType::Tag)));
+                }
+                items.sort_by(|a, b| a.0.cmp(&b.0));
+                out.extend(items.into_iter().map(|(k, t)| (var(&k, t), None)));
+            }
+            Expr::Literal(Literal::Regex(r)) => {
+                let re = cond::compile(&r.source)?;
+                let mut items: Vec<(String, DataType)> = Vec::new();
+                items.extend(
+                    all_fields
+                        .keys()
+                        .filter(|k| re.is_match(k))
+                        .map(|k| (k.clone(), DataType::Field)),
+                );
+                items.extend(
+                    all_tags
+                        .iter()
+                        .filter(|k| re.is_match(k))
+                        .map(|k| (k.clone(), DataType::Tag)),
+                );
+                items.sort_by(|a, b| a.0.cmp(&b.0));
+                out.extend(items.into_iter().map(|(k, t)| (var(&k, t), None)));
+            }
+            Expr::Call(c)
+                if matches!(
+                    c.args.first(),
+                    Some(Expr::Wildcard(_) | Expr::Literal(Literal::Regex(_)))
+                ) =>
+            {
+                let re = match c.args.first() {
+                    Some(Expr::Literal(Literal::Regex(r))) => Some(cond::compile(&r.source)?),
+                    _ => None,
+                };
+                for (k, t) in &all_fields {
+                    if re.as_ref().is_some_and(|re| !re.is_match(k)) || !type_ok_for(&c.name, *t) {
+                        continue;
+                    }
+                    let mut args = c.args.clone();
+                    args[0] = var(k, DataType::Field);
+                    let e = Expr::Call(Call {
+                        name: c.name.clone(),
+                        args,
+                    });
+                    let name = match &f.alias {
+                        Some(a) => format!("{a}_{k}"),
+                        None => format!("{}_{k}", c.name),
+                    };
+                    out.push((e, Some(name)));
+                }
+            }
+            e => out.push((e.clone(), f.alias.clone())),
+        }
+    }
+    Ok(out)
+}
+
+/// `GROUP BY` resolved: the time buckets and which tags group.
+#[derive(Debug, Clone, Default)]
+struct Grouping {
+    every: Option<(i64, i64)>,
+    tags: Vec<String>,
+    all_tags: bool,
+    tag_regexes: Vec<regex::Regex>,
+}
+
+fn grouping(stmt: &SelectStatement) -> Result<Grouping, Fail> {
+    let mut g = Grouping::default();
+    for d in &stmt.group_by {
+        match d {
+            Dimension::Regex(r) => g.tag_regexes.push(cond::compile(&r.source)?),
+            Dimension::Expr(Expr::Wildcard(_)) => g.all_tags = true,
+            Dimension::Expr(Expr::VarRef(v)) => g.tags.push(v.name.clone()),
+            Dimension::Expr(Expr::Call(c)) if c.name == "time" => {
+                if g.every.is_some() {
+                    return Err("multiple time dimensions not allowed".into());
+                }
+                let every = match c.args.first() {
+                    Some(Expr::Literal(Literal::Duration(d))) => *d,
+                    _ => return Err("time dimension must have duration argument".into()),
+                };
+                let offset = match c.args.get(1) {
+                    None => 0,
+                    Some(Expr::Literal(Literal::Duration(d))) => *d,
+                    Some(Expr::Call(n)) if n.name == "now" => {
+                        return Err(
+                            "time dimension offset now() is not supported by wispmon yet".into(),
+                        );
+                    }
+                    Some(_) => return Err("time dimension offset must be duration or now()".into()),
+                };
+                if every < 0 {
+                    return Err("time dimension must have positive duration".into());
+                }
+                if every > 0 {
+                    g.every = Some((every, offset.rem_euclid(every)));
+                }
+            }
+            Dimension::Expr(other) => return Err(format!("invalid dimension: {other}")),
+        }
+    }
+    Ok(g)
+}
+
+// ----------------------------------------------------------------------------------------------
+// Execute.
+
+struct Plan {
+    columns: Vec<Column>,
+    time_name: String,
+    aggregate: bool,
+    /// A lone selector: rows carry the selected point's time and auxiliary fields.
+    lone_selector: bool,
+    group: Grouping,
+    range: TimeRange,
+    cond: Option<Expr>,
+    regexes: Regexes,
+    zone: Zone,
+    fill: Fill,
+    now: i64,
+}
+
+fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<Series>, Fail> {
+    if stmt.into.is_some() {
+        return Err("SELECT INTO is not supported by wispmon".into());
+    }
+    let zone = match &stmt.tz {
+        Some(z) => Zone::named(z).map_err(|e| e.to_string())?,
+        None => Zone::utc(),
+    };
+    let group = grouping(stmt)?;
+    let targets = resolve_targets(engine, stmt, ctx)?;
+
+    // Time range and the rest of the condition.
+    let mut range = TimeRange::default();
+    let cond = match &stmt.condition {
+        Some(c) => cond::split_time(c, &zone, ctx.now, &mut range)?,
+        None => None,
+    };
+    let mut regexes = Regexes::new();
+    if let Some(c) = &cond {
+        cond::compile_regexes(c, &mut regexes)?;
+    }
+
+    // Fields.
+    let expanded = expand_fields(stmt, &targets)?;
+    let mut planner = Planner {
+        group_by_time: group.every.is_some(),
+        calls: Vec::new(),
+        _p: std::marker::PhantomData,
+    };
+    let mut columns = Vec::new();
+    let mut names = Vec::new();
+    let mut time_name = "time".to_owned();
+    for (e, alias) in &expanded {
+        if let Expr::VarRef(v) = e {
+            if v.name == "time" {
+                if let Some(a) = alias {
+                    time_name = a.clone();
+                }
+                continue;
+            }
+        }
+        let node = planner.compile(e)?;
+        names.push(alias.clone().unwrap_or_else(|| column_name(e)));
+        columns.push(node);
+    }
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names = dedupe(names, &time_name);
+    let columns: Vec<Column> = names[1..]
+        .iter()
+        .cloned()
+        .zip(columns)
+        .map(|(name, node)| Column { name, node })
+        .collect();
+
+    // Statement-wide rules, with InfluxDB's wording.
+    let has_agg = columns.iter().any(|c| {
+        let mut a = false;
+        c.node
+            .walk(&mut |n| a |= matches!(n, Node::Agg { .. } | Node::Transform { .. }));
+        a
+    });
+    let agg_calls: Vec<&Node> = columns
+        .iter()
+        .flat_map(|c| {
+            let mut v = Vec::new();
+            c.node.walk(&mut |n| {
+                if matches!(n, Node::Agg { .. }) {
+                    v.push(n);
+                }
+            });
+            v
+        })
+        .collect();
+    let lone_selector = agg_calls.len() == 1
+        && planner.calls.len() == 1
+        && matches!(agg_calls[0], Node::Agg { agg, .. } if agg.is_selector());
+    for c in &columns {
+        if !c.node.has_var() {
+            return Err("field must contain at least one variable".into());
+        }
+    }
+    if has_agg {
+        for n in &agg_calls {
+            if let Node::Agg {
+                agg: agg @ (Agg::Top(_) | Agg::Bottom(_)),
+                ..
+            } = n
+            {
+                if planner.calls.len() > 1 {
+                    return Err(format!(
+                        "selector function {}() cannot be combined with other functions",
+                        agg.name()
+                    ));
+                }
+            }
+        }
+        let raw_refs = columns.iter().any(|c| {
+            let mut r = false;
+            // References inside a transformation of raw points are its input, not a column.
+            fn top_refs(n: &Node, r: &mut bool) {
+                match n {
+                    Node::Ref(_) => *r = true,
+                    Node::Math { args, .. } => args.iter().for_each(|a| top_refs(a, r)),
+                    Node::Bin { l, r: rr, .. } => {
+                        top_refs(l, r);
+                        top_refs(rr, r);
+                    }
+                    _ => {}
+                }
+            }
+            top_refs(&c.node, &mut r);
+            r
+        });
+        if raw_refs && !lone_selector {
+            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+        }
+    } else if group.every.is_some() {
+        return Err("GROUP BY requires at least one aggregate function".into());
+    }
+
+    let plan = Plan {
+        columns,
+        time_name,
+        aggregate: has_agg,
+        lone_selector,
+        group,
+        range,
+        cond,
+        regexes,
+        zone,
+        fill: stmt.fill.unwrap_or(Fill::Null),
+        now: ctx.now,
+    };
+    let column_names: Vec<String> = std::iter::once(plan.time_name.clone())
+        .chain(plan.columns.iter().map(|c| c.name.clone()))
+        .collect();
+
+    let lo = plan.range.lo.unwrap_or(MIN_TIME);
+    let hi = plan.range.hi.unwrap_or(if plan.group.every.is_some() {
+        plan.now
+    } else {
+        MAX_TIME
+    });
+    let mut out: Vec<(String, Vec<(String, String)>, Series)> = Vec::new();
+    if lo <= hi {
+        for t in &targets {
+            for (key, members) in groups(engine, t, &plan)? {
+                let rows = if plan.aggregate {
+                    aggregate_group(engine, t, &plan, &members, lo, hi)?
+                } else {
+                    raw_group(engine, t, &plan, &members, lo, hi)?
+                };
+                if rows.is_empty() {
+                    continue;
+                }
+                out.push((
+                    t.name.clone(),
+                    key.clone(),
+                    Series {
+                        name: Some(t.name.clone()),
+                        tags: key,
+                        columns: column_names.clone(),
+                        values: rows,
+                    },
+                ));
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let soffset = usize::try_from(stmt.soffset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let slimit = match stmt.slimit.unwrap_or(0) {
+        0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let offset = usize::try_from(stmt.offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let limit = match stmt.limit.unwrap_or(0) {
+        0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let descending = stmt.order_by.is_some_and(|o| !o.is_ascending());
+    let mut series = Vec::new();
+    for (_, _, mut s) in out.into_iter().skip(soffset).take(slimit) {
+        if descending {
+            s.values.reverse();
+        }
+        s.values = s.values.into_iter().skip(offset).take(limit).collect();
+        if !s.values.is_empty() {
+            series.push(s);
+        }
+    }
+    Ok(series)
+}
+
+/// The series of a target passing the tag filter, grouped by the `GROUP BY` tags (sorted by
+/// group key; members in series-key order).
+#[allow(clippy::type_complexity)]
+fn groups(
+    engine: &Engine,
+    t: &Target,
+    plan: &Plan,
+) -> Result<
+    Vec<(
+        Vec<(String, String)>,
+        Vec<(std::sync::Arc<SeriesInfo>, bool)>,
+    )>,
+    Fail,
+> {
+    let is_tag = |name: &str| !t.fields.contains_key(name);
+    let candidates: Vec<SeriesId> = match &plan.cond {
+        Some(c) => {
+            let eqs = cond::tag_equalities(c, &is_tag);
+            if eqs.is_empty() {
+                engine.series_of(&t.db, &t.name).map_err(storage)?
+            } else {
+                let mut set: Option<BTreeSet<SeriesId>> = None;
+                for (k, vals) in eqs {
+                    let mut u = BTreeSet::new();
+                    for v in vals {
+                        u.extend(
+                            engine
+                                .series_with_tag(&t.db, &t.name, &k, &v)
+                                .map_err(storage)?,
+                        );
+                    }
+                    set = Some(match set {
+                        None => u,
+                        Some(s) => s.intersection(&u).copied().collect(),
+                    });
+                }
+                set.unwrap_or_default().into_iter().collect()
+            }
+        }
+        None => engine.series_of(&t.db, &t.name).map_err(storage)?,
+    };
+    let group_keys: Vec<String> = if plan.group.all_tags {
+        t.tags.iter().cloned().collect()
+    } else {
+        let mut k: BTreeSet<String> = plan.group.tags.iter().cloned().collect();
+        for re in &plan.group.tag_regexes {
+            k.extend(t.tags.iter().filter(|x| re.is_match(x)).cloned());
+        }
+        k.into_iter().collect()
+    };
+    let mut groups: BTreeMap<Vec<(String, String)>, Vec<(std::sync::Arc<SeriesInfo>, bool)>> =
+        BTreeMap::new();
+    for id in candidates {
+        let Some(info) = engine.series_info(id) else {
+            continue;
+        };
+        let verdict = match &plan.cond {
+            None => Tri::True,
+            Some(c) => cond::eval(
+                c,
+                &SeriesEnv {
+                    info: &info,
+                    target: t,
+                },
+                &plan.regexes,
+            ),
+        };
+        if verdict == Tri::False {
+            continue;
+        }
+        let key: Vec<(String, String)> = group_keys
+            .iter()
+            .map(|k| (k.clone(), info.tag(k).unwrap_or("").to_owned()))
+            .collect();
+        groups
+            .entry(key)
+            .or_default()
+            .push((info, verdict == Tri::Unknown));
+    }
+    let mut out: Vec<_> = groups.into_iter().collect();
+    for (_, members) in &mut out {
+        members.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    }
+    Ok(out)
+}
+
+struct SeriesEnv<'a> {
+    info: &'a SeriesInfo,
+    target: &'a Target,
+}
+
+impl Env for SeriesEnv<'_> {
+    fn resolve(&self, name: &str, cast: Option<DataType>) -> Operand<'_> {
+        let v = VarRef {
+            name: name.to_owned(),
+            data_type: cast,
+        };
+        if self.target.is_field(&v) {
+            Operand::Unknown
+        } else {
+            Operand::Tag(self.info.tag(name).unwrap_or(""))
+        }
+    }
+}
+
+/// Rows of one series (or of a group): time, the series' index in the group, and one value
+/// per needed field.
+struct Rows {
+    fields: Vec<String>,
+    rows: Vec<(i64, usize, Vec<Value>)>,
+}
+
+struct RowEnv<'a> {
+    info: &'a SeriesInfo,
+    target: &'a Target,
+    fields: &'a [String],
+    vals: &'a [Value],
+}
+
+impl Env for RowEnv<'_> {
+    fn resolve(&self, name: &str, cast: Option<DataType>) -> Operand<'_> {
+        let v = VarRef {
+            name: name.to_owned(),
+            data_type: cast,
+        };
+        if self.target.is_field(&v) {
+            let i = self.fields.iter().position(|f| f == name);
+            Operand::Field(i.map_or(Value::Null, |i| self.vals[i].clone()))
+        } else {
+            Operand::Tag(self.info.tag(name).unwrap_or(""))
+        }
+    }
+}
+
+fn column_values(c: crate::storage::Column) -> Vec<(i64, Value)> {
+    let ts = c.ts;
+    match c.values {
+        ColumnValues::Float(v) => ts
+            .into_iter()
+            .zip(v)
+            .map(|(t, x)| (t, Value::Float(x)))
+            .collect(),
+        ColumnValues::Integer(v) => ts
+            .into_iter()
+            .zip(v)
+            .map(|(t, x)| (t, Value::Int(x)))
+            .collect(),
+        ColumnValues::Unsigned(v) => ts
+            .into_iter()
+            .zip(v)
+            .map(|(t, x)| (t, Value::Unsigned(x)))
+            .collect(),
+        ColumnValues::Boolean(v) => ts
+            .into_iter()
+            .zip(v)
+            .map(|(t, x)| (t, Value::Bool(x)))
+            .collect(),
+        ColumnValues::String(v) => ts
+            .into_iter()
+            .zip(v)
+            .map(|(t, x)| (t, Value::Str(x)))
+            .collect(),
+    }
+}
+
+/// Reads `fields` of a group's series within `lo..=hi`, applies the row condition, and merges
+/// the rows of all members by time (members in order at equal times).
+fn read_rows(
+    engine: &Engine,
+    t: &Target,
+    plan: &Plan,
+    members: &[(std::sync::Arc<SeriesInfo>, bool)],
+    fields: &[String],
+    lo: i64,
+    hi: i64,
+) -> Result<Rows, Fail> {
+    let mut rows: Vec<(i64, usize, Vec<Value>)> = Vec::new();
+    for (si, (info, needs_check)) in members.iter().enumerate() {
+        let mut per_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+        for (fi, f) in fields.iter().enumerate() {
+            let Some(col) = engine
+                .read(&t.db, t.rp.as_deref(), info.id, f, lo, hi)
+                .map_err(storage)?
+            else {
+                continue;
+            };
+            for (ts, v) in column_values(col) {
+                per_time
+                    .entry(ts)
+                    .or_insert_with(|| vec![Value::Null; fields.len()])[fi] = v;
+            }
+        }
+        for (ts, vals) in per_time {
+            if *needs_check {
+                if let Some(c) = &plan.cond {
+                    let env = RowEnv {
+                        info,
+                        target: t,
+                        fields,
+                        vals: &vals,
+                    };
+                    if cond::eval(c, &env, &plan.regexes) != Tri::True {
+                        continue;
+                    }
+                }
+            }
+            rows.push((ts, si, vals));
+        }
+    }
+    rows.sort_by_key(|r| (r.0, r.1));
+    Ok(Rows {
+        fields: fields.to_vec(),
+        rows,
+    })
+}
+
+/// Fields a target must read: those the columns and the condition name.
+fn needed_fields(t: &Target, plan: &Plan) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for c in &plan.columns {
+        c.node.walk(&mut |n| match n {
+            Node::Ref(v) | Node::Agg { field: v, .. } if t.is_field(v) => {
+                set.insert(v.name.clone());
+            }
+            _ => {}
+        });
+    }
+    fn cond_refs(e: &Expr, t: &Target, set: &mut BTreeSet<String>) {
+        match e {
+            Expr::VarRef(v) if t.is_field(v) => {
+                set.insert(v.name.clone());
+            }
+            Expr::Binary(b) => {
+                cond_refs(&b.lhs, t, set);
+                cond_refs(&b.rhs, t, set);
+            }
+            Expr::Paren(inner) => cond_refs(inner, t, set),
+            _ => {}
+        }
+    }
+    if let Some(c) = &plan.cond {
+        cond_refs(c, t, &mut set);
+    }
+    set.into_iter().collect()
+}
+
+/// Evaluates a node on one row (raw queries and auxiliary fields).
+fn eval_row(n: &Node, t: &Target, rows: &Rows, info: &SeriesInfo, vals: &[Value]) -> Value {
+    match n {
+        Node::Lit(v) => v.clone(),
+        Node::Ref(v) => {
+            if t.is_field(v) {
+                let i = rows.fields.iter().position(|f| *f == v.name);
+                let val = i.map_or(Value::Null, |i| vals[i].clone());
+                cast(val, v.data_type)
+            } else if v.data_type == Some(DataType::Field) {
+                Value::Null
+            } else {
+                info.tag(&v.name)
+                    .map_or(Value::Null, |s| Value::Str(s.to_owned()))
+            }
+        }
+        Node::Math { m, args } => {
+            let a: Vec<Value> = args
+                .iter()
+                .map(|a| eval_row(a, t, rows, info, vals))
+                .collect();
+            m.apply(&a)
+        }
+        Node::Bin { op, l, r } => arith(
+            *op,
+            &eval_row(l, t, rows, info, vals),
+            &eval_row(r, t, rows, info, vals),
+        ),
+        Node::Agg { .. } | Node::Transform { .. } => Value::Null,
+    }
+}
+
+/// A `::type` cast on a field value: numbers convert between integer and float; other
+/// mismatches give null.
+#[allow(clippy::cast_possible_truncation)]
+fn cast(v: Value, to: Option<DataType>) -> Value {
+    match (to, v) {
+        (Some(DataType::Float), Value::Int(i)) => Value::Float(i as f64),
+        (Some(DataType::Integer), Value::Float(f)) => Value::Int(f as i64),
+        (Some(DataType::Float), v @ Value::Float(_))
+        | (Some(DataType::Integer), v @ Value::Int(_))
+        | (Some(DataType::Unsigned), v @ Value::Unsigned(_))
+        | (Some(DataType::String), v @ Value::Str(_))
+        | (Some(DataType::Boolean), v @ Value::Bool(_))
+        | (None | Some(DataType::Field | DataType::Tag), v) => v,
+        _ => Value::Null,
+    }
+}
+
+/// Whether a column's value comes from a field (a row with only tags is not a row).
+fn from_field(n: &Node, t: &Target) -> bool {
+    let mut f = false;
+    n.walk(&mut |x| {
+        if let Node::Ref(v) = x {
+            f |= t.is_field(v);
+        }
+    });
+    f
+}
+
+fn raw_group(
+    engine: &Engine,
+    t: &Target,
+    plan: &Plan,
+    members: &[(std::sync::Arc<SeriesInfo>, bool)],
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<Vec<Value>>, Fail> {
+    let fields = needed_fields(t, plan);
+    if fields.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = read_rows(engine, t, plan, members, &fields, lo, hi)?;
+    let field_cols: Vec<bool> = plan
+        .columns
+        .iter()
+        .map(|c| from_field(&c.node, t))
+        .collect();
+    let mut out = Vec::with_capacity(rows.rows.len());
+    for (ts, si, vals) in &rows.rows {
+        let info = &members[*si].0;
+        let cells: Vec<Value> = plan
+            .columns
+            .iter()
+            .map(|c| eval_row(&c.node, t, &rows, info, vals))
+            .collect();
+        if !cells
+            .iter()
+            .zip(&field_cols)
+            .any(|(v, is_field)| *is_field && !v.is_null())
+        {
+            continue;
+        }
+        let mut row = Vec::with_capacity(cells.len() + 1);
+        row.push(Value::Time(*ts));
+        row.extend(cells);
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// The buckets of a group: their starts, in order.
+fn buckets(plan: &Plan, lo: i64, hi: i64) -> Result<Vec<i64>, Fail> {
+    let Some((every, offset)) = plan.group.every else {
+        return Ok(vec![lo]);
+    };
+    let w = Windowing {
+        every,
+        offset,
+        zone: plan.zone.clone(),
+    };
+    let mut starts = Vec::new();
+    let mut s = w.start_of(lo);
+    let last = w.start_of(hi);
+    while s <= last {
+        starts.push(s);
+        if starts.len() > MAX_BUCKETS {
+            return Err(format!(
+                "max-select-buckets limit exceeded: ({}/{MAX_BUCKETS})",
+                starts.len()
+            ));
+        }
+        let n = w.next(s);
+        if n <= s {
+            break;
+        }
+        s = n;
+    }
+    Ok(starts)
+}
+
+/// A column's output: `(time, value)` points in time order (several may share a time).
+type Seq = Vec<(i64, Value)>;
+
+/// Index of the bucket holding `t` (`starts` sorted, `t >= starts[0]`).
+fn bucket_of(starts: &[i64], t: i64) -> Option<usize> {
+    match starts.binary_search(&t) {
+        Ok(i) => Some(i),
+        Err(0) => None,
+        Err(i) => Some(i - 1),
+    }
+}
+
+fn aggregate_group(
+    engine: &Engine,
+    t: &Target,
+    plan: &Plan,
+    members: &[(std::sync::Arc<SeriesInfo>, bool)],
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<Vec<Value>>, Fail> {
+    let fields = needed_fields(t, plan);
+    let any_check = members.iter().any(|m| m.1);
+    // Without a bucket interval or a lower bound, the row time is the range start (or 0).
+    let mut lo_eff = lo;
+    if plan.range.lo.is_none() && plan.group.every.is_some() {
+        // Buckets start at the group's first point.
+        let rows = read_rows(engine, t, plan, members, &fields, lo, hi)?;
+        match rows.rows.first() {
+            Some(r) => lo_eff = r.0,
+            None => return Ok(Vec::new()),
+        }
+    }
+    let starts = buckets(plan, lo_eff, hi)?;
+    let mut cache: Option<Rows> = None;
+    let mut seqs: Vec<Seq> = Vec::with_capacity(plan.columns.len());
+    let ctx = AggCtx {
+        engine,
+        t,
+        plan,
+        members,
+        fields: &fields,
+        lo,
+        hi,
+        starts: &starts,
+        any_check,
+    };
+    for c in &plan.columns {
+        seqs.push(ctx.eval(&c.node, &mut cache)?);
+    }
+    // A lone selector without buckets reports the selected point's time; with auxiliary
+    // fields, their values at that point.
+    let mut out: Vec<Vec<Value>> = Vec::new();
+    if seqs.iter().all(Vec::is_empty) {
+        return Ok(out);
+    }
+    // Join the columns on (time, occurrence at that time).
+    let mut keys: BTreeSet<(i64, usize)> = BTreeSet::new();
+    let mut maps: Vec<HashMap<(i64, usize), Value>> = Vec::with_capacity(seqs.len());
+    for s in &seqs {
+        let mut m = HashMap::new();
+        let mut prev: Option<i64> = None;
+        let mut k = 0usize;
+        for (time, v) in s {
+            k = if prev == Some(*time) { k + 1 } else { 0 };
+            prev = Some(*time);
+            keys.insert((*time, k));
+            m.insert((*time, k), v.clone());
+        }
+        maps.push(m);
+    }
+    for key in keys {
+        let mut row = Vec::with_capacity(seqs.len() + 1);
+        row.push(Value::Time(key.0));
+        for m in &maps {
+            row.push(m.get(&key).cloned().unwrap_or(Value::Null));
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+struct AggCtx<'a> {
+    engine: &'a Engine,
+    t: &'a Target,
+    plan: &'a Plan,
+    members: &'a [(std::sync::Arc<SeriesInfo>, bool)],
+    fields: &'a [String],
+    lo: i64,
+    hi: i64,
+    starts: &'a [i64],
+    any_check: bool,
+}
+
+impl AggCtx<'_> {
+    fn rows<'c>(&self, cache: &'c mut Option<Rows>) -> Result<&'c Rows, Fail> {
+        if cache.is_none() {
+            *cache = Some(read_rows(
+                self.engine,
+                self.t,
+                self.plan,
+                self.members,
+                self.fields,
+                self.lo,
+                self.hi,
+            )?);
+        }
+        cache.as_ref().ok_or_else(|| "internal: rows".to_owned())
+    }
+
+    /// The points of one field of the group, in time order.
+    fn points(&self, field: &VarRef, cache: &mut Option<Rows>) -> Result<Vec<(i64, Value)>, Fail> {
+        if !self.t.is_field(field) {
+            return Ok(Vec::new());
+        }
+        let rows = self.rows(cache)?;
+        let Some(i) = rows.fields.iter().position(|f| *f == field.name) else {
+            return Ok(Vec::new());
+        };
+        Ok(rows
+            .rows
+            .iter()
+            .filter(|r| !r.2[i].is_null())
+            .map(|r| (r.0, cast(r.2[i].clone(), field.data_type)))
+            .filter(|p| !p.1.is_null())
+            .collect())
+    }
+
+    fn eval(&self, n: &Node, cache: &mut Option<Rows>) -> Result<Seq, Fail> {
+        match n {
+            Node::Agg { agg, field } => self.aggregate(agg, field, cache),
+            Node::Transform { t, inner } => {
+                let input = match inner.as_ref() {
+                    Node::Ref(v) => self.points(v, cache)?,
+                    other => self.eval(other, cache)?,
+                };
+                let mut t = t.clone();
+                if let Transform::Derivative { unit, .. } = &mut t {
+                    if *unit == 0 {
+                        // Per second on raw points, per bucket on buckets.
+                        *unit = self.plan.group.every.map_or(SECOND, |(e, _)| e);
+                    }
+                }
+                Ok(func::transform(&t, &input))
+            }
+            Node::Math { m, args } => {
+                let seqs = args
+                    .iter()
+                    .map(|a| self.eval(a, cache))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(zip_seqs(&seqs, |vals| m.apply(vals)))
+            }
+            Node::Bin { op, l, r } => {
+                let seqs = vec![self.eval(l, cache)?, self.eval(r, cache)?];
+                Ok(zip_seqs(&seqs, |v| arith(*op, &v[0], &v[1])))
+            }
+            Node::Lit(v) => Ok(vec![(i64::MIN, v.clone())]),
+            Node::Ref(v) => self.aux(v, cache),
+        }
+    }
+
+    /// An auxiliary field next to a lone selector: its value at the selected point.
+    fn aux(&self, v: &VarRef, cache: &mut Option<Rows>) -> Result<Seq, Fail> {
+        let sel = self
+            .plan
+            .columns
+            .iter()
+            .find_map(|c| {
+                let mut found = None;
+                c.node.walk(&mut |n| {
+                    if let Node::Agg { agg, field } = n {
+                        found = Some((agg.clone(), field.clone()));
+                    }
+                });
+                found
+            })
+            .ok_or("mixing aggregate and non-aggregate queries is not supported")?;
+        let picked = self.raw_agg(&sel.0, &sel.1, cache)?;
+        let rows = self.rows(cache)?;
+        let fi = rows.fields.iter().position(|f| *f == sel.1.name);
+        let mut out = Vec::new();
+        for (bucket_time, point_time, value) in picked {
+            let row = rows
+                .rows
+                .iter()
+                .find(|r| Some(r.0) == point_time && fi.is_none_or(|i| r.2[i] == value));
+            let cell = match row {
+                Some(r) => eval_row(
+                    &Node::Ref(v.clone()),
+                    self.t,
+                    rows,
+                    &self.members[r.1].0,
+                    &r.2,
+                ),
+                None => Value::Null,
+            };
+            out.push((bucket_time, cell));
+        }
+        Ok(out)
+    }
+
+    /// Reduces raw points per bucket: `(row time, selected point time, value)`.
+    fn raw_agg(
+        &self,
+        agg: &Agg,
+        field: &VarRef,
+        cache: &mut Option<Rows>,
+    ) -> Result<Vec<(i64, Option<i64>, Value)>, Fail> {
+        let pts = self.points(field, cache)?;
+        if let Some(p) = pts.first() {
+            if let Some(e) = func::type_error(agg, &p.1) {
+                return Err(e);
+            }
+        }
+        let mut out = Vec::new();
+        let mut i = 0;
+        for (bi, &start) in self.starts.iter().enumerate() {
+            let end = self.starts.get(bi + 1).copied().unwrap_or(i64::MAX);
+            let j = i + pts[i..].partition_point(|p| p.0 < end);
+            let reduced = func::reduce(agg, &pts[i..j]);
+            i = j;
+            let n = reduced.len();
+            for (sel_time, v) in reduced {
+                let row_time = if self.plan.group.every.is_some() {
+                    start
+                } else if self.plan.lone_selector && sel_time.is_some() {
+                    sel_time.unwrap_or(start)
+                } else if matches!(agg, Agg::Integral(_)) {
+                    0
+                } else {
+                    self.plan.range.lo.unwrap_or(0)
+                };
+                out.push((row_time, sel_time, v));
+            }
+            if n == 0 && self.plan.group.every.is_some() {
+                out.push((start, None, Value::Null));
+            }
+        }
+        Ok(out)
+    }
+
+    fn aggregate(&self, agg: &Agg, field: &VarRef, cache: &mut Option<Rows>) -> Result<Seq, Fail> {
+        let rolled = self.from_rollups(agg, field)?;
+        let mut seq: Seq = match rolled {
+            Some(s) => s,
+            None => self
+                .raw_agg(agg, field, cache)?
+                .into_iter()
+                .map(|(t, _, v)| (t, v))
+                .collect(),
+        };
+        if self.plan.group.every.is_some() {
+            fill(
+                &mut seq,
+                self.plan.fill,
+                matches!(agg, Agg::Count | Agg::CountDistinct),
+            );
+        }
+        Ok(seq)
+    }
+
+    /// Bucketed count/sum/mean/min/max/spread from hourly rollups, when buckets are whole
+    /// hours and no row condition applies. `None` when the rollups cannot answer.
+    fn from_rollups(&self, agg: &Agg, field: &VarRef) -> Result<Option<Seq>, Fail> {
+        let Some((every, _)) = self.plan.group.every else {
+            return Ok(None);
+        };
+        let single = self.members.len() == 1;
+        let ok_fn = matches!(
+            agg,
+            Agg::Count | Agg::Sum | Agg::Mean | Agg::Min | Agg::Max | Agg::Spread
+        ) || (single && matches!(agg, Agg::First | Agg::Last));
+        let Some(ft) = self.t.fields.get(&field.name) else {
+            return Ok(None);
+        };
+        let numeric = matches!(
+            ft,
+            FieldType::Float | FieldType::Integer | FieldType::Unsigned
+        );
+        if !ok_fn
+            || !numeric
+            || self.any_check
+            || field.data_type.is_some_and(|d| d != DataType::Field)
+            || every < HOUR
+            || !window::hour_aligned(self.starts)
+        {
+            return Ok(None);
+        }
+        // Per bucket: count, sum, min, max, first, last.
+        struct Acc {
+            count: u64,
+            sum: Value,
+            min: Value,
+            max: Value,
+            first: Value,
+            last: Value,
+        }
+        let mut acc: Vec<Option<Acc>> = (0..self.starts.len()).map(|_| None).collect();
+        for (info, _) in self.members {
+            let Some(p) = self
+                .engine
+                .aggregate(
+                    &self.t.db,
+                    self.t.rp.as_deref(),
+                    info.id,
+                    &field.name,
+                    self.lo,
+                    self.hi,
+                    HOUR,
+                    0,
+                )
+                .map_err(storage)?
+            else {
+                continue;
+            };
+            let get = |c: &ColumnValues, i: usize| -> Value {
+                match c {
+                    ColumnValues::Float(v) => Value::Float(v[i]),
+                    ColumnValues::Integer(v) => Value::Int(v[i]),
+                    ColumnValues::Unsigned(v) => Value::Unsigned(v[i]),
+                    ColumnValues::Boolean(v) => Value::Bool(v[i]),
+                    ColumnValues::String(v) => Value::Str(v[i].clone()),
+                }
+            };
+            for (i, &h) in p.starts.iter().enumerate() {
+                let Some(b) = bucket_of(self.starts, h) else {
+                    continue;
+                };
+                let (sum, min, max) = (get(&p.sum, i), get(&p.min, i), get(&p.max, i));
+                let (first, last) = (get(&p.first, i), get(&p.last, i));
+                match &mut acc[b] {
+                    None => {
+                        acc[b] = Some(Acc {
+                            count: p.counts[i],
+                            sum,
+                            min,
+                            max,
+                            first,
+                            last,
+                        });
+                    }
+                    Some(a) => {
+                        a.count += p.counts[i];
+                        a.sum = arith(BinaryOp::Add, &a.sum, &sum);
+                        if crate::influxql::value::compare(&min, &a.min)
+                            == Some(std::cmp::Ordering::Less)
+                        {
+                            a.min = min;
+                        }
+                        if crate::influxql::value::compare(&max, &a.max)
+                            == Some(std::cmp::Ordering::Greater)
+                        {
+                            a.max = max;
+                        }
+                        a.last = last;
+                    }
+                }
+            }
+        }
+        let seq = self
+            .starts
+            .iter()
+            .zip(acc)
+            .map(|(&s, a)| {
+                let v = match a {
+                    None => Value::Null,
+                    #[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
+                    Some(a) => match agg {
+                        Agg::Count => Value::Int(a.count as i64),
+                        Agg::Sum => a.sum,
+                        Agg::Mean => match a.sum.as_f64() {
+                            Some(x) => Value::Float(x / a.count as f64),
+                            None => Value::Null,
+                        },
+                        Agg::Min => a.min,
+                        Agg::Max => a.max,
+                        Agg::Spread => arith(BinaryOp::Sub, &a.max, &a.min),
+                        Agg::First => a.first,
+                        Agg::Last => a.last,
+                        _ => Value::Null,
+                    },
+                };
+                (s, v)
+            })
+            .collect();
+        Ok(Some(seq))
+    }
+}
+
+/// Applies `fill` to a bucketed sequence in which empty buckets are `Null`.
+fn fill(seq: &mut Seq, how: Fill, is_count: bool) {
+    match how {
+        Fill::Null => {
+            if is_count {
+                for p in seq.iter_mut() {
+                    if p.1.is_null() {
+                        p.1 = Value::Int(0);
+                    }
+                }
+            }
+        }
+        Fill::None => seq.retain(|p| !p.1.is_null()),
+        Fill::Integer(n) => {
+            for p in seq.iter_mut().filter(|p| p.1.is_null()) {
+                p.1 = Value::Int(n);
+            }
+        }
+        Fill::Float(f) => {
+            for p in seq.iter_mut().filter(|p| p.1.is_null()) {
+                p.1 = Value::Float(f);
+            }
+        }
+        Fill::Previous => {
+            let mut prev = Value::Null;
+            for p in seq.iter_mut() {
+                if p.1.is_null() {
+                    p.1 = prev.clone();
+                } else {
+                    prev = p.1.clone();
+                }
+            }
+        }
+        Fill::Linear => {
+            let known: Vec<usize> = (0..seq.len()).filter(|&i| !seq[i].1.is_null()).collect();
+            for w in known.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let (Some(va), Some(vb)) = (seq[a].1.as_f64(), seq[b].1.as_f64()) else {
+                    continue;
+                };
+                let ints = matches!(seq[a].1, Value::Int(_)) && matches!(seq[b].1, Value::Int(_));
+                let (ta, tb) = (seq[a].0 as f64, seq[b].0 as f64);
+                for i in a + 1..b {
+                    let x = va + (vb - va) * ((seq[i].0 as f64 - ta) / (tb - ta));
+                    #[allow(clippy::cast_possible_truncation)]
+                    let v = if ints {
+                        Value::Int(x as i64)
+                    } else {
+                        Value::Float(x)
+                    };
+                    seq[i].1 = v;
+                }
+            }
+        }
+    }
+}
+
+/// Combines the sequences of a function's arguments point by point (a literal, at time
+/// `i64::MIN`, applies to every point).
+fn zip_seqs(seqs: &[Seq], f: impl Fn(&[Value]) -> Value) -> Seq {
+    let is_lit = |s: &Seq| s.len() == 1 && s[0].0 == i64::MIN;
+    let Some(driver) = seqs.iter().find(|s| !is_lit(s)) else {
+        let vals: Vec<Value> = seqs.iter().map(|s| s[0].1.clone()).collect();
+        return vec![(i64::MIN, f(&vals))];
+    };
+    // Index each non-literal sequence by (time, occurrence).
+    let keyed: Vec<Option<HashMap<(i64, usize), &Value>>> = seqs
+        .iter()
+        .map(|s| {
+            if is_lit(s) {
+                return None;
+            }
+            let mut m = HashMap::new();
+            let mut prev = None;
+            let mut k = 0;
+            for (t, v) in s {
+                k = if prev == Some(*t) { k + 1 } else { 0 };
+                prev = Some(*t);
+                m.insert((*t, k), v);
+            }
+            Some(m)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(driver.len());
+    let mut prev = None;
+    let mut k = 0;
+    for (t, _) in driver {
+        k = if prev == Some(*t) { k + 1 } else { 0 };
+        prev = Some(*t);
+        let vals: Vec<Value> = seqs
+            .iter()
+            .zip(&keyed)
+            .map(|(s, m)| match m {
+                None => s[0].1.clone(),
+                Some(m) => m.get(&(*t, k)).map_or(Value::Null, |v| (*v).clone()),
+            })
+            .collect();
+        out.push((*t, f(&vals)));
+    }
+    out
+}
