@@ -2,8 +2,10 @@
 #![allow(unreachable_pub)] // test helpers are shared between modules of one binary
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a test harness: panics are failures, and it waits on child processes from plain threads
 
+mod compat_select;
 mod compat_write;
 mod config_cli;
 mod influx_write;
 mod lifecycle;
+mod python_client;
 mod util;

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
 use crate::influxql::exec::{self, StatementResult, Value};
-use crate::influxql::{Literal, Statement, select};
+use crate::influxql::{Literal, ParseOptions, select};
 use crate::lineproto::{self, ParsedLine, Precision};
 use crate::storage::{FieldValue, Point, StorageError, WriteBatch, WriteOutcome};
 use crate::time::Zone;
@@ -373,7 +373,8 @@ fn go_float(f: f64) -> String {
 /// The `epoch` parameter: the unit times are rendered in, or `None` for RFC 3339 text.
 fn epoch_unit(p: Option<&str>) -> Option<i64> {
     Some(match p? {
-        "u" | "µ" => 1_000,
+        // Only `u`: InfluxDB 1.x takes `µ` as unknown (nanoseconds).
+        "u" => 1_000,
         "ms" => 1_000_000,
         "s" => 1_000_000_000,
         "m" => 60_000_000_000,
@@ -533,20 +534,19 @@ pub(crate) async fn query(
         Ok(p) => p,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
     };
-    let parsed = match crate::influxql::parse_query_with_params(&text, &params) {
+    // The validators are not `Sync`: parse in a block so nothing of them lives across an await.
+    let parsed = {
+        let opts = ParseOptions {
+            params: Some(&params),
+            check_regex: Some(&select::check_regex),
+            check_time_zone: Some(&select::check_time_zone),
+        };
+        crate::influxql::parse_query_with(&text, &opts)
+    };
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    for stmt in &parsed.statements {
-        if let Statement::Select(sel) = stmt {
-            if let Err(e) = select::validate(sel) {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("error parsing query: {e}"),
-                );
-            }
-        }
-    }
     let db = q.get("db").cloned();
     let rp = q.get("rp").cloned();
     let epoch = epoch_unit(q.get("epoch").map(String::as_str));

@@ -100,9 +100,10 @@ impl Zone {
         }
     }
 
-    /// The instant of a wall-clock time in this zone (a time skipped by a DST change maps
-    /// forward, a repeated one to its first occurrence).
-    fn instant_of_local(&self, local_ns: i64) -> i64 {
+    /// The instant of a wall-clock time (ns since the epoch as if the wall clock were UTC) in
+    /// this zone: a time skipped by a DST change maps forward, a repeated one to its first
+    /// occurrence.
+    pub fn instant_of_local(&self, local_ns: i64) -> i64 {
         match &self.tz {
             None => local_ns,
             Some(_) => {

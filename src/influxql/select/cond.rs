@@ -50,7 +50,14 @@ fn mentions_time(e: &Expr) -> bool {
 /// The instant an expression on the other side of `time <op>` stands for.
 pub(super) fn time_value(e: &Expr, zone: &Zone, now: i64) -> Result<i64, String> {
     match e {
-        Expr::Literal(Literal::String(s)) => zone.parse_time(s).map_err(|e| e.to_string()),
+        // Strings that look like dates are times (and must be valid ones); other strings
+        // cannot be compared with time.
+        Expr::Literal(Literal::String(s)) if looks_like_date(s) => {
+            zone.parse_time(s).map_err(|e| e.to_string())
+        }
+        Expr::Literal(Literal::String(_)) => {
+            Err("invalid operation: time and *influxql.StringLiteral are not compatible".into())
+        }
         Expr::Literal(Literal::Integer(n)) => Ok(*n),
         Expr::Literal(Literal::Duration(n)) => Ok(*n),
         #[allow(clippy::cast_possible_truncation)]
@@ -71,6 +78,16 @@ pub(super) fn time_value(e: &Expr, zone: &Zone, now: i64) -> Result<i64, String>
         }
         other => Err(format!("invalid time comparison: {other}")),
     }
+}
+
+fn looks_like_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
 }
 
 /// Takes the `time` comparisons out of `cond` (they must be joined to the rest by `AND`) and
@@ -99,7 +116,11 @@ pub(super) fn split_time(
         }
         Expr::Binary(b) if b.op == BinaryOp::Or => {
             if mentions_time(&b.lhs) || mentions_time(&b.rhs) {
-                return Err("invalid time condition: time cannot be used with OR".into());
+                // InfluxDB 1.x cannot combine time ranges with OR: the range it extracts is
+                // empty and the answer has no series (no error).
+                range.lower(MAX_TIME);
+                range.upper(MIN_TIME);
+                return Ok(None);
             }
             Ok(Some(cond.clone()))
         }

@@ -350,9 +350,11 @@ fn is_negative(v: &Value) -> bool {
     v.as_f64().is_some_and(|x| x < 0.0)
 }
 
-/// Applies a transformation; null rows are skipped, as InfluxDB does.
+/// Applies a transformation to rows in output order (`ascending` false for `ORDER BY time
+/// DESC`: derivatives then divide by the absolute interval); null rows are skipped, as
+/// InfluxDB does.
 #[allow(clippy::cast_precision_loss)]
-pub(super) fn transform(t: &Transform, seq: &[(i64, Value)]) -> Vec<(i64, Value)> {
+pub(super) fn transform(t: &Transform, seq: &[(i64, Value)], ascending: bool) -> Vec<(i64, Value)> {
     let pts: Vec<&(i64, Value)> = seq.iter().filter(|p| !p.1.is_null()).collect();
     let mut out = Vec::new();
     match t {
@@ -366,7 +368,8 @@ pub(super) fn transform(t: &Transform, seq: &[(i64, Value)]) -> Vec<(i64, Value)
                 let (Some(a), Some(b)) = (v0.as_f64(), v1.as_f64()) else {
                     continue;
                 };
-                let d = (b - a) / ((t1 - t0) as f64 / *unit as f64);
+                let elapsed = if ascending { t1 - t0 } else { t0 - t1 };
+                let d = (b - a) / (elapsed as f64 / *unit as f64);
                 if *non_negative && d < 0.0 {
                     continue;
                 }
@@ -386,9 +389,18 @@ pub(super) fn transform(t: &Transform, seq: &[(i64, Value)]) -> Vec<(i64, Value)
             if *n == 0 {
                 return out;
             }
-            for w in pts.windows(*n) {
-                let sum: f64 = w.iter().filter_map(|p| p.1.as_f64()).sum();
-                out.push((w[w.len() - 1].0, Value::Float(sum / *n as f64)));
+            // A running sum (add the new value, drop the oldest), as InfluxDB keeps it: the
+            // last digits follow from that order.
+            let vals: Vec<f64> = pts.iter().map(|p| p.1.as_f64().unwrap_or(0.0)).collect();
+            let mut sum = 0.0;
+            for (i, p) in pts.iter().enumerate() {
+                sum += vals[i];
+                if i >= *n {
+                    sum -= vals[i - n];
+                }
+                if i + 1 >= *n {
+                    out.push((p.0, Value::Float(sum / *n as f64)));
+                }
             }
         }
         Transform::CumulativeSum => {
@@ -492,8 +504,10 @@ impl Math {
                 Some(b) => x.ln() / b.ln(),
                 None => return Value::Null,
             },
-            Math::Log2 => x.log2(),
-            Math::Log10 => x.log10(),
+            Math::Log2 => go_log2(x),
+            // Go: ln(x) * (1/ln 10) with the constant rounded once (LOG10_E), so log10(100)
+            // is exactly 2 as InfluxDB answers.
+            Math::Log10 => x.ln() * std::f64::consts::LOG10_E,
             Math::Exp => x.exp(),
             Math::Pow => match y {
                 Some(p) => x.powf(p),
@@ -512,6 +526,33 @@ impl Math {
         };
         Value::Float(r)
     }
+}
+
+/// log2 as Go computes it: exact for powers of two, else from the mantissa's natural log,
+/// so results match InfluxDB to the last digit.
+fn go_log2(x: f64) -> f64 {
+    if !x.is_finite() || x <= 0.0 {
+        return x.log2();
+    }
+    // frexp: x = frac * 2^exp with frac in [0.5, 1).
+    let bits = x.to_bits();
+    let raw_exp = ((bits >> 52) & 0x7ff) as i64;
+    let (frac, exp) = if raw_exp == 0 {
+        // Subnormal: scale into the normal range first.
+        let y = x * (1u64 << 54) as f64;
+        let b = y.to_bits();
+        let e = ((b >> 52) & 0x7ff) as i64 - 1022 - 54;
+        (f64::from_bits((b & !(0x7ff << 52)) | (1022 << 52)), e)
+    } else {
+        (
+            f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52)),
+            raw_exp - 1022,
+        )
+    };
+    if frac == 0.5 {
+        return (exp - 1) as f64;
+    }
+    frac.ln() * std::f64::consts::LOG2_E + exp as f64
 }
 
 #[cfg(test)]
@@ -560,6 +601,7 @@ mod tests {
                 non_negative: false,
             },
             &s,
+            true,
         );
         assert_eq!(
             d,
@@ -568,7 +610,7 @@ mod tests {
                 (3_000_000_000, Value::Float(-0.5))
             ]
         );
-        let c = transform(&Transform::CumulativeSum, &s);
+        let c = transform(&Transform::CumulativeSum, &s, true);
         assert_eq!(c.last(), Some(&(3_000_000_000, Value::Float(6.0))));
     }
 }

@@ -48,20 +48,45 @@ fn storage(e: StorageError) -> Fail {
     }
 }
 
-/// Validates what InfluxDB checks while parsing (the zone name): a failure refuses the request.
+/// The parser's regex check: InfluxDB refuses a bad regex as a parse error, in Go's words
+/// for the common mistakes.
 ///
 /// # Errors
-/// The message of the 400 answer.
-pub fn validate(stmt: &SelectStatement) -> Result<(), String> {
-    if let Some(tz) = &stmt.tz {
-        Zone::named(tz).map_err(|e| e.to_string())?;
-    }
-    for s in &stmt.sources {
-        if let Source::Subquery(inner) = s {
-            validate(inner)?;
-        }
-    }
-    Ok(())
+/// ``error parsing regexp: missing closing ): `(` `` and the like.
+pub fn check_regex(source: &str) -> Result<(), String> {
+    let Err(e) = cond::compile(source) else {
+        return Ok(());
+    };
+    let code = [
+        ("unclosed group", "missing closing )"),
+        ("unopened group", "unexpected )"),
+        ("unclosed character class", "missing closing ]"),
+        (
+            "repetition operator missing expression",
+            "missing argument to repetition operator",
+        ),
+        ("unrecognized escape sequence", "invalid escape sequence"),
+        (
+            "invalid character class range",
+            "invalid character class range",
+        ),
+        (
+            "repetition quantifier expects a valid decimal",
+            "invalid repeat count",
+        ),
+    ]
+    .iter()
+    .find(|(rust, _)| e.contains(rust))
+    .map_or(e.as_str(), |(_, go)| go);
+    Err(format!("error parsing regexp: {code}: `{source}`"))
+}
+
+/// The parser's `tz()` check.
+///
+/// # Errors
+/// `unable to find time zone X`.
+pub fn check_time_zone(name: &str) -> Result<(), String> {
+    Zone::named(name).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Runs a `SELECT`.
@@ -88,10 +113,11 @@ enum Node {
     Lit(Value),
     /// A field or tag of the row (raw queries; auxiliary fields of a lone selector).
     Ref(VarRef),
-    /// A function over a bucket's points of one field.
+    /// A function over a bucket's points of one field (`by`: TOP/BOTTOM tag arguments).
     Agg {
         agg: Agg,
         field: VarRef,
+        by: Vec<String>,
     },
     /// A transformation over the rows of its input.
     Transform {
@@ -209,6 +235,7 @@ impl Planner<'_> {
                         name: name.clone(),
                         data_type: None,
                     },
+                    by: Vec::new(),
                 })
             }
             Expr::Call(c) => self.call(c),
@@ -218,6 +245,7 @@ impl Planner<'_> {
 
     fn call(&mut self, c: &Call) -> Result<Node, Fail> {
         let name = c.name.as_str();
+        check_arity(name, c.args.len())?;
         if let Some((m, arity)) = Math::from_name(name) {
             if c.args.len() != arity {
                 return Err(format!(
@@ -315,20 +343,35 @@ impl Planner<'_> {
                 Agg::Percentile(p)
             }
             "top" | "bottom" => {
-                if c.args.len() != 2 {
-                    return Err(format!(
-                        "{name}() with tag arguments is not supported by wispmon yet"
-                    ));
-                }
-                let n = int_arg(c.args.last()).filter(|n| *n > 0).ok_or(format!(
-                    "{name}() requires a positive integer as its last argument"
-                ))?;
+                let n = int_arg(c.args.last()).filter(|n| *n > 0).ok_or_else(|| {
+                    format!(
+                        "expected integer as last argument in {name}(), found {}",
+                        c.args.last().map(ToString::to_string).unwrap_or_default()
+                    )
+                })?;
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
-                if name == "top" {
+                let mut by = Vec::new();
+                for a in &c.args[1..c.args.len() - 1] {
+                    match a {
+                        Expr::VarRef(v) => by.push(v.name.clone()),
+                        other => {
+                            return Err(format!(
+                                "only fields or tags are allowed in {name}(), found {other}"
+                            ));
+                        }
+                    }
+                }
+                let agg = if name == "top" {
                     Agg::Top(n)
                 } else {
                     Agg::Bottom(n)
-                }
+                };
+                self.calls.push(agg.name());
+                return Ok(Node::Agg {
+                    agg,
+                    field: field_arg(c)?,
+                    by,
+                });
             }
             "sample" => {
                 let n = int_arg(c.args.get(1))
@@ -345,8 +388,49 @@ impl Planner<'_> {
 
     fn agg(&mut self, agg: Agg, field: VarRef) -> Node {
         self.calls.push(agg.name());
-        Node::Agg { agg, field }
+        Node::Agg {
+            agg,
+            field,
+            by: Vec::new(),
+        }
     }
+}
+
+/// InfluxDB's argument-count errors.
+fn check_arity(name: &str, got: usize) -> Result<(), Fail> {
+    let (min, max) = match name {
+        "count"
+        | "distinct"
+        | "sum"
+        | "mean"
+        | "median"
+        | "mode"
+        | "spread"
+        | "stddev"
+        | "min"
+        | "max"
+        | "first"
+        | "last"
+        | "difference"
+        | "non_negative_difference"
+        | "cumulative_sum" => (1, 1),
+        "percentile" | "sample" | "moving_average" => (2, 2),
+        "derivative" | "non_negative_derivative" | "elapsed" | "integral" => (1, 2),
+        "top" | "bottom" => (2, usize::MAX),
+        _ => return Ok(()),
+    };
+    if (min..=max).contains(&got) {
+        return Ok(());
+    }
+    Err(if min == max {
+        format!("invalid number of arguments for {name}, expected {min}, got {got}")
+    } else if max == usize::MAX {
+        format!("invalid number of arguments for {name}, expected at least {min}, got {got}")
+    } else {
+        format!(
+            "invalid number of arguments for {name}, expected at least {min} but no more than {max}, got {got}"
+        )
+    })
 }
 
 /// InfluxDB's column name for a field: its alias, a call's name, a reference's name, or the
@@ -378,31 +462,38 @@ fn column_name(e: &Expr) -> String {
     }
 }
 
-/// `time`, then the names with duplicates suffixed `_1`, `_2`, ... as InfluxDB does.
-fn dedupe(names: Vec<String>, time_name: &str) -> Vec<String> {
+/// Column names as InfluxDB resolves them: aliases are taken first, then generated names,
+/// a repeated one suffixed `_1`, `_2`, ...
+fn dedupe(cols: Vec<(String, bool)>) -> Vec<String> {
     let mut seen: HashMap<String, usize> = HashMap::new();
-    seen.insert(time_name.to_owned(), 1);
-    let mut out = vec![time_name.to_owned()];
-    for n in names {
-        if !seen.contains_key(&n) {
-            seen.insert(n.clone(), 1);
-            out.push(n);
-            continue;
-        }
-        loop {
-            let k = seen.get(&n).copied().unwrap_or(1);
-            let candidate = format!("{n}_{k}");
-            if seen.contains_key(&candidate) {
-                seen.insert(n.clone(), k + 1);
-                continue;
-            }
-            seen.insert(candidate.clone(), 1);
-            seen.insert(n.clone(), k + 1);
-            out.push(candidate);
-            break;
+    let mut out: Vec<Option<String>> = vec![None; cols.len()];
+    for (i, (name, aliased)) in cols.iter().enumerate() {
+        if *aliased {
+            out[i] = Some(name.clone());
+            seen.insert(name.clone(), 1);
         }
     }
-    out
+    for (i, (name, aliased)) in cols.iter().enumerate() {
+        if *aliased {
+            continue;
+        }
+        let Some(&first) = seen.get(name) else {
+            seen.insert(name.clone(), 1);
+            out[i] = Some(name.clone());
+            continue;
+        };
+        let mut count = first;
+        loop {
+            let candidate = format!("{name}_{count}");
+            if !seen.contains_key(&candidate) {
+                seen.insert(name.clone(), count + 1);
+                out[i] = Some(candidate);
+                break;
+            }
+            count += 1;
+        }
+    }
+    out.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// A measurement a statement reads.
@@ -507,15 +598,23 @@ fn type_ok_for(agg_name: &str, t: FieldType) -> bool {
 /// Expands `*`, `/re/`, `f(*)` and `f(/re/)` in the field list against the targets.
 fn expand_fields(
     stmt: &SelectStatement,
+    field_targets: &[Target],
     targets: &[Target],
+    group: &Grouping,
 ) -> Result<Vec<(Expr, Option<String>)>, Fail> {
-    let all_fields: BTreeMap<String, FieldType> = targets
+    let all_fields: BTreeMap<String, FieldType> = field_targets
         .iter()
         .flat_map(|t| t.fields.iter().map(|(k, v)| (k.clone(), *v)))
         .collect();
+    // Tags that group the output are in the series' tags, not in the columns.
     let all_tags: BTreeSet<String> = targets
         .iter()
         .flat_map(|t| t.tags.iter().cloned())
+        .filter(|k| {
+            !group.all_tags
+                && !group.tags.contains(k)
+                && !group.tag_regexes.iter().any(|re| re.is_match(k))
+        })
         .collect();
     let var = |name: &str, t: DataType| {
         Expr::VarRef(VarRef {
@@ -588,6 +687,63 @@ fn expand_fields(
     Ok(out)
 }
 
+/// The static type of a field expression, when known (`None` for calls and unknown names).
+fn static_type(e: &Expr, targets: &[Target]) -> Option<&'static str> {
+    match e {
+        Expr::VarRef(v) => targets.iter().find_map(|t| {
+            t.fields.get(&v.name).map(|ft| match ft {
+                FieldType::Float => "float",
+                FieldType::Integer => "integer",
+                FieldType::Unsigned => "unsigned",
+                FieldType::String => "string",
+                FieldType::Boolean => "boolean",
+            })
+        }),
+        Expr::Literal(Literal::String(_)) => Some("string"),
+        Expr::Literal(Literal::Boolean(_)) => Some("boolean"),
+        Expr::Literal(Literal::Float(_)) => Some("float"),
+        Expr::Literal(Literal::Integer(_)) => Some("integer"),
+        Expr::Paren(inner) => static_type(inner, targets),
+        _ => None,
+    }
+}
+
+/// Refuses arithmetic between numbers and strings or booleans, with InfluxDB's wording
+/// (`type error: f::float + s::string: incompatible types: float and string`).
+fn check_types(fields: &[(Expr, Option<String>)], targets: &[Target]) -> Result<(), Fail> {
+    fn walk(e: &Expr, targets: &[Target]) -> Result<(), Fail> {
+        match e {
+            Expr::Binary(b) => {
+                walk(&b.lhs, targets)?;
+                walk(&b.rhs, targets)?;
+                let (Some(l), Some(r)) =
+                    (static_type(&b.lhs, targets), static_type(&b.rhs, targets))
+                else {
+                    return Ok(());
+                };
+                let numeric = |t: &str| matches!(t, "float" | "integer" | "unsigned");
+                if numeric(l) != numeric(r) || (!numeric(l) && !numeric(r)) {
+                    let show = |x: &Expr, t: &str| match x {
+                        Expr::VarRef(v) => format!("{}::{t}", v.name),
+                        other => other.to_string(),
+                    };
+                    return Err(format!(
+                        "type error: {} {} {}: incompatible types: {l} and {r}",
+                        show(&b.lhs, l),
+                        b.op,
+                        show(&b.rhs, r)
+                    ));
+                }
+                Ok(())
+            }
+            Expr::Paren(inner) => walk(inner, targets),
+            Expr::Call(c) => c.args.iter().try_for_each(|a| walk(a, targets)),
+            _ => Ok(()),
+        }
+    }
+    fields.iter().try_for_each(|(e, _)| walk(e, targets))
+}
+
 /// `GROUP BY` resolved: the time buckets and which tags group.
 #[derive(Debug, Clone, Default)]
 struct Grouping {
@@ -651,6 +807,7 @@ struct Plan {
     zone: Zone,
     fill: Fill,
     now: i64,
+    descending: bool,
 }
 
 fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<Series>, Fail> {
@@ -675,8 +832,27 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
         cond::compile_regexes(c, &mut regexes)?;
     }
 
-    // Fields.
-    let expanded = expand_fields(stmt, &targets)?;
+    // Fields. Wildcards over several measurements take the columns of those with points in
+    // the range, as InfluxDB takes them from the shards the range covers.
+    let wildcard = stmt.fields.iter().any(|f| {
+        matches!(&f.expr, Expr::Wildcard(_) | Expr::Literal(Literal::Regex(_)))
+            || matches!(&f.expr, Expr::Call(c) if matches!(c.args.first(), Some(Expr::Wildcard(_) | Expr::Literal(Literal::Regex(_)))))
+    });
+    // (Tags come from every measurement, as InfluxDB's index is database-wide.)
+    let field_targets = if wildcard && targets.len() > 1 {
+        let (lo, hi) = (range.lo.unwrap_or(MIN_TIME), range.hi.unwrap_or(MAX_TIME));
+        let mut kept = Vec::with_capacity(targets.len());
+        for t in &targets {
+            if has_points(engine, t, lo, hi)? {
+                kept.push(t.clone());
+            }
+        }
+        kept
+    } else {
+        targets.clone()
+    };
+    let expanded = expand_fields(stmt, &field_targets, &targets, &group)?;
+    check_types(&expanded, &targets)?;
     let mut planner = Planner {
         group_by_time: group.every.is_some(),
         calls: Vec::new(),
@@ -695,16 +871,30 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
             }
         }
         let node = planner.compile(e)?;
-        names.push(alias.clone().unwrap_or_else(|| column_name(e)));
+        names.push(match alias {
+            Some(a) => (a.clone(), true),
+            None => (column_name(e), false),
+        });
+        // TOP/BOTTOM tag arguments become columns after the call.
+        let extra: Vec<String> = match &node {
+            Node::Agg { by, .. } => by.clone(),
+            _ => Vec::new(),
+        };
         columns.push(node);
+        for tag in extra {
+            names.push((tag.clone(), false));
+            columns.push(Node::Ref(VarRef {
+                name: tag,
+                data_type: None,
+            }));
+        }
     }
     if columns.is_empty() {
         return Ok(Vec::new());
     }
-    let names = dedupe(names, &time_name);
-    let columns: Vec<Column> = names[1..]
-        .iter()
-        .cloned()
+    let names = dedupe(names);
+    let columns: Vec<Column> = names
+        .into_iter()
         .zip(columns)
         .map(|(name, node)| Column { name, node })
         .collect();
@@ -787,6 +977,7 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
         zone,
         fill: stmt.fill.unwrap_or(Fill::Null),
         now: ctx.now,
+        descending: stmt.order_by.is_some_and(|o| !o.is_ascending()),
     };
     let column_names: Vec<String> = std::iter::once(plan.time_name.clone())
         .chain(plan.columns.iter().map(|c| c.name.clone()))
@@ -834,7 +1025,11 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
         0 => usize::MAX,
         n => usize::try_from(n).unwrap_or(usize::MAX),
     };
-    let descending = stmt.order_by.is_some_and(|o| !o.is_ascending());
+    let descending = plan.descending;
+    if descending {
+        // ORDER BY time DESC also reverses the order of series, as InfluxDB does.
+        out.reverse();
+    }
     let mut series = Vec::new();
     for (_, _, mut s) in out.into_iter().skip(soffset).take(slimit) {
         if descending {
@@ -846,6 +1041,22 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
         }
     }
     Ok(series)
+}
+
+/// Whether any series of a target has a point within `lo..=hi`.
+fn has_points(engine: &Engine, t: &Target, lo: i64, hi: i64) -> Result<bool, Fail> {
+    for id in engine.series_of(&t.db, &t.name).map_err(storage)? {
+        for f in t.fields.keys() {
+            if engine
+                .read(&t.db, t.rp.as_deref(), id, f, lo, hi)
+                .map_err(storage)?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// The series of a target passing the tag filter, grouped by the `GROUP BY` tags (sorted by
@@ -1247,38 +1458,77 @@ fn aggregate_group(
 ) -> Result<Vec<Vec<Value>>, Fail> {
     let fields = needed_fields(t, plan);
     let any_check = members.iter().any(|m| m.1);
-    // Without a bucket interval or a lower bound, the row time is the range start (or 0).
-    let mut lo_eff = lo;
+    let mut first_lo = lo;
     if plan.range.lo.is_none() && plan.group.every.is_some() {
-        // Buckets start at the group's first point.
+        // Without a lower bound, buckets start at the group's first point.
         let rows = read_rows(engine, t, plan, members, &fields, lo, hi)?;
         match rows.rows.first() {
-            Some(r) => lo_eff = r.0,
+            Some(r) => first_lo = r.0,
             None => return Ok(Vec::new()),
         }
     }
-    let starts = buckets(plan, lo_eff, hi)?;
-    let mut cache: Option<Rows> = None;
-    let mut seqs: Vec<Seq> = Vec::with_capacity(plan.columns.len());
+    let starts = buckets(plan, first_lo, hi)?;
+    // Transformations of buckets look back: DERIVATIVE(MEAN(x)) at the first bucket needs the
+    // bucket before it, MOVING_AVERAGE(.., n) the n - 1 before it.
+    let mut lookback = 0usize;
+    for c in &plan.columns {
+        c.node.walk(&mut |n| {
+            if let Node::Transform { t, inner } = n {
+                if matches!(inner.as_ref(), Node::Agg { .. }) {
+                    // InfluxDB reads one bucket before the range for every transformation
+                    // but a running sum.
+                    lookback = lookback.max(usize::from(!matches!(t, Transform::CumulativeSum)));
+                }
+            }
+        });
+    }
+    let mut ext_starts = starts.clone();
+    let mut read_lo = lo;
+    if lookback > 0 {
+        if let (Some((every, offset)), Some(&first)) = (plan.group.every, starts.first()) {
+            let w = Windowing {
+                every,
+                offset,
+                zone: plan.zone.clone(),
+            };
+            let mut before = Vec::with_capacity(lookback);
+            let mut s = first;
+            for _ in 0..lookback.min(MAX_BUCKETS) {
+                s = w.start_of(s.saturating_sub(1));
+                before.push(s);
+            }
+            before.reverse();
+            read_lo = before.first().copied().unwrap_or(lo).max(MIN_TIME);
+            before.extend(ext_starts);
+            ext_starts = before;
+        }
+    }
+    let first_start = starts.first().copied().unwrap_or(lo);
     let ctx = AggCtx {
         engine,
         t,
         plan,
         members,
         fields: &fields,
-        lo,
+        lo: read_lo,
         hi,
-        starts: &starts,
+        starts: &ext_starts,
         any_check,
+        saw_points: std::cell::Cell::new(false),
     };
+    let mut cache: Option<Rows> = None;
+    let mut seqs: Vec<Seq> = Vec::with_capacity(plan.columns.len());
     for c in &plan.columns {
-        seqs.push(ctx.eval(&c.node, &mut cache)?);
+        let mut seq = ctx.eval(&c.node, &mut cache)?;
+        // Buckets before the range only fed the transformations.
+        if lookback > 0 && plan.group.every.is_some() {
+            seq.retain(|p| p.0 >= first_start);
+        }
+        seqs.push(seq);
     }
-    // A lone selector without buckets reports the selected point's time; with auxiliary
-    // fields, their values at that point.
-    let mut out: Vec<Vec<Value>> = Vec::new();
-    if seqs.iter().all(Vec::is_empty) {
-        return Ok(out);
+    // No point at all in the range: no series (not a row of nulls or zeros).
+    if !ctx.saw_points.get() || seqs.iter().all(Vec::is_empty) {
+        return Ok(Vec::new());
     }
     // Join the columns on (time, occurrence at that time).
     let mut keys: BTreeSet<(i64, usize)> = BTreeSet::new();
@@ -1295,6 +1545,7 @@ fn aggregate_group(
         }
         maps.push(m);
     }
+    let mut out: Vec<Vec<Value>> = Vec::with_capacity(keys.len());
     for key in keys {
         let mut row = Vec::with_capacity(seqs.len() + 1);
         row.push(Value::Time(key.0));
@@ -1316,6 +1567,17 @@ struct AggCtx<'a> {
     hi: i64,
     starts: &'a [i64],
     any_check: bool,
+    /// Whether any aggregate met a point.
+    saw_points: std::cell::Cell<bool>,
+}
+
+/// Whether an aggregate's values are integers (so `fill(1.5)` gives 1).
+fn int_output(agg: &Agg, ft: Option<FieldType>) -> bool {
+    match agg {
+        Agg::Count | Agg::CountDistinct => true,
+        Agg::Mean | Agg::Median | Agg::Stddev | Agg::Integral(_) => false,
+        _ => matches!(ft, Some(FieldType::Integer | FieldType::Unsigned)),
+    }
 }
 
 impl AggCtx<'_> {
@@ -1334,8 +1596,12 @@ impl AggCtx<'_> {
         cache.as_ref().ok_or_else(|| "internal: rows".to_owned())
     }
 
-    /// The points of one field of the group, in time order.
-    fn points(&self, field: &VarRef, cache: &mut Option<Rows>) -> Result<Vec<(i64, Value)>, Fail> {
+    /// The points of one field of the group, in time order, with the row's series index.
+    fn points(
+        &self,
+        field: &VarRef,
+        cache: &mut Option<Rows>,
+    ) -> Result<Vec<(i64, Value, usize)>, Fail> {
         if !self.t.is_field(field) {
             return Ok(Vec::new());
         }
@@ -1343,21 +1609,33 @@ impl AggCtx<'_> {
         let Some(i) = rows.fields.iter().position(|f| *f == field.name) else {
             return Ok(Vec::new());
         };
-        Ok(rows
+        let pts: Vec<(i64, Value, usize)> = rows
             .rows
             .iter()
             .filter(|r| !r.2[i].is_null())
-            .map(|r| (r.0, cast(r.2[i].clone(), field.data_type)))
+            .map(|r| (r.0, cast(r.2[i].clone(), field.data_type), r.1))
             .filter(|p| !p.1.is_null())
-            .collect())
+            .collect();
+        if !pts.is_empty() {
+            self.saw_points.set(true);
+        }
+        Ok(pts)
+    }
+
+    fn descending(&self) -> bool {
+        self.plan.descending
     }
 
     fn eval(&self, n: &Node, cache: &mut Option<Rows>) -> Result<Seq, Fail> {
         match n {
-            Node::Agg { agg, field } => self.aggregate(agg, field, cache),
+            Node::Agg { agg, field, by } => self.aggregate(agg, field, by, cache),
             Node::Transform { t, inner } => {
-                let input = match inner.as_ref() {
-                    Node::Ref(v) => self.points(v, cache)?,
+                let mut input: Seq = match inner.as_ref() {
+                    Node::Ref(v) => self
+                        .points(v, cache)?
+                        .into_iter()
+                        .map(|(t, v, _)| (t, v))
+                        .collect(),
                     other => self.eval(other, cache)?,
                 };
                 let mut t = t.clone();
@@ -1367,7 +1645,15 @@ impl AggCtx<'_> {
                         *unit = self.plan.group.every.map_or(SECOND, |(e, _)| e);
                     }
                 }
-                Ok(func::transform(&t, &input))
+                // Transformations run in the output order (ORDER BY time DESC included).
+                if self.descending() {
+                    input.reverse();
+                }
+                let mut out = func::transform(&t, &input, !self.descending());
+                if self.descending() {
+                    out.reverse();
+                }
+                Ok(out)
             }
             Node::Math { m, args } => {
                 let seqs = args
@@ -1394,28 +1680,23 @@ impl AggCtx<'_> {
             .find_map(|c| {
                 let mut found = None;
                 c.node.walk(&mut |n| {
-                    if let Node::Agg { agg, field } = n {
-                        found = Some((agg.clone(), field.clone()));
+                    if let Node::Agg { agg, field, by } = n {
+                        found = Some((agg.clone(), field.clone(), by.clone()));
                     }
                 });
                 found
             })
             .ok_or("mixing aggregate and non-aggregate queries is not supported")?;
-        let picked = self.raw_agg(&sel.0, &sel.1, cache)?;
+        let picked = self.raw_agg(&sel.0, &sel.1, &sel.2, cache)?;
         let rows = self.rows(cache)?;
-        let fi = rows.fields.iter().position(|f| *f == sel.1.name);
         let mut out = Vec::new();
-        for (bucket_time, point_time, value) in picked {
-            let row = rows
-                .rows
-                .iter()
-                .find(|r| Some(r.0) == point_time && fi.is_none_or(|i| r.2[i] == value));
-            let cell = match row {
-                Some(r) => eval_row(
+        for (bucket_time, point, _) in picked {
+            let cell = match point.and_then(|(_, si, ri)| rows.rows.get(ri).map(|r| (si, r))) {
+                Some((si, r)) => eval_row(
                     &Node::Ref(v.clone()),
                     self.t,
                     rows,
-                    &self.members[r.1].0,
+                    &self.members[si].0,
                     &r.2,
                 ),
                 None => Value::Null,
@@ -1425,61 +1706,202 @@ impl AggCtx<'_> {
         Ok(out)
     }
 
-    /// Reduces raw points per bucket: `(row time, selected point time, value)`.
+    /// Reduces raw points per bucket: `(row time, selected point (time, series, row), value)`.
+    #[allow(clippy::type_complexity)]
     fn raw_agg(
         &self,
         agg: &Agg,
         field: &VarRef,
+        by: &[String],
         cache: &mut Option<Rows>,
-    ) -> Result<Vec<(i64, Option<i64>, Value)>, Fail> {
+    ) -> Result<Vec<(i64, Option<(i64, usize, usize)>, Value)>, Fail> {
         let pts = self.points(field, cache)?;
         if let Some(p) = pts.first() {
             if let Some(e) = func::type_error(agg, &p.1) {
                 return Err(e);
             }
         }
+        // Row index of each point, to find auxiliary values of a selected point.
+        let row_index: Vec<usize> = {
+            let rows = self.rows(cache)?;
+            let fi = rows.fields.iter().position(|f| *f == field.name);
+            match fi {
+                Some(fi) => rows
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| !cast(r.2[fi].clone(), field.data_type).is_null())
+                    .map(|(i, _)| i)
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        let bucketed = self.plan.group.every.is_some();
+        if let (Agg::Integral(unit), true) = (agg, bucketed) {
+            return Ok(self.integral_buckets(&pts, *unit));
+        }
         let mut out = Vec::new();
         let mut i = 0;
         for (bi, &start) in self.starts.iter().enumerate() {
             let end = self.starts.get(bi + 1).copied().unwrap_or(i64::MAX);
             let j = i + pts[i..].partition_point(|p| p.0 < end);
-            let reduced = func::reduce(agg, &pts[i..j]);
+            let mut bucket: Vec<(i64, Value)> = Vec::with_capacity(j - i);
+            let mut origin: Vec<usize> = Vec::with_capacity(j - i);
+            if by.is_empty() {
+                for k in i..j {
+                    bucket.push((pts[k].0, pts[k].1.clone()));
+                    origin.push(k);
+                }
+            } else {
+                // TOP/BOTTOM(f, tag..., n): the best point of each tag combination first.
+                let top = matches!(agg, Agg::Top(_));
+                let mut best: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+                for k in i..j {
+                    let info = &self.members[pts[k].2].0;
+                    let key: Vec<String> = by
+                        .iter()
+                        .map(|b| info.tag(b).unwrap_or("").to_owned())
+                        .collect();
+                    match best.get(&key) {
+                        Some(&cur) => {
+                            let o = crate::influxql::value::compare(&pts[k].1, &pts[cur].1);
+                            let better = if top {
+                                o == Some(std::cmp::Ordering::Greater)
+                            } else {
+                                o == Some(std::cmp::Ordering::Less)
+                            };
+                            if better {
+                                best.insert(key, k);
+                            }
+                        }
+                        None => {
+                            best.insert(key, k);
+                        }
+                    }
+                }
+                let mut ks: Vec<usize> = best.into_values().collect();
+                ks.sort_unstable();
+                for k in ks {
+                    bucket.push((pts[k].0, pts[k].1.clone()));
+                    origin.push(k);
+                }
+            }
+            let reduced = func::reduce(agg, &bucket);
             i = j;
             let n = reduced.len();
             for (sel_time, v) in reduced {
-                let row_time = if self.plan.group.every.is_some() {
-                    start
-                } else if self.plan.lone_selector && sel_time.is_some() {
-                    sel_time.unwrap_or(start)
-                } else if matches!(agg, Agg::Integral(_)) {
-                    0
-                } else {
-                    self.plan.range.lo.unwrap_or(0)
+                let keeps_time = matches!(agg, Agg::Top(_) | Agg::Bottom(_) | Agg::Sample(_));
+                let row_time = match sel_time {
+                    Some(st) if keeps_time => st,
+                    _ if bucketed => start,
+                    Some(st) if self.plan.lone_selector => st,
+                    _ if matches!(agg, Agg::Integral(_)) => 0,
+                    _ => self.plan.range.lo.unwrap_or(0),
                 };
-                out.push((row_time, sel_time, v));
+                // The selected point: the first bucket point with that time and value.
+                let point = sel_time.and_then(|st| {
+                    bucket.iter().position(|p| p.0 == st && p.1 == v).map(|bi| {
+                        let k = origin[bi];
+                        (
+                            st,
+                            pts[k].2,
+                            row_index.get(k).copied().unwrap_or(usize::MAX),
+                        )
+                    })
+                });
+                out.push((row_time, point, v));
             }
-            if n == 0 && self.plan.group.every.is_some() {
+            if n == 0 && bucketed {
                 out.push((start, None, Value::Null));
             }
         }
         Ok(out)
     }
 
-    fn aggregate(&self, agg: &Agg, field: &VarRef, cache: &mut Option<Rows>) -> Result<Seq, Fail> {
-        let rolled = self.from_rollups(agg, field)?;
+    /// INTEGRAL per bucket as InfluxDB streams it: each bucket's area is closed at the bucket
+    /// end by interpolating towards the next point, and the next bucket starts from there.
+    #[allow(clippy::cast_precision_loss)]
+    fn integral_buckets(
+        &self,
+        pts: &[(i64, Value, usize)],
+        unit: i64,
+    ) -> Vec<(i64, Option<(i64, usize, usize)>, Value)> {
+        let unit = unit as f64;
+        let mut sums: Vec<Option<f64>> = vec![None; self.starts.len()];
+        let end_of = |b: usize| self.starts.get(b + 1).copied().unwrap_or(i64::MAX);
+        let mut prev: Option<(i64, f64)> = None;
+        let mut cur: Option<usize> = None;
+        let mut sum = 0.0;
+        for (t, v, _) in pts {
+            let Some(x) = v.as_f64() else { continue };
+            let Some(b) = bucket_of(self.starts, *t) else {
+                continue;
+            };
+            match (prev, cur) {
+                (None, _) | (_, None) => {
+                    prev = Some((*t, x));
+                    cur = Some(b);
+                    continue;
+                }
+                (Some((pt, _)), Some(_)) if pt == *t => {
+                    prev = Some((*t, x));
+                    continue;
+                }
+                (Some((pt, px)), Some(cb)) => {
+                    let mut p = (pt, px);
+                    if b != cb {
+                        let end = end_of(cb);
+                        if p.0 != end {
+                            let value = px + (x - px) * ((end - pt) as f64 / (*t - pt) as f64);
+                            sum += 0.5 * (value + px) * ((end - pt) as f64 / unit);
+                            p = (end, value);
+                        }
+                        sums[cb] = Some(sum);
+                        sum = 0.0;
+                        cur = Some(b);
+                    }
+                    sum += 0.5 * (x + p.1) * ((*t - p.0) as f64 / unit);
+                    prev = Some((*t, x));
+                }
+            }
+        }
+        if let Some(cb) = cur {
+            sums[cb] = Some(sum);
+        }
+        self.starts
+            .iter()
+            .zip(sums)
+            .map(|(&s, v)| (s, None, v.map_or(Value::Null, Value::Float)))
+            .collect()
+    }
+
+    fn aggregate(
+        &self,
+        agg: &Agg,
+        field: &VarRef,
+        by: &[String],
+        cache: &mut Option<Rows>,
+    ) -> Result<Seq, Fail> {
+        let rolled = if by.is_empty() {
+            self.from_rollups(agg, field)?
+        } else {
+            None
+        };
         let mut seq: Seq = match rolled {
             Some(s) => s,
             None => self
-                .raw_agg(agg, field, cache)?
+                .raw_agg(agg, field, by, cache)?
                 .into_iter()
                 .map(|(t, _, v)| (t, v))
                 .collect(),
         };
         if self.plan.group.every.is_some() {
+            let ints = int_output(agg, self.t.fields.get(&field.name).copied());
             fill(
                 &mut seq,
                 self.plan.fill,
                 matches!(agg, Agg::Count | Agg::CountDistinct),
+                ints,
             );
         }
         Ok(seq)
@@ -1539,6 +1961,9 @@ impl AggCtx<'_> {
             else {
                 continue;
             };
+            if !p.starts.is_empty() {
+                self.saw_points.set(true);
+            }
             let get = |c: &ColumnValues, i: usize| -> Value {
                 match c {
                     ColumnValues::Float(v) => Value::Float(v[i]),
@@ -1614,7 +2039,7 @@ impl AggCtx<'_> {
 }
 
 /// Applies `fill` to a bucketed sequence in which empty buckets are `Null`.
-fn fill(seq: &mut Seq, how: Fill, is_count: bool) {
+fn fill(seq: &mut Seq, how: Fill, is_count: bool, ints: bool) {
     match how {
         Fill::Null => {
             if is_count {
@@ -1626,14 +2051,18 @@ fn fill(seq: &mut Seq, how: Fill, is_count: bool) {
             }
         }
         Fill::None => seq.retain(|p| !p.1.is_null()),
-        Fill::Integer(n) => {
+        // A number fills in the column's type: `fill(1.5)` puts 1 in integer columns.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+        Fill::Integer(_) | Fill::Float(_) => {
+            let v = match (how, ints) {
+                (Fill::Integer(n), true) => Value::Int(n),
+                (Fill::Integer(n), false) => Value::Float(n as f64),
+                (Fill::Float(f), true) => Value::Int(f as i64),
+                (Fill::Float(f), _) => Value::Float(f),
+                _ => Value::Null,
+            };
             for p in seq.iter_mut().filter(|p| p.1.is_null()) {
-                p.1 = Value::Int(n);
-            }
-        }
-        Fill::Float(f) => {
-            for p in seq.iter_mut().filter(|p| p.1.is_null()) {
-                p.1 = Value::Float(f);
+                p.1 = v.clone();
             }
         }
         Fill::Previous => {

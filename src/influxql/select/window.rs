@@ -12,35 +12,48 @@ pub(super) struct Windowing {
 }
 
 impl Windowing {
-    /// The start of the bucket holding `t` (InfluxDB's `IteratorOptions.Window`).
+    /// The start of the bucket holding `t`. Buckets are aligned on the zone's wall clock: a
+    /// bucket's bounds are the first instants showing its wall-clock start and end, so a
+    /// two-hour bucket spanning the repeated hour of an autumn DST change lasts three hours.
+    /// When the clock change is as long as a bucket (hourly buckets), buckets stay fixed.
     pub(super) fn start_of(&self, t: i64) -> i64 {
-        let t0 = t.saturating_sub(self.offset);
-        let zone = self.zone.offset_ns(t0);
-        let dt = t0.saturating_add(zone).rem_euclid(self.every);
-        let mut start = t0.saturating_sub(dt);
-        if !self.zone.is_utc() {
-            // The bucket may start on the other side of a DST change: use that side's offset,
-            // unless the change is as long as the bucket itself.
-            let o = zone - self.zone.offset_ns(start);
-            if o != 0 && o.abs() < self.every {
-                start = start.saturating_add(o);
-            }
+        let z = self.zone.offset_ns(t);
+        let wall = t.saturating_add(z).saturating_sub(self.offset);
+        let wall_start = wall
+            .saturating_sub(wall.rem_euclid(self.every))
+            .saturating_add(self.offset);
+        let fixed = wall_start.saturating_sub(z);
+        if self.zone.is_utc() {
+            return fixed;
         }
-        start.saturating_add(self.offset)
+        let moved = self.zone.instant_of_local(wall_start);
+        if moved != fixed && (moved - fixed).abs() < self.every && moved <= t {
+            moved
+        } else {
+            fixed
+        }
     }
 
-    /// The start of the bucket after the one starting at `start`.
+    /// The start of the bucket after the one starting at `start`: the first instant showing
+    /// the wall-clock end of the bucket (its wall-clock start is on the grid even when a DST
+    /// gap moved the instant forward).
     pub(super) fn next(&self, start: i64) -> i64 {
-        let n = self.start_of(start.saturating_add(self.every));
-        if n > start {
-            return n;
+        let fixed = start.saturating_add(self.every);
+        if self.zone.is_utc() {
+            return fixed;
         }
-        // A bucket longer than `every` (the day a DST change gives back an hour).
-        let n = self.start_of(start.saturating_add(self.every + self.every / 2));
-        if n > start {
-            n
+        let wall = start
+            .saturating_add(self.zone.offset_ns(start))
+            .saturating_sub(self.offset);
+        let wall_end = wall
+            .saturating_sub(wall.rem_euclid(self.every))
+            .saturating_add(self.offset)
+            .saturating_add(self.every);
+        let moved = self.zone.instant_of_local(wall_end);
+        if moved > start && (moved - fixed).abs() < self.every {
+            moved
         } else {
-            start.saturating_add(self.every)
+            fixed
         }
     }
 }
@@ -111,5 +124,38 @@ mod tests {
         assert_eq!(rome.format_rfc3339(b), "2023-10-29T00:00:00+02:00");
         assert_eq!(rome.format_rfc3339(c), "2023-10-30T00:00:00+01:00");
         assert_eq!(c - b, 25 * H);
+        // Two-hour buckets: the one holding the repeated hour lasts three hours.
+        let two = Windowing {
+            every: 2 * H,
+            offset: 0,
+            zone: rome.clone(),
+        };
+        let t = rome.parse_time("2023-10-29T02:30:00+01:00").unwrap();
+        let s = two.start_of(t);
+        assert_eq!(rome.format_rfc3339(s), "2023-10-29T02:00:00+02:00");
+        assert_eq!(
+            rome.format_rfc3339(two.next(s)),
+            "2023-10-29T04:00:00+01:00"
+        );
+        // Hourly buckets stay an hour long.
+        let one = Windowing {
+            every: H,
+            offset: 0,
+            zone: rome.clone(),
+        };
+        let s = one.start_of(t);
+        assert_eq!(rome.format_rfc3339(s), "2023-10-29T02:00:00+01:00");
+        assert_eq!(one.next(s) - s, H);
+        let s = one.start_of(t - H);
+        assert_eq!(rome.format_rfc3339(s), "2023-10-29T02:00:00+02:00");
+        assert_eq!(one.next(s) - s, H);
+        // Spring: the two-hour bucket of the skipped hour lasts one hour.
+        let t = rome.parse_time("2023-03-26T03:30:00+02:00").unwrap();
+        let s = two.start_of(t);
+        assert_eq!(rome.format_rfc3339(s), "2023-03-26T03:00:00+02:00");
+        assert_eq!(
+            rome.format_rfc3339(two.next(s)),
+            "2023-03-26T04:00:00+02:00"
+        );
     }
 }
