@@ -323,15 +323,18 @@ fn query_refuses_what_it_cannot_answer_yet_per_statement() {
         &[("WISPMON_ADMIN_PASSWORD", "0123456789")],
     );
     let r = ureq::post(&s.url("/query"))
-        .send_form(&[(
-            "q",
-            "SELECT mean(load) FROM cpu; SHOW DATABASES; CREATE USER bob WITH PASSWORD 'x'",
-        )])
+        .send_form(&[
+            (
+                "q",
+                "SELECT mean(load) FROM (SELECT load FROM cpu); SHOW DATABASES; CREATE USER bob WITH PASSWORD 'x'",
+            ),
+            ("db", "openwisp2"),
+        ])
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.into_string().unwrap(),
-        "{\"results\":[{\"statement_id\":0,\"error\":\"SELECT mean(load) is not supported by wispmon yet\"},\
+        "{\"results\":[{\"statement_id\":0,\"error\":\"subqueries are not supported by wispmon yet\"},\
          {\"statement_id\":1,\"series\":[{\"name\":\"databases\",\"columns\":[\"name\"],\"values\":[[\"openwisp2\"]]}]},\
          {\"statement_id\":2,\"error\":\"CREATE USER is not supported by wispmon\"}]}\n"
     );

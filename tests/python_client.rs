@@ -59,6 +59,7 @@ fn run_script(url: &str, limit: Duration) -> (bool, String, String) {
         .arg(Path::new(SCRIPT))
         .arg("--url")
         .arg(url)
+        .arg("--wispmon")
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         // `requests` honours proxy variables; the server is on loopback.

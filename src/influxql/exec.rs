@@ -8,11 +8,13 @@ use crate::storage::{Engine, StorageError};
 use crate::time::format_duration;
 
 use super::ast::{
-    AlterRetentionPolicy, BinaryOp, CreateDatabase, CreateRetentionPolicy, DataType, Expr, Literal,
-    Measurement, MeasurementName, SeriesFilter, ShowFieldKeys, ShowMeasurements, ShowTagKeys,
+    AlterRetentionPolicy, CreateDatabase, CreateRetentionPolicy, Expr, Measurement,
+    MeasurementName, SeriesFilter, ShowFieldKeys, ShowMeasurements, ShowSeries, ShowTagKeys,
     ShowTagValues, Statement, TagKeyFilter,
 };
 use crate::storage::type_name;
+
+use super::select::{self, MatchError};
 
 pub use super::value::Value;
 
@@ -114,9 +116,9 @@ pub fn execute(engine: &Engine, stmt: &Statement, ctx: &Context<'_>) -> Statemen
                 Err(e) => Err(e),
             }
         }
-        Statement::ShowMeasurements(s) if show_measurements_supported(s) => {
+        Statement::ShowMeasurements(s) => {
             with_db(s.database.as_deref(), db, |d| {
-                match show_measurements(engine, d, s) {
+                match show_measurements(engine, d, s, ctx.now) {
                     // Matches InfluxDB 1.x: the measurements of a missing database are none (the
                     // other SHOW statements do report the missing database).
                     Err(StorageError::DatabaseNotFound { .. }) => Ok(StatementResult::default()),
@@ -124,18 +126,19 @@ pub fn execute(engine: &Engine, stmt: &Statement, ctx: &Context<'_>) -> Statemen
                 }
             })
         }
-        Statement::ShowTagKeys(s) if show_tag_keys_supported(s) => {
-            with_db(s.database.as_deref(), db, |d| show_tag_keys(engine, d, s))
-        }
-        Statement::ShowTagValues(s) if show_tag_values_supported(s) => {
-            with_db(s.database.as_deref(), db, |d| show_tag_values(engine, d, s))
-        }
-        Statement::ShowFieldKeys(s) if show_field_keys_supported(s) => {
+        Statement::ShowTagKeys(s) => with_db(s.database.as_deref(), db, |d| {
+            show_tag_keys(engine, d, s, ctx.now)
+        }),
+        Statement::ShowTagValues(s) => with_db(s.database.as_deref(), db, |d| {
+            show_tag_values(engine, d, s, ctx.now)
+        }),
+        Statement::ShowFieldKeys(s) => {
             with_db(s.database.as_deref(), db, |d| show_field_keys(engine, d, s))
         }
-        Statement::DropSeries(f) if drop_series_supported(f) => {
-            with_db(None, db, |d| drop_series(engine, d, f))
-        }
+        Statement::DropSeries(f) => with_db(None, db, |d| drop_series(engine, d, f, ctx.now)),
+        Statement::ShowSeries(s) => with_db(s.database.as_deref(), db, |d| {
+            show_series(engine, d, s, ctx.now)
+        }),
         Statement::DropMeasurement { name } => with_db(None, db, |d| {
             engine
                 .drop_measurement(d, name)
@@ -278,61 +281,72 @@ fn with_db(
     }
 }
 
-/// Plain measurement names of a FROM clause; `None` when it holds anything else (regex,
-/// qualifiers) that this executor does not evaluate yet.
-fn plain_names(sources: &[Measurement]) -> Option<Vec<String>> {
-    sources
-        .iter()
-        .map(|m| match (&m.database, &m.retention_policy, &m.name) {
-            (None, None, MeasurementName::Name(n)) => Some(n.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn show_measurements_supported(s: &ShowMeasurements) -> bool {
-    s.with_measurement.is_none() && s.condition.is_none() && s.order_by.is_none()
-}
-
-fn show_tag_keys_supported(s: &ShowTagKeys) -> bool {
-    plain_names(&s.sources).is_some()
-        && s.key.is_none()
-        && s.condition.is_none()
-        && s.order_by.is_none()
-        && s.limit.is_none()
-        && s.offset.is_none()
-        && s.slimit.is_none()
-        && s.soffset.is_none()
-}
-
-fn show_tag_values_supported(s: &ShowTagValues) -> bool {
-    plain_names(&s.sources).is_some()
-        && matches!(s.key, TagKeyFilter::Eq(_) | TagKeyFilter::In(_))
-        && s.condition.is_none()
-        && s.order_by.is_none()
-        && s.limit.is_none()
-        && s.offset.is_none()
-}
-
-fn show_field_keys_supported(s: &ShowFieldKeys) -> bool {
-    plain_names(&s.sources).is_some()
-        && s.order_by.is_none()
-        && s.limit.is_none()
-        && s.offset.is_none()
-}
-
-/// The measurements a FROM clause names that have series, or all of them when it is empty.
+/// The measurements `sources` names (names and regexes; all when empty), in name order.
 fn measurements_of(
     engine: &Engine,
     db: &str,
     sources: &[Measurement],
-) -> Result<Vec<String>, StorageError> {
-    let all = engine.measurements(db)?;
-    let names = plain_names(sources).unwrap_or_default();
-    if names.is_empty() {
+) -> Result<Vec<String>, String> {
+    let all = engine.measurements(db).map_err(|e| message(&e))?;
+    if sources.is_empty() {
         return Ok(all);
     }
-    Ok(all.into_iter().filter(|m| names.contains(m)).collect())
+    let mut out = std::collections::BTreeSet::new();
+    for m in sources {
+        match &m.name {
+            MeasurementName::Name(n) if all.contains(n) => {
+                out.insert(n.clone());
+            }
+            MeasurementName::Regex(r) => {
+                let re = select::compile_regex(&r.source)?;
+                out.extend(all.iter().filter(|n| re.is_match(n)).cloned());
+            }
+            _ => {}
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// A predicate on names (tag keys, measurements).
+type NameFilter = Box<dyn Fn(&str) -> bool>;
+
+/// A `WITH KEY` filter as a predicate on tag keys.
+fn key_filter(f: &TagKeyFilter) -> Result<NameFilter, String> {
+    Ok(match f.clone() {
+        TagKeyFilter::Eq(k) => Box::new(move |x| x == k),
+        TagKeyFilter::NotEq(k) => Box::new(move |x| x != k),
+        TagKeyFilter::In(ks) => Box::new(move |x| ks.iter().any(|k| k == x)),
+        TagKeyFilter::Regex(r) => {
+            let re = select::compile_regex(&r.source)?;
+            Box::new(move |x| re.is_match(x))
+        }
+        TagKeyFilter::NotRegex(r) => {
+            let re = select::compile_regex(&r.source)?;
+            Box::new(move |x| !re.is_match(x))
+        }
+    })
+}
+
+/// The series of one measurement matching a metadata statement's `WHERE`.
+fn series_matching(
+    engine: &Engine,
+    db: &str,
+    measurement: &str,
+    cond: &Expr,
+    now: i64,
+) -> Result<Vec<std::sync::Arc<crate::storage::SeriesInfo>>, String> {
+    let source = Measurement {
+        database: None,
+        retention_policy: None,
+        name: MeasurementName::Name(measurement.to_owned()),
+    };
+    match select::matching_series(engine, db, &[source], Some(cond), now, true) {
+        Ok(found) => Ok(found.into_iter().flat_map(|(_, s)| s).collect()),
+        Err(MatchError::FieldInCondition) => {
+            Err("fields not supported in WHERE clause of metadata statements".into())
+        }
+        Err(MatchError::Other(e)) => Err(e),
+    }
 }
 
 fn page<T>(v: Vec<T>, limit: Option<u64>, offset: Option<u64>) -> Vec<T> {
@@ -356,8 +370,35 @@ fn show_measurements(
     engine: &Engine,
     db: &str,
     s: &ShowMeasurements,
+    now: i64,
 ) -> Result<StatementResult, StorageError> {
-    let ms = page(engine.measurements(db)?, s.limit, s.offset);
+    let mut ms = engine.measurements(db)?;
+    if let Some((op, m)) = &s.with_measurement {
+        let keep: NameFilter = match (&m.name, op) {
+            (MeasurementName::Regex(r), _) => match select::compile_regex(&r.source) {
+                Ok(re) => Box::new(move |x| re.is_match(x)),
+                Err(e) => return Ok(StatementResult::error(e)),
+            },
+            (MeasurementName::Name(n), _) => {
+                let n = n.clone();
+                Box::new(move |x| x == n)
+            }
+            _ => Box::new(|_| false),
+        };
+        ms.retain(|m| keep(m));
+    }
+    if let Some(c) = &s.condition {
+        let mut kept = Vec::new();
+        for m in ms {
+            match series_matching(engine, db, &m, c, now) {
+                Ok(found) if !found.is_empty() => kept.push(m),
+                Ok(_) => {}
+                Err(e) => return Ok(StatementResult::error(e)),
+            }
+        }
+        ms = kept;
+    }
+    let ms = page(ms, s.limit, s.offset);
     let mut r = StatementResult::default();
     if !ms.is_empty() {
         r.series.push(one_series(
@@ -373,10 +414,35 @@ fn show_tag_keys(
     engine: &Engine,
     db: &str,
     s: &ShowTagKeys,
+    now: i64,
 ) -> Result<StatementResult, StorageError> {
+    let names = match measurements_of(engine, db, &s.sources) {
+        Ok(n) => n,
+        Err(e) => return Ok(StatementResult::error(e)),
+    };
+    let keep = match s.key.as_ref().map(key_filter).transpose() {
+        Ok(k) => k,
+        Err(e) => return Ok(StatementResult::error(e)),
+    };
     let mut r = StatementResult::default();
-    for m in measurements_of(engine, db, &s.sources)? {
-        let keys = engine.tag_keys(db, &m)?;
+    for m in names {
+        let keys: Vec<String> = match &s.condition {
+            None => engine.tag_keys(db, &m)?,
+            Some(c) => match series_matching(engine, db, &m, c, now) {
+                Ok(found) => found
+                    .iter()
+                    .flat_map(|i| i.tags.iter().map(|(k, _)| k.clone()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                Err(e) => return Ok(StatementResult::error(e)),
+            },
+        };
+        let keys: Vec<String> = keys
+            .into_iter()
+            .filter(|k| keep.as_ref().is_none_or(|f| f(k)))
+            .collect();
+        let keys = page(keys, s.limit, s.offset);
         if !keys.is_empty() {
             r.series.push(one_series(
                 &m,
@@ -385,6 +451,7 @@ fn show_tag_keys(
             ));
         }
     }
+    // SLIMIT/SOFFSET parse but InfluxDB 1.x ignores them here.
     Ok(r)
 }
 
@@ -392,22 +459,43 @@ fn show_tag_values(
     engine: &Engine,
     db: &str,
     s: &ShowTagValues,
+    now: i64,
 ) -> Result<StatementResult, StorageError> {
-    let mut wanted: Vec<String> = match &s.key {
-        TagKeyFilter::Eq(k) => vec![k.clone()],
-        TagKeyFilter::In(ks) => ks.clone(),
-        _ => Vec::new(),
+    let names = match measurements_of(engine, db, &s.sources) {
+        Ok(n) => n,
+        Err(e) => return Ok(StatementResult::error(e)),
     };
-    wanted.sort();
-    wanted.dedup();
+    let keep = match key_filter(&s.key) {
+        Ok(k) => k,
+        Err(e) => return Ok(StatementResult::error(e)),
+    };
     let mut r = StatementResult::default();
-    for m in measurements_of(engine, db, &s.sources)? {
-        let mut rows = Vec::new();
-        for k in &wanted {
-            for v in engine.tag_values(db, &m, k)? {
-                rows.push(vec![Value::Str(k.clone()), Value::Str(v)]);
+    for m in names {
+        let pairs: std::collections::BTreeSet<(String, String)> = match &s.condition {
+            None => {
+                let mut p = std::collections::BTreeSet::new();
+                for k in engine.tag_keys(db, &m)? {
+                    if keep(&k) {
+                        for v in engine.tag_values(db, &m, &k)? {
+                            p.insert((k.clone(), v));
+                        }
+                    }
+                }
+                p
             }
-        }
+            Some(c) => match series_matching(engine, db, &m, c, now) {
+                Ok(found) => found
+                    .iter()
+                    .flat_map(|i| i.tags.iter().filter(|(k, _)| keep(k)).cloned())
+                    .collect(),
+                Err(e) => return Ok(StatementResult::error(e)),
+            },
+        };
+        let rows: Vec<Vec<Value>> = pairs
+            .into_iter()
+            .map(|(k, v)| vec![Value::Str(k), Value::Str(v)])
+            .collect();
+        let rows = page(rows, s.limit, s.offset);
         if !rows.is_empty() {
             r.series.push(one_series(&m, &["key", "value"], rows));
         }
@@ -420,9 +508,13 @@ fn show_field_keys(
     db: &str,
     s: &ShowFieldKeys,
 ) -> Result<StatementResult, StorageError> {
+    let names = match measurements_of(engine, db, &s.sources) {
+        Ok(n) => n,
+        Err(e) => return Ok(StatementResult::error(e)),
+    };
     let mut r = StatementResult::default();
-    for m in measurements_of(engine, db, &s.sources)? {
-        let fields = engine.field_keys(db, &m)?;
+    for m in names {
+        let fields = page(engine.field_keys(db, &m)?, s.limit, s.offset);
         if !fields.is_empty() {
             r.series.push(one_series(
                 &m,
@@ -437,64 +529,68 @@ fn show_field_keys(
     Ok(r)
 }
 
-/// The `tag = 'value'` terms of a condition made only of such terms joined by `AND`
-/// (parentheses allowed); `false` for anything else (regex, `OR`, `!=`, time, numbers).
-fn tag_equalities(e: &Expr, out: &mut Vec<(String, String)>) -> bool {
-    match e {
-        Expr::Paren(x) => tag_equalities(x, out),
-        Expr::Binary(b) if b.op == BinaryOp::And => {
-            tag_equalities(&b.lhs, out) && tag_equalities(&b.rhs, out)
-        }
-        Expr::Binary(b) if b.op == BinaryOp::Eq => match (&b.lhs, &b.rhs) {
-            (Expr::VarRef(v), Expr::Literal(Literal::String(s)))
-                if matches!(v.data_type, None | Some(DataType::Tag)) && v.name != "time" =>
-            {
-                out.push((v.name.clone(), s.clone()));
-                true
-            }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-fn drop_series_supported(f: &SeriesFilter) -> bool {
-    let mut terms = Vec::new();
-    plain_names(&f.sources).is_some()
-        && f.condition
-            .as_ref()
-            .is_none_or(|c| tag_equalities(c, &mut terms))
-}
-
-/// `DROP SERIES [FROM m, ...] [WHERE tag = 'v' AND ...]`: the series matching every term.
+/// `DROP SERIES [FROM m, /re/, ...] [WHERE <tag condition>]`: the matching series of every
+/// measurement, dropped.
 fn drop_series(
     engine: &Engine,
     db: &str,
     f: &SeriesFilter,
+    now: i64,
 ) -> Result<StatementResult, StorageError> {
-    let mut terms = Vec::new();
-    if let Some(c) = &f.condition {
-        tag_equalities(c, &mut terms);
-    }
-    for m in measurements_of(engine, db, &f.sources)? {
-        let fields = engine.field_keys(db, &m)?;
-        if terms
-            .iter()
-            .any(|(k, _)| fields.iter().any(|(f, _)| f == k))
-        {
-            return Ok(StatementResult::error(
-                "fields not supported in WHERE clause during deletion",
-            ));
-        }
-        let mut ids = engine.series_of(db, &m)?;
-        for (k, v) in &terms {
-            let with: std::collections::BTreeSet<_> =
-                engine.series_with_tag(db, &m, k, v)?.into_iter().collect();
-            ids.retain(|id| with.contains(id));
-        }
+    let found =
+        match select::matching_series(engine, db, &f.sources, f.condition.as_ref(), now, false) {
+            Ok(found) => found,
+            Err(MatchError::FieldInCondition) => {
+                return Ok(StatementResult::error(
+                    "fields not supported in WHERE clause during deletion",
+                ));
+            }
+            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
+        };
+    for (_, series) in found {
+        let ids: Vec<_> = series.iter().map(|s| s.id).collect();
         if !ids.is_empty() {
             engine.drop_series(db, &ids)?;
         }
     }
     Ok(StatementResult::default())
+}
+
+/// `SHOW SERIES [ON db] [FROM ...] [WHERE <tag condition>] [LIMIT n] [OFFSET n]`: series keys
+/// (line-protocol escaped) in key order, in one unnamed series.
+fn show_series(
+    engine: &Engine,
+    db: &str,
+    s: &ShowSeries,
+    now: i64,
+) -> Result<StatementResult, StorageError> {
+    let found =
+        match select::matching_series(engine, db, &s.sources, s.condition.as_ref(), now, true) {
+            Ok(found) => found,
+            Err(MatchError::FieldInCondition) => {
+                return Ok(StatementResult::error(
+                    "fields not supported in WHERE clause during SHOW SERIES",
+                ));
+            }
+            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
+        };
+    let mut keys: Vec<String> = found
+        .into_iter()
+        .flat_map(|(_, series)| series.into_iter().map(|i| i.key.clone()))
+        .collect();
+    keys.sort();
+    let keys = page(keys, s.limit, s.offset);
+    if keys.is_empty() {
+        return Ok(StatementResult::default());
+    }
+    let mut series = one_series(
+        "",
+        &["key"],
+        keys.into_iter().map(|k| vec![Value::Str(k)]).collect(),
+    );
+    series.name = None;
+    Ok(StatementResult {
+        series: vec![series],
+        ..Default::default()
+    })
 }

@@ -171,7 +171,16 @@ class Recorder:
 # The scenario
 
 
+# Where wispmon deliberately answers otherwise than InfluxDB 1.x (checked with --wispmon):
+WISPMON_DEPARTURES = {
+    "show_field_keys": "SHOW FIELD KEYS without FROM lists the measurements of every retention "
+    "policy, not only the default one's (wispmon's measurement catalog is per database).",
+}
+
+
 class Scenario:
+    wispmon = False
+
     def __init__(self, url, accept=None):
         u = urllib.parse.urlparse(url)
         if u.scheme not in ("http", "https") or not u.hostname:
@@ -497,11 +506,20 @@ class Scenario:
 
     def step_show_field_keys(self):
         rs = self.client.query("SHOW FIELD KEYS")
-        # Without FROM: the measurements of the default policy only (InfluxDB 1.x).
+        # Without FROM: the measurements of the default policy only (InfluxDB 1.x). wispmon
+        # departs (WISPMON_DEPARTURES): its catalog of measurements is per database, so the
+        # `short` policy's measurements are listed too.
         ck = ["fieldKey", "fieldType"]
+        extra = []
+        if self.wispmon:
+            extra = [
+                {"name": "config_applied", "columns": ck, "values": [["config_applied", "integer"]]},
+                {"name": "device_data", "columns": ck, "values": [["data", "string"]]},
+            ]
         expect_series(
             "SHOW FIELD KEYS",
             rs,
+            sorted(
             [
                 {"name": "checks", "columns": ck, "values": [["n", "integer"], ["ok", "boolean"]]},
                 {"name": "cpu", "columns": ck, "values": [["cpu_usage", "float"], ["load_1", "float"], ["load_15", "float"], ["load_5", "float"]]},
@@ -517,7 +535,10 @@ class Scenario:
                 },
                 {"name": "traffic", "columns": ck, "values": [["rx_bytes", "integer"], ["tx_bytes", "integer"]]},
                 {"name": "wifi_clients", "columns": ck, "values": [["clients", "string"]]},
-            ],
+            ]
+            + extra,
+            key=lambda x: x["name"],
+            ),
         )
         expect(
             "get_points(measurement='ping') of SHOW FIELD KEYS",
@@ -1069,9 +1090,15 @@ def main():
         help="Accept header for answers (default: the client's own, application/x-msgpack, as OpenWISP sends)",
     )
     ap.add_argument("--only", help="comma-separated step names to run (set-up steps are not implied)")
+    ap.add_argument(
+        "--wispmon",
+        action="store_true",
+        help="the server is wispmon: expect its documented departures (see WISPMON_DEPARTURES)",
+    )
     args = ap.parse_args()
 
     sc = Scenario(args.url, args.accept)
+    sc.wispmon = args.wispmon
     print("influxdb client %s against %s (databases %s, %s)" % (influxdb.__version__, args.url, sc.db, sc.db_inf))
     steps = Scenario.STEPS
     if args.only:

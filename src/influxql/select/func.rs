@@ -575,7 +575,7 @@ mod tests {
         );
         assert_eq!(
             reduce(&Agg::Percentile(50.0), &p),
-            vec![(Some(2), Value::Float(1.0))]
+            vec![(Some(4), Value::Float(1.0))]
         );
     }
 

@@ -81,12 +81,162 @@ pub fn check_regex(source: &str) -> Result<(), String> {
     Err(format!("error parsing regexp: {code}: `{source}`"))
 }
 
+/// Compiles an InfluxQL regex (bounded in size) for the metadata statements.
+///
+/// # Errors
+/// The regex does not compile.
+pub fn compile_regex(source: &str) -> Result<regex::Regex, String> {
+    cond::compile(source)
+}
+
 /// The parser's `tz()` check.
 ///
 /// # Errors
 /// `unable to find time zone X`.
 pub fn check_time_zone(name: &str) -> Result<(), String> {
     Zone::named(name).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Series found by [`matching_series`]: per measurement, its matching series.
+pub type MatchedSeries = Vec<(String, Vec<std::sync::Arc<SeriesInfo>>)>;
+
+/// A result series with what it sorts by (measurement, group tags).
+type KeyedSeries = (String, Vec<(String, String)>, Series);
+
+/// A reduced bucket value: row time, the selected point (time, series index, row index) when
+/// a selector picked one, and the value.
+type Picked = (i64, Option<(i64, usize, usize)>, Value);
+
+/// Why [`matching_series`] refused a condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchError {
+    /// The condition names a field (metadata statements filter on tags only).
+    FieldInCondition,
+    /// Anything else, with its message.
+    Other(String),
+}
+
+/// The series of the measurements named in `sources` (all of the database when empty; names
+/// and regexes) whose tags satisfy `cond` (time comparisons are ignored, as InfluxDB's
+/// metadata statements do): per measurement in name order, series in key order.
+///
+/// # Errors
+/// [`MatchError::FieldInCondition`] when the condition names a field of a measurement; an
+/// unknown database or a bad regex otherwise.
+pub fn matching_series(
+    engine: &Engine,
+    db: &str,
+    sources: &[super::ast::Measurement],
+    cond: Option<&Expr>,
+    now: i64,
+    metadata: bool,
+) -> Result<MatchedSeries, MatchError> {
+    let other = MatchError::Other;
+    let all = engine.measurements(db).map_err(|e| other(storage(e)))?;
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    if sources.is_empty() {
+        names.extend(all.iter().cloned());
+    }
+    for s in sources {
+        match &s.name {
+            MeasurementName::Name(n) => {
+                if all.contains(n) {
+                    names.insert(n.clone());
+                }
+            }
+            MeasurementName::Regex(r) => {
+                let re = cond::compile(&r.source).map_err(other)?;
+                names.extend(all.iter().filter(|n| re.is_match(n)).cloned());
+            }
+            MeasurementName::SourceMeasurement => {}
+        }
+    }
+    let rest = match cond {
+        Some(c) => {
+            let mut range = TimeRange::default();
+            cond::split_time(c, &Zone::utc(), now, &mut range).map_err(other)?
+        }
+        None => None,
+    };
+    let mut regexes = Regexes::new();
+    if let Some(c) = &rest {
+        cond::compile_regexes(c, &mut regexes).map_err(other)?;
+        // SHOW statements read every name as a tag, and tags only compare for (in)equality.
+        if metadata && has_order_comparison(c) {
+            return Err(other("invalid tag comparison operator".into()));
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let fields = if metadata {
+            Vec::new()
+        } else {
+            engine
+                .field_keys(db, &name)
+                .map_err(|e| other(storage(e)))?
+        };
+        let t = Target {
+            db: db.to_owned(),
+            rp: None,
+            name: name.clone(),
+            fields: fields.into_iter().collect(),
+            tags: BTreeSet::new(),
+        };
+        if let Some(c) = &rest {
+            if mentions_field(c, &t) {
+                return Err(MatchError::FieldInCondition);
+            }
+        }
+        let plan_cond = rest.clone();
+        let mut series: Vec<std::sync::Arc<SeriesInfo>> = Vec::new();
+        for id in engine.series_of(db, &name).map_err(|e| other(storage(e)))? {
+            let Some(info) = engine.series_info(id) else {
+                continue;
+            };
+            let keep = match &plan_cond {
+                None => true,
+                Some(c) => {
+                    cond::eval(
+                        c,
+                        &SeriesEnv {
+                            info: &info,
+                            target: &t,
+                        },
+                        &regexes,
+                    ) == Tri::True
+                }
+            };
+            if keep {
+                series.push(info);
+            }
+        }
+        series.sort_by(|a, b| a.key.cmp(&b.key));
+        out.push((name, series));
+    }
+    Ok(out)
+}
+
+fn has_order_comparison(e: &Expr) -> bool {
+    match e {
+        Expr::Binary(b) => {
+            matches!(
+                b.op,
+                BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+            ) || has_order_comparison(&b.lhs)
+                || has_order_comparison(&b.rhs)
+        }
+        Expr::Paren(inner) => has_order_comparison(inner),
+        _ => false,
+    }
+}
+
+fn mentions_field(e: &Expr, t: &Target) -> bool {
+    match e {
+        Expr::VarRef(v) => t.is_field(v),
+        Expr::Binary(b) => mentions_field(&b.lhs, t) || mentions_field(&b.rhs, t),
+        Expr::Paren(inner) => mentions_field(inner, t),
+        _ => false,
+    }
 }
 
 /// Runs a `SELECT`.
@@ -989,7 +1139,7 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
     } else {
         MAX_TIME
     });
-    let mut out: Vec<(String, Vec<(String, String)>, Series)> = Vec::new();
+    let mut out: Vec<KeyedSeries> = Vec::new();
     if lo <= hi {
         for t in &targets {
             for (key, members) in groups(engine, t, &plan)? {
@@ -1714,7 +1864,7 @@ impl AggCtx<'_> {
         field: &VarRef,
         by: &[String],
         cache: &mut Option<Rows>,
-    ) -> Result<Vec<(i64, Option<(i64, usize, usize)>, Value)>, Fail> {
+    ) -> Result<Vec<Picked>, Fail> {
         let pts = self.points(field, cache)?;
         if let Some(p) = pts.first() {
             if let Some(e) = func::type_error(agg, &p.1) {
@@ -1748,8 +1898,8 @@ impl AggCtx<'_> {
             let mut bucket: Vec<(i64, Value)> = Vec::with_capacity(j - i);
             let mut origin: Vec<usize> = Vec::with_capacity(j - i);
             if by.is_empty() {
-                for k in i..j {
-                    bucket.push((pts[k].0, pts[k].1.clone()));
+                for (k, p) in pts.iter().enumerate().take(j).skip(i) {
+                    bucket.push((p.0, p.1.clone()));
                     origin.push(k);
                 }
             } else {
@@ -1821,11 +1971,7 @@ impl AggCtx<'_> {
     /// INTEGRAL per bucket as InfluxDB streams it: each bucket's area is closed at the bucket
     /// end by interpolating towards the next point, and the next bucket starts from there.
     #[allow(clippy::cast_precision_loss)]
-    fn integral_buckets(
-        &self,
-        pts: &[(i64, Value, usize)],
-        unit: i64,
-    ) -> Vec<(i64, Option<(i64, usize, usize)>, Value)> {
+    fn integral_buckets(&self, pts: &[(i64, Value, usize)], unit: i64) -> Vec<Picked> {
         let unit = unit as f64;
         let mut sums: Vec<Option<f64>> = vec![None; self.starts.len()];
         let end_of = |b: usize| self.starts.get(b + 1).copied().unwrap_or(i64::MAX);
@@ -1883,7 +2029,7 @@ impl AggCtx<'_> {
         cache: &mut Option<Rows>,
     ) -> Result<Seq, Fail> {
         let rolled = if by.is_empty() {
-            self.from_rollups(agg, field)?
+            self.rollup_answer(agg, field)?
         } else {
             None
         };
@@ -1909,7 +2055,7 @@ impl AggCtx<'_> {
 
     /// Bucketed count/sum/mean/min/max/spread from hourly rollups, when buckets are whole
     /// hours and no row condition applies. `None` when the rollups cannot answer.
-    fn from_rollups(&self, agg: &Agg, field: &VarRef) -> Result<Option<Seq>, Fail> {
+    fn rollup_answer(&self, agg: &Agg, field: &VarRef) -> Result<Option<Seq>, Fail> {
         let Some((every, _)) = self.plan.group.every else {
             return Ok(None);
         };
@@ -2084,15 +2230,15 @@ fn fill(seq: &mut Seq, how: Fill, is_count: bool, ints: bool) {
                 };
                 let ints = matches!(seq[a].1, Value::Int(_)) && matches!(seq[b].1, Value::Int(_));
                 let (ta, tb) = (seq[a].0 as f64, seq[b].0 as f64);
-                for i in a + 1..b {
-                    let x = va + (vb - va) * ((seq[i].0 as f64 - ta) / (tb - ta));
+                for p in seq.iter_mut().take(b).skip(a + 1) {
+                    let x = va + (vb - va) * ((p.0 as f64 - ta) / (tb - ta));
                     #[allow(clippy::cast_possible_truncation)]
                     let v = if ints {
                         Value::Int(x as i64)
                     } else {
                         Value::Float(x)
                     };
-                    seq[i].1 = v;
+                    p.1 = v;
                 }
             }
         }
