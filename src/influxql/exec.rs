@@ -8,9 +8,9 @@ use crate::storage::{Engine, StorageError};
 use crate::time::format_duration;
 
 use super::ast::{
-    AlterRetentionPolicy, CreateDatabase, CreateRetentionPolicy, Expr, Measurement,
-    MeasurementName, SeriesFilter, ShowFieldKeys, ShowMeasurements, ShowSeries, ShowTagKeys,
-    ShowTagValues, Statement, TagKeyFilter,
+    AlterRetentionPolicy, CardinalityOf, CreateDatabase, CreateRetentionPolicy, Expr, Measurement,
+    MeasurementName, SeriesFilter, ShowCardinality, ShowFieldKeys, ShowMeasurements, ShowSeries,
+    ShowTagKeys, ShowTagValues, Statement, TagKeyFilter,
 };
 use crate::storage::type_name;
 
@@ -136,6 +136,10 @@ pub fn execute(engine: &Engine, stmt: &Statement, ctx: &Context<'_>) -> Statemen
             with_db(s.database.as_deref(), db, |d| show_field_keys(engine, d, s))
         }
         Statement::DropSeries(f) => with_db(None, db, |d| drop_series(engine, d, f, ctx.now)),
+        Statement::Delete(f) => with_db(None, db, |d| delete(engine, d, f, ctx.now)),
+        Statement::ShowCardinality(c) => with_db(c.database.as_deref(), db, |d| {
+            cardinality(engine, d, c, ctx.now)
+        }),
         Statement::ShowSeries(s) => with_db(s.database.as_deref(), db, |d| {
             show_series(engine, d, s, ctx.now)
         }),
@@ -146,15 +150,6 @@ pub fn execute(engine: &Engine, stmt: &Statement, ctx: &Context<'_>) -> Statemen
         }),
         Statement::Unsupported(u) => {
             return StatementResult::error(format!("{} is not supported by wispmon", u.kind()));
-        }
-        other => {
-            let text = other.to_string();
-            let kind: String = text
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ");
-            return StatementResult::error(format!("{kind} is not supported by wispmon yet"));
         }
     };
     r.unwrap_or_else(|e| StatementResult::error(message(&e)))
@@ -554,6 +549,114 @@ fn drop_series(
         }
     }
     Ok(StatementResult::default())
+}
+
+/// `DELETE [FROM m, /re/, ...] [WHERE <time and tag condition>]`: the points of the matching
+/// series within the time range, in every retention policy.
+fn delete(
+    engine: &Engine,
+    db: &str,
+    f: &SeriesFilter,
+    now: i64,
+) -> Result<StatementResult, StorageError> {
+    let (lo, hi) = match select::condition_time_range(f.condition.as_ref(), now) {
+        Ok(r) => r,
+        Err(e) => return Ok(StatementResult::error(e)),
+    };
+    let found =
+        match select::matching_series(engine, db, &f.sources, f.condition.as_ref(), now, false) {
+            Ok(found) => found,
+            Err(MatchError::FieldInCondition) => {
+                return Ok(StatementResult::error(
+                    "fields not supported in WHERE clause during deletion",
+                ));
+            }
+            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
+        };
+    for (_, series) in found {
+        let ids: Vec<_> = series.iter().map(|s| s.id).collect();
+        if !ids.is_empty() && lo <= hi {
+            engine.delete_range(db, &ids, lo, hi)?;
+        }
+    }
+    Ok(StatementResult::default())
+}
+
+/// `SHOW <MEASUREMENT|SERIES|TAG KEY|TAG VALUES|FIELD KEY> [EXACT] CARDINALITY ...`: exact
+/// counts. The estimate forms of InfluxDB (a sketch) are answered with the exact number.
+#[allow(clippy::cast_possible_wrap)]
+fn cardinality(
+    engine: &Engine,
+    db: &str,
+    c: &ShowCardinality,
+    now: i64,
+) -> Result<StatementResult, StorageError> {
+    let whole = c.sources.is_empty() && c.condition.is_none();
+    let single = |column: &str, n: usize| {
+        let mut s = one_series("", &[column], vec![vec![Value::Int(n as i64)]]);
+        s.name = None;
+        StatementResult {
+            series: vec![s],
+            ..Default::default()
+        }
+    };
+    let estimate = if c.exact {
+        "count"
+    } else {
+        "cardinality estimation"
+    };
+    let found = match (&c.of, whole) {
+        (CardinalityOf::Measurement, true) => {
+            return Ok(single(estimate, engine.measurements(db)?.len()));
+        }
+        (CardinalityOf::Series, true) if !c.exact => {
+            let mut n = 0;
+            for m in engine.measurements(db)? {
+                n += engine.series_of(db, &m)?.len();
+            }
+            return Ok(single(estimate, n));
+        }
+        _ => match select::matching_series(engine, db, &c.sources, c.condition.as_ref(), now, true)
+        {
+            Ok(f) => f,
+            Err(MatchError::FieldInCondition) => {
+                return Ok(StatementResult::error("invalid tag comparison operator"));
+            }
+            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
+        },
+    };
+    if c.of == CardinalityOf::Measurement {
+        let n = found.iter().filter(|(_, s)| !s.is_empty()).count();
+        return Ok(single("count", n));
+    }
+    let keep = match c.key.as_ref().map(key_filter).transpose() {
+        Ok(k) => k,
+        Err(e) => return Ok(StatementResult::error(e)),
+    };
+    let mut r = StatementResult::default();
+    for (m, series) in found {
+        let n = match c.of {
+            CardinalityOf::Series => series.len(),
+            CardinalityOf::TagKey => series
+                .iter()
+                .flat_map(|s| s.tags.iter().map(|(k, _)| k))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            CardinalityOf::TagValues => series
+                .iter()
+                .flat_map(|s| s.tags.iter())
+                .filter(|(k, _)| keep.as_ref().is_none_or(|f| f(k)))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            CardinalityOf::FieldKey => engine.field_keys(db, &m)?.len(),
+            CardinalityOf::Measurement => 0,
+        };
+        if n > 0 {
+            r.series
+                .push(one_series(&m, &["count"], vec![vec![Value::Int(n as i64)]]));
+        }
+    }
+    Ok(r)
 }
 
 /// `SHOW SERIES [ON db] [FROM ...] [WHERE <tag condition>] [LIMIT n] [OFFSET n]`: series keys

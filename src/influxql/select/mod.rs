@@ -81,6 +81,19 @@ pub fn check_regex(source: &str) -> Result<(), String> {
     Err(format!("error parsing regexp: {code}: `{source}`"))
 }
 
+/// The time range a condition bounds (inclusive; unbounded sides are InfluxDB's min/max
+/// time), for `DELETE`.
+///
+/// # Errors
+/// A time comparison InfluxDB refuses.
+pub fn condition_time_range(cond: Option<&Expr>, now: i64) -> Result<(i64, i64), String> {
+    let mut range = TimeRange::default();
+    if let Some(c) = cond {
+        cond::split_time(c, &Zone::utc(), now, &mut range)?;
+    }
+    Ok((range.lo.unwrap_or(MIN_TIME), range.hi.unwrap_or(MAX_TIME)))
+}
+
 /// Compiles an InfluxQL regex (bounded in size) for the metadata statements.
 ///
 /// # Errors
