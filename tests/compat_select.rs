@@ -37,6 +37,14 @@ struct Case {
     body: String,
     note: Option<String>,
     wispmon: Option<Departure>,
+    #[serde(default)]
+    chunked: Option<String>,
+    #[serde(default)]
+    chunk_size: Option<String>,
+    #[serde(default)]
+    pretty: Option<String>,
+    #[serde(default)]
+    accept: Option<String>,
 }
 
 /// A deliberate departure from the reference's answer.
@@ -55,6 +63,9 @@ impl Case {
             ("db", &self.db),
             ("epoch", &self.epoch),
             ("params", &self.params),
+            ("chunked", &self.chunked),
+            ("chunk_size", &self.chunk_size),
+            ("pretty", &self.pretty),
         ] {
             if let Some(v) = v {
                 fields.push((k, v.as_str()));
@@ -86,11 +97,24 @@ fn answer(r: Result<ureq::Response, ureq::Error>) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn send(agent: &ureq::Agent, url: &str, method: &str, fields: &[(&str, &str)]) -> (u16, String) {
+fn send(
+    agent: &ureq::Agent,
+    url: &str,
+    method: &str,
+    fields: &[(&str, &str)],
+    accept: Option<&str>,
+) -> (u16, String) {
     if method == "POST" {
-        answer(agent.post(url).send_form(fields))
+        let mut req = agent.post(url);
+        if let Some(a) = accept {
+            req = req.set("Accept", a);
+        }
+        answer(req.send_form(fields))
     } else {
         let mut req = agent.get(url);
+        if let Some(a) = accept {
+            req = req.set("Accept", a);
+        }
         for (k, v) in fields {
             req = req.query(k, v);
         }
@@ -137,6 +161,7 @@ fn select_answers_like_influxdb_1_x() {
         &query_url,
         "POST",
         &[("q", "CREATE DATABASE golden")],
+        None,
     );
     assert_eq!(status, 200, "CREATE DATABASE golden: {body}");
     assert!(
@@ -165,7 +190,13 @@ fn select_answers_like_influxdb_1_x() {
     let mut mismatches = 0;
     let mut departures = 0;
     for (i, case) in cases.iter().enumerate() {
-        let (status, body) = send(&agent, &query_url, &case.method, &case.fields());
+        let (status, body) = send(
+            &agent,
+            &query_url,
+            &case.method,
+            &case.fields(),
+            case.accept.as_deref(),
+        );
         let (want_status, want_body) = match &case.wispmon {
             Some(d) => {
                 departures += 1;

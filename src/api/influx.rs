@@ -14,11 +14,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
-use crate::influxql::exec::{self, StatementResult, Value};
+use super::influx_format as fmt;
+use crate::influxql::exec;
 use crate::influxql::{Literal, ParseOptions, select};
 use crate::lineproto::{self, ParsedLine, Precision};
 use crate::storage::{FieldValue, Point, StorageError, WriteBatch, WriteOutcome};
-use crate::time::Zone;
 
 /// The version reported to clients: the 1.x release whose behaviour we follow.
 pub(crate) const INFLUXDB_VERSION: &str = "1.8.10";
@@ -59,10 +59,25 @@ fn influx_headers(mut r: Response) -> Response {
     r
 }
 
-/// `{"error":"…"}` with InfluxDB's trailing newline.
+/// `{"error":"…"}` with InfluxDB's trailing newline, and the message in `X-Influxdb-Error`.
 pub(crate) fn json_error(status: StatusCode, msg: &str) -> Response {
     let body = format!("{}\n", serde_json::json!({ "error": msg }));
-    influx_headers((status, body).into_response())
+    let mut r = influx_headers((status, body).into_response());
+    if let Ok(v) = HeaderValue::from_str(msg) {
+        r.headers_mut().insert("X-Influxdb-Error", v);
+    }
+    r
+}
+
+/// A CSV answer (`text/csv`), with `X-Influxdb-Error` for errors.
+fn csv_answer(status: StatusCode, body: String, error: Option<&str>) -> Response {
+    let mut r = influx_headers((status, body).into_response());
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    if let Some(v) = error.and_then(|e| HeaderValue::from_str(e).ok()) {
+        h.insert("X-Influxdb-Error", v);
+    }
+    r
 }
 
 /// `GET|HEAD /ping`: 204, or 200 with the version for `verbose=true` (InfluxDB 1.8).
@@ -347,127 +362,6 @@ fn parse_form(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
-}
-
-/// A float as Go's `encoding/json` writes it: shortest round-trip digits, no `.0` on integral
-/// values, exponent form (`1.2493916e-8`, `1e+21`) below 1e-6 and from 1e21 on.
-fn go_float(f: f64) -> String {
-    if !f.is_finite() {
-        // Go's encoder refuses these; a null keeps the document valid.
-        return "null".into();
-    }
-    let a = f.abs();
-    if a != 0.0 && !(1e-6..1e21).contains(&a) {
-        let s = format!("{f:e}");
-        match s.find('e') {
-            Some(i) if !s[i + 1..].starts_with('-') => format!("{}e+{}", &s[..i], &s[i + 1..]),
-            _ => s,
-        }
-    } else {
-        format!("{f}")
-    }
-}
-
-/// The `epoch` parameter: the unit times are rendered in, or `None` for RFC 3339 text.
-fn epoch_unit(p: Option<&str>) -> Option<i64> {
-    Some(match p? {
-        // Only `u`: InfluxDB 1.x takes `µ` as unknown (nanoseconds).
-        "u" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        // "ns", and (as InfluxDB does) anything unknown.
-        _ => 1,
-    })
-}
-
-fn render_value(v: &Value, epoch: Option<i64>, zone: &Zone, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Str(x) => out.push_str(&json_str(x)),
-        Value::Int(x) => out.push_str(&x.to_string()),
-        Value::Unsigned(x) => out.push_str(&x.to_string()),
-        Value::Bool(x) => out.push_str(if *x { "true" } else { "false" }),
-        Value::Float(x) => out.push_str(&go_float(*x)),
-        Value::Time(t) => match epoch {
-            Some(unit) => out.push_str(&(t / unit).to_string()),
-            None => out.push_str(&json_str(&zone.format_rfc3339(*t))),
-        },
-    }
-}
-
-/// Renders results with InfluxDB's key order (`statement_id`, `series`, `messages`, `error`;
-/// series: `name`, `tags`, `columns`, `values`), compact, with a trailing newline.
-fn render_results(results: &[StatementResult], epoch: Option<i64>) -> String {
-    let utc = Zone::utc();
-    let mut s = String::from("{\"results\":[");
-    for (i, r) in results.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let zone = r.zone.as_ref().unwrap_or(&utc);
-        s.push_str(&format!("{{\"statement_id\":{i}"));
-        if !r.series.is_empty() {
-            s.push_str(",\"series\":[");
-            for (j, se) in r.series.iter().enumerate() {
-                if j > 0 {
-                    s.push(',');
-                }
-                s.push('{');
-                if let Some(n) = &se.name {
-                    s.push_str(&format!("\"name\":{},", json_str(n)));
-                }
-                if !se.tags.is_empty() {
-                    let tags: Vec<String> = se
-                        .tags
-                        .iter()
-                        .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
-                        .collect();
-                    s.push_str(&format!("\"tags\":{{{}}},", tags.join(",")));
-                }
-                let cols: Vec<String> = se.columns.iter().map(|c| json_str(c)).collect();
-                s.push_str(&format!("\"columns\":[{}]", cols.join(",")));
-                if !se.values.is_empty() {
-                    s.push_str(",\"values\":[");
-                    for (k, row) in se.values.iter().enumerate() {
-                        if k > 0 {
-                            s.push(',');
-                        }
-                        s.push('[');
-                        for (c, v) in row.iter().enumerate() {
-                            if c > 0 {
-                                s.push(',');
-                            }
-                            render_value(v, epoch, zone, &mut s);
-                        }
-                        s.push(']');
-                    }
-                    s.push(']');
-                }
-                s.push('}');
-            }
-            s.push(']');
-        }
-        if !r.messages.is_empty() {
-            let msgs: Vec<String> = r
-                .messages
-                .iter()
-                .map(|(l, t)| format!("{{\"level\":{},\"text\":{}}}", json_str(l), json_str(t)))
-                .collect();
-            s.push_str(&format!(",\"messages\":[{}]", msgs.join(",")));
-        }
-        if let Some(e) = &r.error {
-            s.push_str(&format!(",\"error\":{}", json_str(e)));
-        }
-        s.push('}');
-    }
-    s.push_str("]}\n");
-    s
-}
-
 /// The `params` of a query: a JSON object whose values bind `$name` in the statements.
 fn query_params(raw: Option<&String>) -> Result<BTreeMap<String, Literal>, String> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
@@ -526,13 +420,25 @@ pub(crate) async fn query(
     if let Err(r) = authorize(&st, &q, &headers).await {
         return r;
     }
+    // Answer format: CSV on request, else JSON (compact, indented, or chunked lines).
+    let csv = matches!(
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+        Some("application/csv" | "text/csv")
+    );
+    let fail = |status: StatusCode, msg: &str| {
+        if csv {
+            csv_answer(status, fmt::csv_error(msg), Some(msg))
+        } else {
+            json_error(status, msg)
+        }
+    };
     let text = q.get("q").map(|s| s.trim()).unwrap_or_default().to_owned();
     if text.is_empty() {
-        return json_error(StatusCode::BAD_REQUEST, "missing required parameter \"q\"");
+        return fail(StatusCode::BAD_REQUEST, "missing required parameter \"q\"");
     }
     let params = match query_params(q.get("params")) {
         Ok(p) => p,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
     };
     // The validators are not `Sync`: parse in a block so nothing of them lives across an await.
     let parsed = {
@@ -545,11 +451,19 @@ pub(crate) async fn query(
     };
     let parsed = match parsed {
         Ok(p) => p,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    // Only the exact word `true` turns these on, as in InfluxDB.
+    let chunked = q.get("chunked").is_some_and(|v| v == "true");
+    let pretty = q.get("pretty").is_some_and(|v| v == "true");
+    let chunk_size = q
+        .get("chunk_size")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(fmt::DEFAULT_CHUNK_SIZE);
     let db = q.get("db").cloned();
     let rp = q.get("rp").cloned();
-    let epoch = epoch_unit(q.get("epoch").map(String::as_str));
+    let epoch = fmt::epoch_unit(q.get("epoch").map(String::as_str));
     let engine = st.engine.clone();
     let is_get = method == axum::http::Method::GET;
     let joined = tokio::task::spawn_blocking(move || {
@@ -578,8 +492,14 @@ pub(crate) async fn query(
     })
     .await;
     match joined {
+        Ok(results) if csv => csv_answer(StatusCode::OK, fmt::csv(&results, epoch), None),
+        Ok(results) if chunked => influx_headers(
+            (StatusCode::OK, fmt::chunked(&results, epoch, chunk_size)).into_response(),
+        ),
         Ok(results) => {
-            influx_headers((StatusCode::OK, render_results(&results, epoch)).into_response())
+            let body = fmt::json(&results, epoch);
+            let body = if pretty { fmt::pretty(&body) } else { body };
+            influx_headers((StatusCode::OK, body).into_response())
         }
         Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "query task failed"),
     }

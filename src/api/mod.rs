@@ -5,6 +5,7 @@
 //! rules (they live in `domain`) or open storage itself.
 
 mod influx;
+mod influx_format;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -20,6 +20,8 @@ A line may start with options in brackets, each `[key=value]`:
     [epoch=s]     the epoch parameter (absent by default: RFC3339 times)
     [method=POST] POST with a form body instead of GET with a query string
     [params={"name":"value"}]  bound parameters, sent verbatim as the `params` parameter
+    [chunked=true] [chunk_size=2] [pretty=true]  the same-named parameters
+    [accept=application/csv]  the Accept header
 Several options: `[epoch=s][method=POST] SELECT ...`.
 """
 
@@ -35,10 +37,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CHUNK_LINES = 1000
 
 
-def request(method, url, fields=None, body=None):
+def request(method, url, fields=None, body=None, accept=None):
     """Returns (status, body as str) whatever the status."""
     data = None
     headers = {}
+    if accept is not None:
+        headers["Accept"] = accept
     if method == "GET" and fields:
         url = url + "?" + urllib.parse.urlencode(fields)
     elif method == "POST" and fields is not None:
@@ -73,7 +77,7 @@ def parse_line(line):
             opts[key] = rest[eq + 1 : close]
             rest = rest[close + 1 :]
         rest = rest.lstrip()
-    unknown = set(opts) - {"db", "epoch", "method", "params"}
+    unknown = set(opts) - {"db", "epoch", "method", "params", "chunked", "chunk_size", "pretty", "accept"}
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} in: {line}")
     return opts, rest
@@ -95,13 +99,27 @@ def read_queries(path):
                     "epoch": opts.get("epoch"),
                     "method": opts.get("method", "GET").upper(),
                     "params": opts.get("params"),
+                    "chunked": opts.get("chunked"),
+                    "chunk_size": opts.get("chunk_size"),
+                    "pretty": opts.get("pretty"),
+                    "accept": opts.get("accept"),
                 }
             )
     return cases
 
 
 def case_key(c):
-    return (c["q"], c["db"], c["epoch"], c["method"], c["params"])
+    return (
+        c["q"],
+        c["db"],
+        c["epoch"],
+        c["method"],
+        c["params"],
+        c.get("chunked"),
+        c.get("chunk_size"),
+        c.get("pretty"),
+        c.get("accept"),
+    )
 
 
 def main():
@@ -145,7 +163,10 @@ def main():
             fields["epoch"] = c["epoch"]
         if c["params"] is not None:
             fields["params"] = c["params"]
-        c["status"], c["body"] = request(c["method"], base + "/query", fields)
+        for k in ("chunked", "chunk_size", "pretty"):
+            if c[k] is not None:
+                fields[k] = c[k]
+        c["status"], c["body"] = request(c["method"], base + "/query", fields, accept=c["accept"])
         old = old_notes.get(case_key(c))
         if old is not None:
             if old[0] is not None:
