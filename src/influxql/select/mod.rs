@@ -41,6 +41,119 @@ const MAX_BUCKETS: usize = 1_000_000;
 /// A statement-level failure, reported as the statement's `error`.
 type Fail = String;
 
+/// Where a statement's points come from: the engine, or the rows a subquery answered.
+#[derive(Clone, Copy)]
+enum Data<'a> {
+    Engine(&'a Engine),
+    Rows(&'a Virtual),
+}
+
+/// A subquery's answer seen as measurements: its series (name and tags) with their columns
+/// as fields and their rows as points.
+#[derive(Default)]
+struct Virtual {
+    series: Vec<VirtualSeries>,
+}
+
+struct VirtualSeries {
+    info: std::sync::Arc<SeriesInfo>,
+    /// Column names without `time`.
+    columns: Vec<String>,
+    /// Rows: time, then one value per column.
+    rows: Vec<(i64, Vec<Value>)>,
+}
+
+impl Virtual {
+    fn from_series(result: Vec<Series>) -> Virtual {
+        let mut v = Virtual::default();
+        for (i, s) in result.into_iter().enumerate() {
+            let name = s.name.clone().unwrap_or_default();
+            let mut tags: Vec<(String, String)> = s.tags.clone();
+            tags.sort();
+            let key = crate::storage::series_key(&name, &tags);
+            let info = std::sync::Arc::new(SeriesInfo {
+                id: i as SeriesId,
+                db: 0,
+                measurement: name,
+                tags,
+                key,
+            });
+            let rows = s
+                .values
+                .into_iter()
+                .filter_map(|mut row| {
+                    if row.is_empty() {
+                        return None;
+                    }
+                    let t = match row.remove(0) {
+                        Value::Time(t) => t,
+                        _ => 0,
+                    };
+                    Some((t, row))
+                })
+                .collect();
+            v.series.push(VirtualSeries {
+                info,
+                columns: s.columns.into_iter().skip(1).collect(),
+                rows,
+            });
+        }
+        v
+    }
+
+    /// Measurements with their fields (typed by their first value) and tag keys.
+    fn targets(&self) -> Vec<Target> {
+        let mut by: BTreeMap<String, Target> = BTreeMap::new();
+        for s in &self.series {
+            let t = by
+                .entry(s.info.measurement.clone())
+                .or_insert_with(|| Target {
+                    db: String::new(),
+                    rp: None,
+                    name: s.info.measurement.clone(),
+                    fields: BTreeMap::new(),
+                    tags: BTreeSet::new(),
+                });
+            t.tags.extend(s.info.tags.iter().map(|(k, _)| k.clone()));
+            for (ci, c) in s.columns.iter().enumerate() {
+                let ty = s.rows.iter().find_map(|(_, r)| match r.get(ci)? {
+                    Value::Float(_) => Some(FieldType::Float),
+                    Value::Int(_) => Some(FieldType::Integer),
+                    Value::Unsigned(_) => Some(FieldType::Unsigned),
+                    Value::Bool(_) => Some(FieldType::Boolean),
+                    Value::Str(_) => Some(FieldType::String),
+                    Value::Null | Value::Time(_) => None,
+                });
+                if let Some(ty) = ty {
+                    t.fields.entry(c.clone()).or_insert(ty);
+                }
+            }
+        }
+        by.into_values().collect()
+    }
+
+    fn rows(&self, id: SeriesId, fields: &[String], lo: i64, hi: i64) -> Vec<(i64, Vec<Value>)> {
+        let Some(s) = usize::try_from(id).ok().and_then(|i| self.series.get(i)) else {
+            return Vec::new();
+        };
+        let idx: Vec<Option<usize>> = fields
+            .iter()
+            .map(|f| s.columns.iter().position(|c| c == f))
+            .collect();
+        s.rows
+            .iter()
+            .filter(|(t, _)| *t >= lo && *t <= hi)
+            .map(|(t, r)| {
+                let vals = idx
+                    .iter()
+                    .map(|i| i.and_then(|i| r.get(i).cloned()).unwrap_or(Value::Null))
+                    .collect();
+                (*t, vals)
+            })
+            .collect()
+    }
+}
+
 fn storage(e: StorageError) -> Fail {
     match e {
         StorageError::DatabaseNotFound { name } => format!("database not found: {name}"),
@@ -254,7 +367,7 @@ fn mentions_field(e: &Expr, t: &Target) -> bool {
 
 /// Runs a `SELECT`.
 pub fn execute(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> StatementResult {
-    match run(engine, stmt, ctx) {
+    match run_any(engine, stmt, ctx) {
         Ok(series) => StatementResult {
             series,
             zone: stmt.tz.as_deref().and_then(|z| Zone::named(z).ok()),
@@ -973,7 +1086,70 @@ struct Plan {
     descending: bool,
 }
 
-fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<Series>, Fail> {
+/// Runs a statement over the engine, or over the answer of its subquery.
+fn run_any(
+    engine: &Engine,
+    stmt: &SelectStatement,
+    ctx: &Context<'_>,
+) -> Result<Vec<Series>, Fail> {
+    let subs: Vec<&SelectStatement> = stmt
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Subquery(q) => Some(q.as_ref()),
+            Source::Measurement(_) => None,
+        })
+        .collect();
+    if subs.is_empty() {
+        return run(Data::Engine(engine), stmt, ctx);
+    }
+    if subs.len() != stmt.sources.len() || subs.len() > 1 {
+        return Err("a subquery mixed with other sources is not supported by wispmon yet".into());
+    }
+    // The outer time range bounds the inner query too, as in InfluxDB.
+    let zone = match &stmt.tz {
+        Some(z) => Zone::named(z).map_err(|e| e.to_string())?,
+        None => Zone::utc(),
+    };
+    let mut outer = TimeRange::default();
+    if let Some(c) = &stmt.condition {
+        cond::split_time(c, &zone, ctx.now, &mut outer)?;
+    }
+    let mut inner = subs[0].clone();
+    let bound = |op: BinaryOp, t: i64| {
+        Expr::Binary(Box::new(super::ast::BinaryExpr {
+            op,
+            lhs: Expr::VarRef(VarRef {
+                name: "time".into(),
+                data_type: None,
+            }),
+            rhs: Expr::Literal(Literal::Integer(t)),
+        }))
+    };
+    let and = |a: Expr, b: Expr| {
+        Expr::Binary(Box::new(super::ast::BinaryExpr {
+            op: BinaryOp::And,
+            lhs: a,
+            rhs: b,
+        }))
+    };
+    for b in [
+        outer.lo.map(|t| bound(BinaryOp::GtEq, t)),
+        outer.hi.map(|t| bound(BinaryOp::LtEq, t)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        inner.condition = Some(match inner.condition.take() {
+            Some(c) => and(Expr::Paren(Box::new(c)), b),
+            None => b,
+        });
+    }
+    let rows = Virtual::from_series(run_any(engine, &inner, ctx)?);
+    run(Data::Rows(&rows), stmt, ctx)
+}
+
+fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<Series>, Fail> {
     if stmt.into.is_some() {
         return Err("SELECT INTO is not supported by wispmon".into());
     }
@@ -982,7 +1158,10 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
         None => Zone::utc(),
     };
     let group = grouping(stmt)?;
-    let targets = resolve_targets(engine, stmt, ctx)?;
+    let targets = match data {
+        Data::Engine(engine) => resolve_targets(engine, stmt, ctx)?,
+        Data::Rows(v) => v.targets(),
+    };
 
     // Time range and the rest of the condition.
     let mut range = TimeRange::default();
@@ -1006,7 +1185,7 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
         let (lo, hi) = (range.lo.unwrap_or(MIN_TIME), range.hi.unwrap_or(MAX_TIME));
         let mut kept = Vec::with_capacity(targets.len());
         for t in &targets {
-            if has_points(engine, t, lo, hi)? {
+            if has_points(data, t, lo, hi)? {
                 kept.push(t.clone());
             }
         }
@@ -1155,11 +1334,11 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
     let mut out: Vec<KeyedSeries> = Vec::new();
     if lo <= hi {
         for t in &targets {
-            for (key, members) in groups(engine, t, &plan)? {
+            for (key, members) in groups(data, t, &plan)? {
                 let rows = if plan.aggregate {
-                    aggregate_group(engine, t, &plan, &members, lo, hi)?
+                    aggregate_group(data, t, &plan, &members, lo, hi)?
                 } else {
-                    raw_group(engine, t, &plan, &members, lo, hi)?
+                    raw_group(data, t, &plan, &members, lo, hi)?
                 };
                 if rows.is_empty() {
                     continue;
@@ -1207,7 +1386,15 @@ fn run(engine: &Engine, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec
 }
 
 /// Whether any series of a target has a point within `lo..=hi`.
-fn has_points(engine: &Engine, t: &Target, lo: i64, hi: i64) -> Result<bool, Fail> {
+fn has_points(data: Data<'_>, t: &Target, lo: i64, hi: i64) -> Result<bool, Fail> {
+    let engine = match data {
+        Data::Engine(e) => e,
+        Data::Rows(v) => {
+            return Ok(v.series.iter().any(|s| {
+                s.info.measurement == t.name && s.rows.iter().any(|r| r.0 >= lo && r.0 <= hi)
+            }));
+        }
+    };
     for id in engine.series_of(&t.db, &t.name).map_err(storage)? {
         for f in t.fields.keys() {
             if engine
@@ -1225,18 +1412,20 @@ fn has_points(engine: &Engine, t: &Target, lo: i64, hi: i64) -> Result<bool, Fai
 /// The series of a target passing the tag filter, grouped by the `GROUP BY` tags (sorted by
 /// group key; members in series-key order).
 #[allow(clippy::type_complexity)]
-fn groups(
-    engine: &Engine,
-    t: &Target,
-    plan: &Plan,
-) -> Result<
-    Vec<(
-        Vec<(String, String)>,
-        Vec<(std::sync::Arc<SeriesInfo>, bool)>,
-    )>,
-    Fail,
-> {
+fn groups(data: Data<'_>, t: &Target, plan: &Plan) -> Result<Vec<Group>, Fail> {
     let is_tag = |name: &str| !t.fields.contains_key(name);
+    let engine = match data {
+        Data::Engine(e) => e,
+        Data::Rows(v) => {
+            let infos = v
+                .series
+                .iter()
+                .filter(|s| s.info.measurement == t.name)
+                .map(|s| s.info.clone())
+                .collect();
+            return Ok(group_series(infos, t, plan));
+        }
+    };
     let candidates: Vec<SeriesId> = match &plan.cond {
         Some(c) => {
             let eqs = cond::tag_equalities(c, &is_tag);
@@ -1263,6 +1452,21 @@ fn groups(
         }
         None => engine.series_of(&t.db, &t.name).map_err(storage)?,
     };
+    let infos = candidates
+        .into_iter()
+        .filter_map(|id| engine.series_info(id))
+        .collect();
+    Ok(group_series(infos, t, plan))
+}
+
+/// A series of a group, with whether its rows need the row condition.
+type Member = (std::sync::Arc<SeriesInfo>, bool);
+
+/// A group's tags and its members.
+type Group = (Vec<(String, String)>, Vec<Member>);
+
+/// Filters series by the tag condition and groups them by the `GROUP BY` tags.
+fn group_series(infos: Vec<std::sync::Arc<SeriesInfo>>, t: &Target, plan: &Plan) -> Vec<Group> {
     let group_keys: Vec<String> = if plan.group.all_tags {
         t.tags.iter().cloned().collect()
     } else {
@@ -1272,12 +1476,8 @@ fn groups(
         }
         k.into_iter().collect()
     };
-    let mut groups: BTreeMap<Vec<(String, String)>, Vec<(std::sync::Arc<SeriesInfo>, bool)>> =
-        BTreeMap::new();
-    for id in candidates {
-        let Some(info) = engine.series_info(id) else {
-            continue;
-        };
+    let mut groups: BTreeMap<Vec<(String, String)>, Vec<Member>> = BTreeMap::new();
+    for info in infos {
         let verdict = match &plan.cond {
             None => Tri::True,
             Some(c) => cond::eval(
@@ -1305,7 +1505,7 @@ fn groups(
     for (_, members) in &mut out {
         members.sort_by(|a, b| a.0.key.cmp(&b.0.key));
     }
-    Ok(out)
+    out
 }
 
 struct SeriesEnv<'a> {
@@ -1390,7 +1590,7 @@ fn column_values(c: crate::storage::Column) -> Vec<(i64, Value)> {
 /// Reads `fields` of a group's series within `lo..=hi`, applies the row condition, and merges
 /// the rows of all members by time (members in order at equal times).
 fn read_rows(
-    engine: &Engine,
+    data: Data<'_>,
     t: &Target,
     plan: &Plan,
     members: &[(std::sync::Arc<SeriesInfo>, bool)],
@@ -1400,21 +1600,27 @@ fn read_rows(
 ) -> Result<Rows, Fail> {
     let mut rows: Vec<(i64, usize, Vec<Value>)> = Vec::new();
     for (si, (info, needs_check)) in members.iter().enumerate() {
-        let mut per_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
-        for (fi, f) in fields.iter().enumerate() {
-            let Some(col) = engine
-                .read(&t.db, t.rp.as_deref(), info.id, f, lo, hi)
-                .map_err(storage)?
-            else {
-                continue;
-            };
-            for (ts, v) in column_values(col) {
-                per_time
-                    .entry(ts)
-                    .or_insert_with(|| vec![Value::Null; fields.len()])[fi] = v;
+        let series_rows: Vec<(i64, Vec<Value>)> = match data {
+            Data::Rows(v) => v.rows(info.id, fields, lo, hi),
+            Data::Engine(engine) => {
+                let mut per_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+                for (fi, f) in fields.iter().enumerate() {
+                    let Some(col) = engine
+                        .read(&t.db, t.rp.as_deref(), info.id, f, lo, hi)
+                        .map_err(storage)?
+                    else {
+                        continue;
+                    };
+                    for (ts, v) in column_values(col) {
+                        per_time
+                            .entry(ts)
+                            .or_insert_with(|| vec![Value::Null; fields.len()])[fi] = v;
+                    }
+                }
+                per_time.into_iter().collect()
             }
-        }
-        for (ts, vals) in per_time {
+        };
+        for (ts, vals) in series_rows {
             if *needs_check {
                 if let Some(c) = &plan.cond {
                     let env = RowEnv {
@@ -1529,7 +1735,7 @@ fn from_field(n: &Node, t: &Target) -> bool {
 }
 
 fn raw_group(
-    engine: &Engine,
+    data: Data<'_>,
     t: &Target,
     plan: &Plan,
     members: &[(std::sync::Arc<SeriesInfo>, bool)],
@@ -1540,7 +1746,7 @@ fn raw_group(
     if fields.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = read_rows(engine, t, plan, members, &fields, lo, hi)?;
+    let rows = read_rows(data, t, plan, members, &fields, lo, hi)?;
     let field_cols: Vec<bool> = plan
         .columns
         .iter()
@@ -1612,7 +1818,7 @@ fn bucket_of(starts: &[i64], t: i64) -> Option<usize> {
 }
 
 fn aggregate_group(
-    engine: &Engine,
+    data: Data<'_>,
     t: &Target,
     plan: &Plan,
     members: &[(std::sync::Arc<SeriesInfo>, bool)],
@@ -1624,7 +1830,7 @@ fn aggregate_group(
     let mut first_lo = lo;
     if plan.range.lo.is_none() && plan.group.every.is_some() {
         // Without a lower bound, buckets start at the group's first point.
-        let rows = read_rows(engine, t, plan, members, &fields, lo, hi)?;
+        let rows = read_rows(data, t, plan, members, &fields, lo, hi)?;
         match rows.rows.first() {
             Some(r) => first_lo = r.0,
             None => return Ok(Vec::new()),
@@ -1668,7 +1874,7 @@ fn aggregate_group(
     }
     let first_start = starts.first().copied().unwrap_or(lo);
     let ctx = AggCtx {
-        engine,
+        data,
         t,
         plan,
         members,
@@ -1721,7 +1927,7 @@ fn aggregate_group(
 }
 
 struct AggCtx<'a> {
-    engine: &'a Engine,
+    data: Data<'a>,
     t: &'a Target,
     plan: &'a Plan,
     members: &'a [(std::sync::Arc<SeriesInfo>, bool)],
@@ -1747,7 +1953,7 @@ impl AggCtx<'_> {
     fn rows<'c>(&self, cache: &'c mut Option<Rows>) -> Result<&'c Rows, Fail> {
         if cache.is_none() {
             *cache = Some(read_rows(
-                self.engine,
+                self.data,
                 self.t,
                 self.plan,
                 self.members,
@@ -2102,10 +2308,13 @@ impl AggCtx<'_> {
             first: Value,
             last: Value,
         }
+        // Only the engine keeps rollups; a subquery's rows are always reduced from points.
+        let Data::Engine(engine) = self.data else {
+            return Ok(None);
+        };
         let mut acc: Vec<Option<Acc>> = (0..self.starts.len()).map(|_| None).collect();
         for (info, _) in self.members {
-            let Some(p) = self
-                .engine
+            let Some(p) = engine
                 .aggregate(
                     &self.t.db,
                     self.t.rp.as_deref(),
