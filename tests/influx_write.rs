@@ -326,7 +326,7 @@ fn query_refuses_what_it_cannot_answer_yet_per_statement() {
         .send_form(&[
             (
                 "q",
-                "SELECT mean(load) FROM (SELECT load FROM cpu); SHOW DATABASES; CREATE USER bob WITH PASSWORD 'x'",
+                "SELECT mean(load) INTO other FROM cpu; SHOW DATABASES; CREATE USER bob WITH PASSWORD 'x'",
             ),
             ("db", "openwisp2"),
         ])
@@ -334,7 +334,7 @@ fn query_refuses_what_it_cannot_answer_yet_per_statement() {
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.into_string().unwrap(),
-        "{\"results\":[{\"statement_id\":0,\"error\":\"subqueries are not supported by wispmon yet\"},\
+        "{\"results\":[{\"statement_id\":0,\"error\":\"SELECT INTO is not supported by wispmon\"},\
          {\"statement_id\":1,\"series\":[{\"name\":\"databases\",\"columns\":[\"name\"],\"values\":[[\"openwisp2\"]]}]},\
          {\"statement_id\":2,\"error\":\"CREATE USER is not supported by wispmon\"}]}\n"
     );
