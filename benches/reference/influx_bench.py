@@ -13,6 +13,13 @@ Subcommands print `key=value` lines (shell-quoted) that the bash script evals.
   wait-compaction --url U --dirs DIR... [--stable 20] [--timeout 1800]
                                  wait until the cache is empty, no compaction runs and the files
                                  have not changed for --stable seconds
+  load-lines --url U --db D --lp FILE [--lines 5000] [--clients 2] [--pid P]
+                                 POST /write the LP file in requests of --lines lines over
+                                 --clients connections (the issue's reference method)
+  charts     --url U --device ID --year-db D --year-start NS --year-days N
+             --fleet-db D --fleet-start NS --fleet-days N [--runs 7] [--tz Europe/Rome]
+                                 median latency of OpenWISP's chart queries for one device at
+                                 1d/3d/7d/30d/365d and of the dashboard-wide ones over the fleet
   rss        --pid P [--prefix X] VmRSS / VmHWM (KiB) of a process
   du         DIR...              bytes on disk (apparent size, like `du -sb`)
   sizes      [--prefix X] DIR... the same, split into TSM / WAL / series file / other
@@ -379,6 +386,109 @@ def cmd_wait_compaction(a):
     return 0
 
 
+def cmd_load_lines(a):
+    with open(a.lp, "rb") as f:
+        lines = f.read().split(b"\n")
+    lines = [l for l in lines if l]
+    chunks = [b"\n".join(lines[i : i + a.lines]) + b"\n" for i in range(0, len(lines), a.lines)]
+    lock = threading.Lock()
+    next_i = [0]
+    errors = []
+
+    def worker():
+        c = conn_for(a.url)
+        while True:
+            with lock:
+                i = next_i[0]
+                next_i[0] += 1
+            if i >= len(chunks) or errors:
+                return
+            c.request("POST", f"/write?db={a.db}", body=chunks[i])
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 204:
+                with lock:
+                    errors.append(f"HTTP {r.status}: {body[:200]!r}")
+                return
+
+    cpu0 = proc_cpu_s(a.pid) if a.pid else 0.0
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(a.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    if errors:
+        print(errors[0], file=sys.stderr)
+        return 1
+    values = sum(l.split(b" ")[1].count(b",") + 1 for l in lines if b" " in l)
+    out(
+        lines_wall_s=f"{wall:.3f}",
+        lines_points=len(lines),
+        lines_values=values,
+        lines_points_per_s=f"{len(lines) / wall:.0f}",
+        lines_values_per_s=f"{values / wall:.0f}",
+        lines_server_cpu_s=f"{(proc_cpu_s(a.pid) - cpu0) if a.pid else 0:.2f}",
+    )
+    return 0
+
+
+def chart_queries(device, start_ns, days, tz):
+    """OpenWISP's chart queries (spec 2.3/2.4) for one device over the last `days` of data."""
+    end_ns = start_ns + int(days * DAY_NS)
+    out = []
+    for span, group in (("1d", "10m"), ("3d", "20m"), ("7d", "1h"), ("30d", "24h"), ("365d", "7d")):
+        n = int(span[:-1])
+        if n > days:
+            continue
+        lo = end_ns - n * DAY_NS
+        w = f"time >= {lo} AND time <= {end_ns} AND content_type = 'config.device' AND object_id = '{device}'"
+        g = f"GROUP BY time({group}) tz('{tz}')"
+        for name, q in (
+            ("uptime", f"SELECT MEAN(reachable)*100 AS uptime FROM ping WHERE {w} {g}"),
+            ("packet_loss", f"SELECT MEAN(loss) AS packet_loss FROM ping WHERE {w} {g}"),
+            ("rtt", f"SELECT MEAN(rtt_avg) AS RTT_average, MEAN(rtt_max) AS RTT_max, MEAN(rtt_min) AS RTT_min FROM ping WHERE {w} {g}"),
+            ("wifi_clients", f"SELECT COUNT(DISTINCT(clients)) AS wifi_clients FROM wifi_clients WHERE {w} AND ifname = 'wlan0' {g}"),
+            ("traffic", f"SELECT SUM(tx_bytes) / 1000000000 AS upload, SUM(rx_bytes) / 1000000000 AS download FROM traffic WHERE {w} AND ifname = 'wan' {g}"),
+            ("memory", f"SELECT MEAN(percent_used) AS memory_usage FROM memory WHERE {w} {g}"),
+            ("cpu", f"SELECT MEAN(cpu_usage) AS CPU_load FROM cpu WHERE {w} {g}"),
+            ("disk", f"SELECT MEAN(used_disk) AS disk_usage FROM disk WHERE {w} {g}"),
+        ):
+            out.append((f"{name}_{span}", q))
+    return out
+
+
+def dashboard_queries(start_ns, days, tz):
+    """The dashboard-wide charts over every device, for the last day of data (or all of it)."""
+    end_ns = start_ns + int(days * DAY_NS)
+    lo = max(start_ns, end_ns - DAY_NS)
+    w = f"time >= {lo} AND time <= {end_ns}"
+    g = f"GROUP BY time(10m) tz('{tz}')"
+    return [
+        ("dash_traffic", f"SELECT SUM(tx_bytes) / 1000000000 AS upload, SUM(rx_bytes) / 1000000000 AS download FROM traffic WHERE {w} AND (ifname = 'wan' OR ifname = 'eth1' OR ifname = 'eth0_2') {g}"),
+        ("dash_wifi_clients", f"SELECT COUNT(DISTINCT(clients)) AS wifi_clients FROM wifi_clients WHERE {w} {g}"),
+        ("dash_uptime", f"SELECT MEAN(reachable)*100 AS uptime FROM ping WHERE {w} {g}"),
+    ]
+
+
+def cmd_charts(a):
+    c = conn_for(a.url)
+    qs = [(n, a.year_db, q) for n, q in chart_queries(a.device, a.year_start, a.year_days, a.tz)]
+    qs += [(n, a.fleet_db, q) for n, q in dashboard_queries(a.fleet_start, a.fleet_days, a.tz)]
+    res = {}
+    for name, db, q in qs:
+        run_query(c, db, q)  # warm-up, and a check that it answers
+        times = []
+        for _ in range(a.runs):
+            t0 = time.perf_counter()
+            run_query(c, db, q)
+            times.append((time.perf_counter() - t0) * 1000)
+        res[name] = statistics.median(times)
+    out(**{f"q_{k}": f"{v:.2f}" for k, v in res.items()})
+    return 0
+
+
 def cmd_rss(a):
     out(
         **{
@@ -441,6 +551,24 @@ def main():
     s.add_argument("--stable", type=float, default=30)
     s.add_argument("--timeout", type=float, default=1800)
     s.add_argument("--verbose", action="store_true")
+    s = sub.add_parser("load-lines")
+    s.add_argument("--url", required=True)
+    s.add_argument("--db", required=True)
+    s.add_argument("--lp", required=True)
+    s.add_argument("--lines", type=int, default=5000)
+    s.add_argument("--clients", type=int, default=2)
+    s.add_argument("--pid", type=int, default=0)
+    s = sub.add_parser("charts")
+    s.add_argument("--url", required=True)
+    s.add_argument("--device", required=True)
+    s.add_argument("--year-db", required=True)
+    s.add_argument("--year-start", type=int, default=START_NS)
+    s.add_argument("--year-days", type=float, required=True)
+    s.add_argument("--fleet-db", required=True)
+    s.add_argument("--fleet-start", type=int, default=START_NS)
+    s.add_argument("--fleet-days", type=float, required=True)
+    s.add_argument("--runs", type=int, default=7)
+    s.add_argument("--tz", default="Europe/Rome")
     s = sub.add_parser("rss")
     s.add_argument("--pid", type=int, required=True)
     s.add_argument("--prefix", default="")
