@@ -2248,7 +2248,10 @@ impl AggCtx<'_> {
         cache: &mut Option<Rows>,
     ) -> Result<Seq, Fail> {
         let rolled = if by.is_empty() {
-            self.rollup_answer(agg, field)?
+            match self.rollup_answer(agg, field)? {
+                Some(s) => Some(s),
+                None => self.column_answer(agg, field)?,
+            }
         } else {
             None
         };
@@ -2270,6 +2273,174 @@ impl AggCtx<'_> {
             );
         }
         Ok(seq)
+    }
+
+    /// Count, count of distinct values, sum, mean (and, per bucket, min, max, spread) reduced
+    /// straight from each series' decoded columns into per-bucket accumulators, without
+    /// building rows: the path for buckets shorter than an hour and for dashboard-wide
+    /// queries over thousands of series. `None` when a row condition, a cast or another
+    /// function needs the general path.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+    fn column_answer(&self, agg: &Agg, field: &VarRef) -> Result<Option<Seq>, Fail> {
+        let Data::Engine(engine) = self.data else {
+            return Ok(None);
+        };
+        let bucketed = self.plan.group.every.is_some();
+        let supported = match agg {
+            Agg::Count | Agg::Sum | Agg::Mean | Agg::CountDistinct => true,
+            // Without buckets these report the selected point's time: the general path.
+            Agg::Min | Agg::Max | Agg::Spread => bucketed,
+            _ => false,
+        };
+        if !supported
+            || self.any_check
+            || self.starts.is_empty()
+            || field.data_type.is_some_and(|d| d != DataType::Field)
+            || !self.t.is_field(field)
+        {
+            return Ok(None);
+        }
+        let nb = self.starts.len();
+        let mut count = vec![0u64; nb];
+        let mut fsum = vec![0f64; nb];
+        let mut isum = vec![0i64; nb];
+        let mut usum = vec![0u64; nb];
+        let mut min: Vec<Option<Value>> = vec![None; nb];
+        let mut max: Vec<Option<Value>> = vec![None; nb];
+        let mut distinct: Vec<std::collections::HashSet<DistinctKey>> =
+            if *agg == Agg::CountDistinct {
+                (0..nb).map(|_| std::collections::HashSet::new()).collect()
+            } else {
+                Vec::new()
+            };
+        let mut kind: Option<FieldType> = None;
+        let keep = |slot: &mut Option<Value>, v: Value, want: std::cmp::Ordering| match slot {
+            Some(cur) if crate::influxql::value::compare(&v, cur) != Some(want) => {}
+            _ => *slot = Some(v),
+        };
+        for (info, _) in self.members {
+            let Some(col) = engine
+                .read(
+                    &self.t.db,
+                    self.t.rp.as_deref(),
+                    info.id,
+                    &field.name,
+                    self.lo,
+                    self.hi,
+                )
+                .map_err(storage)?
+            else {
+                continue;
+            };
+            if col.is_empty() {
+                continue;
+            }
+            self.saw_points.set(true);
+            kind = Some(col.field_type());
+            if !matches!(agg, Agg::Count | Agg::CountDistinct)
+                && matches!(col.field_type(), FieldType::String | FieldType::Boolean)
+            {
+                let sample = match col.field_type() {
+                    FieldType::String => Value::Str(String::new()),
+                    _ => Value::Bool(false),
+                };
+                if let Some(e) = func::type_error(agg, &sample) {
+                    return Err(e);
+                }
+                return Ok(None);
+            }
+            let mut b = 0usize;
+            for (i, &t) in col.ts.iter().enumerate() {
+                if t < self.starts[0] {
+                    continue;
+                }
+                while b + 1 < nb && self.starts[b + 1] <= t {
+                    b += 1;
+                }
+                count[b] += 1;
+                match &col.values {
+                    ColumnValues::Float(v) => {
+                        fsum[b] += v[i];
+                        if bucketed {
+                            keep(&mut min[b], Value::Float(v[i]), std::cmp::Ordering::Less);
+                            keep(&mut max[b], Value::Float(v[i]), std::cmp::Ordering::Greater);
+                        }
+                        if !distinct.is_empty() {
+                            distinct[b].insert(DistinctKey::Float(v[i].to_bits()));
+                        }
+                    }
+                    ColumnValues::Integer(v) => {
+                        fsum[b] += v[i] as f64;
+                        isum[b] = isum[b].wrapping_add(v[i]);
+                        if bucketed {
+                            keep(&mut min[b], Value::Int(v[i]), std::cmp::Ordering::Less);
+                            keep(&mut max[b], Value::Int(v[i]), std::cmp::Ordering::Greater);
+                        }
+                        if !distinct.is_empty() {
+                            distinct[b].insert(DistinctKey::Int(v[i]));
+                        }
+                    }
+                    ColumnValues::Unsigned(v) => {
+                        fsum[b] += v[i] as f64;
+                        usum[b] = usum[b].wrapping_add(v[i]);
+                        if bucketed {
+                            keep(&mut min[b], Value::Unsigned(v[i]), std::cmp::Ordering::Less);
+                            keep(
+                                &mut max[b],
+                                Value::Unsigned(v[i]),
+                                std::cmp::Ordering::Greater,
+                            );
+                        }
+                        if !distinct.is_empty() {
+                            distinct[b].insert(DistinctKey::Unsigned(v[i]));
+                        }
+                    }
+                    ColumnValues::String(v) => {
+                        if !distinct.is_empty() {
+                            distinct[b].insert(DistinctKey::Str(v[i].clone()));
+                        }
+                    }
+                    ColumnValues::Boolean(v) => {
+                        if !distinct.is_empty() {
+                            distinct[b].insert(DistinctKey::Bool(v[i]));
+                        }
+                    }
+                }
+            }
+        }
+        let mut seq = Seq::with_capacity(nb);
+        for b in 0..nb {
+            let row_time = if bucketed {
+                self.starts[b]
+            } else {
+                self.plan.range.lo.unwrap_or(0)
+            };
+            if count[b] == 0 {
+                if bucketed {
+                    seq.push((row_time, Value::Null));
+                }
+                continue;
+            }
+            let v = match agg {
+                Agg::Count => Value::Int(count[b] as i64),
+                Agg::CountDistinct => Value::Int(distinct[b].len() as i64),
+                Agg::Mean => Value::Float(fsum[b] / count[b] as f64),
+                Agg::Sum => match kind {
+                    Some(FieldType::Integer) => Value::Int(isum[b]),
+                    Some(FieldType::Unsigned) => Value::Unsigned(usum[b]),
+                    _ => Value::Float(fsum[b]),
+                },
+                Agg::Min => min[b].take().unwrap_or(Value::Null),
+                Agg::Max => max[b].take().unwrap_or(Value::Null),
+                Agg::Spread => match (max[b].take(), min[b].take()) {
+                    (Some(hi), Some(lo)) => arith(BinaryOp::Sub, &hi, &lo),
+                    _ => Value::Null,
+                },
+                _ => Value::Null,
+            };
+            seq.push((row_time, v));
+        }
+        Ok(Some(seq))
     }
 
     /// Bucketed count/sum/mean/min/max/spread from hourly rollups, when buckets are whole
@@ -2404,6 +2575,16 @@ impl AggCtx<'_> {
             .collect();
         Ok(Some(seq))
     }
+}
+
+/// A value as a hash key for counting distinct values (floats by their bits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum DistinctKey {
+    Float(u64),
+    Int(i64),
+    Unsigned(u64),
+    Str(String),
+    Bool(bool),
 }
 
 /// Applies `fill` to a bucketed sequence in which empty buckets are `Null`.
