@@ -62,7 +62,7 @@ DEVICE=$(head -1 "$WORK/year.lp" | sed -n 's/.*object_id=\([^, ]*\).*/\1/p')
 
 # start_server KIND: starts influxd or wispmon on fresh free loopback ports; sets URL and PID.
 start_server() {
-    local kind=$1 dir="$WORK/$1" port rpc
+    local kind=$1 dir="$WORK/srv-$1" port rpc
     mkdir -p "$dir"
     port=$("$PY" "$HELPER" freeport)
     if [[ $kind == influxd ]]; then

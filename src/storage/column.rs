@@ -160,6 +160,33 @@ impl Column {
         Some(Column { ts, values })
     }
 
+    /// Appends `later` when all its points come after this column's last one and the types
+    /// match (the common case when reading blocks in time order); gives it back otherwise.
+    pub(crate) fn try_append(&mut self, later: Column) -> Result<(), Column> {
+        let after = match (self.ts.last(), later.ts.first()) {
+            (Some(a), Some(b)) => a < b,
+            _ => true,
+        };
+        if !after {
+            return Err(later);
+        }
+        match (&mut self.values, later.values) {
+            (ColumnValues::Float(a), ColumnValues::Float(b)) => a.extend(b),
+            (ColumnValues::Integer(a), ColumnValues::Integer(b)) => a.extend(b),
+            (ColumnValues::Unsigned(a), ColumnValues::Unsigned(b)) => a.extend(b),
+            (ColumnValues::Boolean(a), ColumnValues::Boolean(b)) => a.extend(b),
+            (ColumnValues::String(a), ColumnValues::String(b)) => a.extend(b),
+            (_, values) => {
+                return Err(Column {
+                    ts: later.ts,
+                    values,
+                });
+            }
+        }
+        self.ts.extend(later.ts);
+        Ok(())
+    }
+
     /// Points with `lo <= ts <= hi` of a normalized column.
     pub fn range(&self, lo: i64, hi: i64) -> Column {
         let start = self.ts.partition_point(|&t| t < lo);
@@ -224,6 +251,20 @@ mod tests {
             values: ColumnValues::Integer(vec![1]),
         };
         assert!(Column::merge(&col(&[1], &[1.0]), &other).is_none());
+    }
+
+    #[test]
+    fn appends_only_what_comes_after() {
+        let mut a = col(&[1, 2], &[1.0, 2.0]);
+        assert!(a.try_append(col(&[3, 4], &[3.0, 4.0])).is_ok());
+        assert_eq!(a, col(&[1, 2, 3, 4], &[1.0, 2.0, 3.0, 4.0]));
+        assert!(a.try_append(col(&[4, 5], &[4.5, 5.0])).is_err());
+        let ints = Column {
+            ts: vec![9],
+            values: ColumnValues::Integer(vec![9]),
+        };
+        assert!(a.try_append(ints).is_err());
+        assert_eq!(a.len(), 4);
     }
 
     #[test]

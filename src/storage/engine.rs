@@ -1262,12 +1262,17 @@ fn db_id(st: &State, db: &str) -> Result<u32, StorageError> {
         .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })
 }
 
+/// `newer` merged over `base`. Blocks come in time order, so this is usually an append (linear
+/// over a long read); overlapping sources take the merge.
 fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, StorageError> {
     Ok(Some(match base {
         None => newer,
-        Some(b) => Column::merge(&b, &newer).ok_or_else(|| {
-            StorageError::Invalid("stored columns of one field differ in type".into())
-        })?,
+        Some(mut b) => match b.try_append(newer) {
+            Ok(()) => b,
+            Err(newer) => Column::merge(&b, &newer).ok_or_else(|| {
+                StorageError::Invalid("stored columns of one field differ in type".into())
+            })?,
+        },
     }))
 }
 
