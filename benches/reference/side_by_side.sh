@@ -3,12 +3,14 @@
 # data and the same queries, over HTTP on loopback:
 #
 #   benches/reference/side_by_side.sh [--fleet-devices N] [--fleet-days D] [--year-days D]
-#                                     [--runs R] [--keep]
+#                                     [--runs R] [--settle S] [--keep]
 #
 # Data (wispmon-load emit-lp, OpenWISP-shaped): database `year` holds one device for
 # --year-days days (default 365), database `fleet` holds --fleet-devices devices (default
 # 10000) for --fleet-days days (default 0.25). Both are written with POST /write in requests
 # of 5,000 lines over 2 connections (the issue's reference method): points/s per server.
+# Both then get --settle seconds (default 60) to snapshot/compact (influxd, cold durations
+# 10s/20s) or seal (wispmon, seal interval 10s), as after a while in production.
 # Then OpenWISP's chart queries for one device at 1d/3d/7d/30d/365d and the dashboard-wide
 # traffic, WiFi-clients and uptime queries over the fleet, median of --runs each.
 # Prints one table with the ratios (reference time / wispmon time: > 1 means wispmon is faster).
@@ -22,6 +24,7 @@ FLEET_DEVICES=10000
 FLEET_DAYS=0.25
 YEAR_DAYS=365
 RUNS=7
+SETTLE=60
 KEEP=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -29,6 +32,7 @@ while [[ $# -gt 0 ]]; do
         --fleet-days) FLEET_DAYS=$2; shift 2 ;;
         --year-days) YEAR_DAYS=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
+        --settle) SETTLE=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -78,6 +82,9 @@ bind-address = "127.0.0.1:$rpc"
   dir = "$dir/data"
   wal-dir = "$dir/wal"
   query-log-enabled = false
+  # Settle like a server that has run a while: snapshot the cache and compact once cold.
+  cache-snapshot-write-cold-duration = "10s"
+  compact-full-write-cold-duration = "20s"
 [monitor]
   store-enabled = false
 [http]
@@ -89,6 +96,8 @@ bind-address = "127.0.0.1:$rpc"
 EOF
         influxd run -config "$dir/influxdb.conf" >"$dir/log" 2>&1 &
     else
+        # Seal the head into blocks (and rollups) soon, like a server that has run a while.
+        WISPMON_STORAGE__SEAL_INTERVAL=10s \
         WISPMON_ADMIN_PASSWORD=benchmark-only "$WORK/wispmon" serve --listen "127.0.0.1:$port" \
             --data-dir "$dir/data" >"$dir/log" 2>&1 &
     fi
@@ -110,6 +119,10 @@ for kind in influxd wispmon; do
         RES[$kind,cpu_$db]=$lines_server_cpu_s
         log "$kind: $db loaded, $lines_points points in ${lines_wall_s}s ($lines_points_per_s points/s)"
     done
+    # Both servers get the same time to settle (influxd: snapshot + full compaction when cold;
+    # wispmon: seal) before the queries, as after a while in production.
+    log "$kind: settling for ${SETTLE}s"
+    sleep "$SETTLE"
     eval "$("$PY" "$HELPER" rss --pid "$PID" --prefix rss_)"
     RES[$kind,rss]=$rss_rss_kib
     log "$kind: running the chart queries ($RUNS runs each)"

@@ -524,6 +524,23 @@ fn show_field_keys(
     Ok(r)
 }
 
+/// [`select::matching_series`] with its refusals as statement errors (`field_error` when
+/// the condition names a field).
+fn find_series(
+    engine: &Engine,
+    db: &str,
+    (sources, cond): (&[Measurement], Option<&Expr>),
+    now: i64,
+    metadata: bool,
+    field_error: &str,
+) -> Result<select::MatchedSeries, StatementResult> {
+    match select::matching_series(engine, db, sources, cond, now, metadata) {
+        Ok(found) => Ok(found),
+        Err(MatchError::FieldInCondition) => Err(StatementResult::error(field_error)),
+        Err(MatchError::Other(e)) => Err(StatementResult::error(e)),
+    }
+}
+
 /// `DROP SERIES [FROM m, /re/, ...] [WHERE <tag condition>]`: the matching series of every
 /// measurement, dropped.
 fn drop_series(
@@ -532,16 +549,17 @@ fn drop_series(
     f: &SeriesFilter,
     now: i64,
 ) -> Result<StatementResult, StorageError> {
-    let found =
-        match select::matching_series(engine, db, &f.sources, f.condition.as_ref(), now, false) {
-            Ok(found) => found,
-            Err(MatchError::FieldInCondition) => {
-                return Ok(StatementResult::error(
-                    "fields not supported in WHERE clause during deletion",
-                ));
-            }
-            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
-        };
+    let found = match find_series(
+        engine,
+        db,
+        (&f.sources, f.condition.as_ref()),
+        now,
+        false,
+        "fields not supported in WHERE clause during deletion",
+    ) {
+        Ok(found) => found,
+        Err(r) => return Ok(r),
+    };
     for (_, series) in found {
         let ids: Vec<_> = series.iter().map(|s| s.id).collect();
         if !ids.is_empty() {
@@ -563,16 +581,17 @@ fn delete(
         Ok(r) => r,
         Err(e) => return Ok(StatementResult::error(e)),
     };
-    let found =
-        match select::matching_series(engine, db, &f.sources, f.condition.as_ref(), now, false) {
-            Ok(found) => found,
-            Err(MatchError::FieldInCondition) => {
-                return Ok(StatementResult::error(
-                    "fields not supported in WHERE clause during deletion",
-                ));
-            }
-            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
-        };
+    let found = match find_series(
+        engine,
+        db,
+        (&f.sources, f.condition.as_ref()),
+        now,
+        false,
+        "fields not supported in WHERE clause during deletion",
+    ) {
+        Ok(found) => found,
+        Err(r) => return Ok(r),
+    };
     for (_, series) in found {
         let ids: Vec<_> = series.iter().map(|s| s.id).collect();
         if !ids.is_empty() && lo <= hi {
@@ -667,16 +686,17 @@ fn show_series(
     s: &ShowSeries,
     now: i64,
 ) -> Result<StatementResult, StorageError> {
-    let found =
-        match select::matching_series(engine, db, &s.sources, s.condition.as_ref(), now, true) {
-            Ok(found) => found,
-            Err(MatchError::FieldInCondition) => {
-                return Ok(StatementResult::error(
-                    "fields not supported in WHERE clause during SHOW SERIES",
-                ));
-            }
-            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
-        };
+    let found = match find_series(
+        engine,
+        db,
+        (&s.sources, s.condition.as_ref()),
+        now,
+        true,
+        "fields not supported in WHERE clause during SHOW SERIES",
+    ) {
+        Ok(found) => found,
+        Err(r) => return Ok(r),
+    };
     let mut keys: Vec<String> = found
         .into_iter()
         .flat_map(|(_, series)| series.into_iter().map(|i| i.key.clone()))

@@ -1557,33 +1557,15 @@ impl Env for RowEnv<'_> {
 }
 
 fn column_values(c: crate::storage::Column) -> Vec<(i64, Value)> {
-    let ts = c.ts;
+    fn pair<T>(ts: Vec<i64>, v: Vec<T>, f: impl Fn(T) -> Value) -> Vec<(i64, Value)> {
+        ts.into_iter().zip(v).map(|(t, x)| (t, f(x))).collect()
+    }
     match c.values {
-        ColumnValues::Float(v) => ts
-            .into_iter()
-            .zip(v)
-            .map(|(t, x)| (t, Value::Float(x)))
-            .collect(),
-        ColumnValues::Integer(v) => ts
-            .into_iter()
-            .zip(v)
-            .map(|(t, x)| (t, Value::Int(x)))
-            .collect(),
-        ColumnValues::Unsigned(v) => ts
-            .into_iter()
-            .zip(v)
-            .map(|(t, x)| (t, Value::Unsigned(x)))
-            .collect(),
-        ColumnValues::Boolean(v) => ts
-            .into_iter()
-            .zip(v)
-            .map(|(t, x)| (t, Value::Bool(x)))
-            .collect(),
-        ColumnValues::String(v) => ts
-            .into_iter()
-            .zip(v)
-            .map(|(t, x)| (t, Value::Str(x)))
-            .collect(),
+        ColumnValues::Float(v) => pair(c.ts, v, Value::Float),
+        ColumnValues::Integer(v) => pair(c.ts, v, Value::Int),
+        ColumnValues::Unsigned(v) => pair(c.ts, v, Value::Unsigned),
+        ColumnValues::Boolean(v) => pair(c.ts, v, Value::Bool),
+        ColumnValues::String(v) => pair(c.ts, v, Value::Str),
     }
 }
 
