@@ -15,7 +15,27 @@
 
 mod cond;
 mod func;
+#[cfg(test)]
+mod tests;
 mod window;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the rollup and column fast paths off to compare them with the general path.
+    static GENERAL_PATH_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the fast paths may answer (always, outside tests).
+fn fast_paths() -> bool {
+    #[cfg(test)]
+    {
+        !GENERAL_PATH_ONLY.with(std::cell::Cell::get)
+    }
+    #[cfg(not(test))]
+    {
+        true
+    }
+}
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -2267,6 +2287,9 @@ impl AggCtx<'_> {
         let Data::Engine(engine) = self.data else {
             return Ok(None);
         };
+        if !fast_paths() {
+            return Ok(None);
+        }
         let bucketed = self.plan.group.every.is_some();
         let supported = match agg {
             Agg::Count | Agg::Sum | Agg::Mean | Agg::CountDistinct => true,
@@ -2431,6 +2454,9 @@ impl AggCtx<'_> {
         let Some((every, _)) = self.plan.group.every else {
             return Ok(None);
         };
+        if !fast_paths() {
+            return Ok(None);
+        }
         let single = self.members.len() == 1;
         let ok_fn = matches!(
             agg,

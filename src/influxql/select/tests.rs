@@ -1,0 +1,102 @@
+//! The fast paths (hourly rollups, per-bucket column accumulators) must answer exactly what
+//! the general path (rows of raw points) answers, on random data that is partly sealed into
+//! blocks and partly still in the head.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use crate::influxql::exec::{Context, StatementResult};
+use crate::influxql::{Statement, parse_query};
+use crate::storage::{FieldValue, Point, Storage, WriteBatch};
+use crate::time::{MockClock, Timestamp};
+
+const HOUR: i64 = 3_600_000_000_000;
+/// 2024-03-29T00:00:00Z: the range below crosses the 2024-03-31 DST change in Rome.
+const T0: i64 = 1_711_670_400_000_000_000;
+
+fn run(storage: &Storage, q: &str, general_only: bool) -> StatementResult {
+    let query = parse_query(q).unwrap();
+    let Statement::Select(s) = &query.statements[0] else {
+        panic!("not a SELECT: {q}");
+    };
+    super::GENERAL_PATH_ONLY.with(|g| g.set(general_only));
+    let ctx = Context {
+        db: Some("db"),
+        rp: None,
+        now: T0 + 10 * 24 * HOUR,
+    };
+    let r = super::execute(storage.engine(), s, &ctx);
+    super::GENERAL_PATH_ONLY.with(|g| g.set(false));
+    r
+}
+
+/// (series index, minutes from T0, integer value, string value index)
+fn points() -> impl Strategy<Value = Vec<(u8, u32, i32, u8)>> {
+    prop::collection::vec(
+        (0u8..3, 0u32..(5 * 24 * 60), -1000i32..1000, 0u8..5),
+        1..300,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_paths_equal_the_general_path(pts in points(), seal_at in 0usize..300) {
+        let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0 + 10 * 24 * HOUR)));
+        let storage = Storage::in_memory(clock);
+        let engine = storage.engine();
+        engine.create_database("db").unwrap();
+        let write = |part: &[(u8, u32, i32, u8)]| {
+            let points = part
+                .iter()
+                .map(|&(s, m, v, c)| Point {
+                    measurement: "m".into(),
+                    tags: vec![("host".into(), format!("h{s}"))],
+                    fields: vec![
+                        // Integer-valued floats: sums are exact in any order.
+                        ("f".into(), FieldValue::Float(f64::from(v))),
+                        ("i".into(), FieldValue::Integer(i64::from(v))),
+                        ("s".into(), FieldValue::String(format!("mac{c}"))),
+                    ],
+                    time: T0 + i64::from(m) * 60_000_000_000 + i64::from(s),
+                })
+                .collect();
+            engine
+                .write(WriteBatch {
+                    database: "db".into(),
+                    retention_policy: None,
+                    points,
+                })
+                .unwrap();
+        };
+        let cut = seal_at.min(pts.len());
+        write(&pts[..cut]);
+        engine.seal().unwrap();
+        write(&pts[cut..]);
+        let lo = "'2024-03-29T00:30:00Z'";
+        let hi = "'2024-04-02T12:00:00Z'";
+        for sel in [
+            "COUNT(f)", "SUM(f)", "MEAN(f)", "MIN(f)", "MAX(f)", "SPREAD(f)",
+            "COUNT(i)", "SUM(i)", "MEAN(i)", "MIN(i)", "MAX(i)", "SPREAD(i)",
+            "COUNT(DISTINCT(s))", "FIRST(f)", "LAST(i)",
+        ] {
+            for group in [
+                "GROUP BY time(1h)",
+                "GROUP BY time(10m)",
+                "GROUP BY time(1d)",
+                "GROUP BY time(1d) tz('Europe/Rome')",
+                "GROUP BY time(6h), host",
+                "GROUP BY time(2h, 1h) fill(0)",
+                "",
+            ] {
+                let q = format!("SELECT {sel} FROM m WHERE time >= {lo} AND time <= {hi} {group}");
+                let fast = run(&storage, &q, false);
+                let general = run(&storage, &q, true);
+                prop_assert_eq!(fast, general, "{}", q);
+            }
+        }
+    }
+}
