@@ -979,18 +979,23 @@ impl Engine {
                 "field {field:?} is not numeric"
             )));
         }
-        // Hours each source holds, to find hours held by exactly one block.
-        let mut holders: HashMap<i64, u32> = HashMap::new();
+        // Hours held by more than one block (every block's rollup lists the hours it holds).
+        let mut all_hours: Vec<i64> = Vec::new();
         let mut block_rollups = Vec::with_capacity(src.blocks.len());
         for (k, v) in &src.blocks {
             let r = rollup::stored_block_rollups(v)
                 .map_err(|e| corrupted("block rollup", k, e))?
                 .ok_or_else(|| corrupted("block rollup", k, "numeric block without rollup"))?;
-            for &h in &r.starts {
-                *holders.entry(h).or_default() += 1;
-            }
+            all_hours.extend_from_slice(&r.starts);
             block_rollups.push(r);
         }
+        // Blocks come in time order, so this is nearly sorted already.
+        all_hours.sort_unstable();
+        let shared: Vec<i64> = all_hours
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
         // Hours with unsealed points are never read from a rollup.
         let head_hours: BTreeSet<i64> = src
             .heads
@@ -999,10 +1004,10 @@ impl Engine {
             .collect();
         let whole = |h: i64| h >= lo && h.saturating_add(HOUR - 1) <= hi;
         let from_rollup =
-            |h: i64| whole(h) && holders.get(&h) == Some(&1) && !head_hours.contains(&h);
+            |h: i64| whole(h) && shared.binary_search(&h).is_err() && !head_hours.contains(&h);
         let mut parts: Vec<Partials> = Vec::new();
         let mut raw: Option<Column> = None;
-        for ((k, v), r) in src.blocks.iter().zip(&block_rollups) {
+        for ((k, v), r) in src.blocks.iter().zip(block_rollups) {
             let take: Vec<usize> = (0..r.starts.len())
                 .filter(|&i| from_rollup(r.starts[i]))
                 .collect();
@@ -1011,8 +1016,10 @@ impl Engine {
                 let c = c.filter(|t| t >= lo && t <= hi && !from_rollup(rollup::hour_of(t)));
                 raw = merge_opt(raw, c)?;
             }
-            if !take.is_empty() {
-                parts.push(select_partials(r, &take));
+            if take.len() == r.starts.len() {
+                parts.push(r);
+            } else if !take.is_empty() {
+                parts.push(select_partials(&r, &take));
             }
         }
         for c in src.heads {
@@ -1277,22 +1284,27 @@ fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, Stor
 }
 
 fn select_partials(p: &Partials, take: &[usize]) -> Partials {
-    let pick = |v: &ColumnValues| -> ColumnValues {
-        let c = Column {
-            ts: p.starts.clone(),
-            values: v.clone(),
-        };
-        let keep: BTreeSet<i64> = take.iter().map(|&i| p.starts[i]).collect();
-        c.filter(|t| keep.contains(&t)).values
-    };
+    fn pick(v: &ColumnValues, idx: &[usize]) -> ColumnValues {
+        match v {
+            ColumnValues::Float(x) => ColumnValues::Float(idx.iter().map(|&i| x[i]).collect()),
+            ColumnValues::Integer(x) => ColumnValues::Integer(idx.iter().map(|&i| x[i]).collect()),
+            ColumnValues::Unsigned(x) => {
+                ColumnValues::Unsigned(idx.iter().map(|&i| x[i]).collect())
+            }
+            ColumnValues::Boolean(x) => ColumnValues::Boolean(idx.iter().map(|&i| x[i]).collect()),
+            ColumnValues::String(x) => {
+                ColumnValues::String(idx.iter().map(|&i| x[i].clone()).collect())
+            }
+        }
+    }
     Partials {
         starts: take.iter().map(|&i| p.starts[i]).collect(),
         counts: take.iter().map(|&i| p.counts[i]).collect(),
-        sum: pick(&p.sum),
-        min: pick(&p.min),
-        max: pick(&p.max),
-        first: pick(&p.first),
-        last: pick(&p.last),
+        sum: pick(&p.sum, take),
+        min: pick(&p.min, take),
+        max: pick(&p.max, take),
+        first: pick(&p.first, take),
+        last: pick(&p.last, take),
     }
 }
 

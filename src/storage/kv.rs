@@ -80,7 +80,7 @@ fn sled_err(e: sled::Error) -> KvError {
 impl SledKv {
     /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
     pub(crate) fn open(dir: &Path, cache_bytes: u64) -> Result<Self, KvError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
             // Durability is explicit (flush before acknowledging); the background flusher only
@@ -88,10 +88,22 @@ impl SledKv {
             .flush_every_ms(Some(1000))
             // Our values are few and large and rewritten by seals and compaction; favour
             // reclaiming the space of old versions over raw write throughput.
-            .mode(sled::Mode::LowSpace)
-            .open()
-            .map_err(sled_err)?;
-        Ok(SledKv { db })
+            .mode(sled::Mode::LowSpace);
+        // A handle closed by this process a moment ago may still hold the file lock until its
+        // flusher thread ends (reopening after close, vacuum): retry that case briefly. Another
+        // process holding the lock still fails after the last try.
+        let mut tries = 0;
+        loop {
+            match config.open() {
+                Ok(db) => return Ok(SledKv { db }),
+                Err(e) if tries < 50 && e.to_string().contains("lock") => {
+                    tries += 1;
+                    #[allow(clippy::disallowed_methods)] // a short, bounded wait on a plain thread
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(sled_err(e)),
+            }
+        }
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree, KvError> {

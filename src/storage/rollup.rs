@@ -383,7 +383,8 @@ fn decode_numeric(t: FieldType, tag: u8, bytes: &[u8], n: u32) -> Result<ColumnV
 /// The hour partials stored with a block (`None` for boolean and string blocks).
 pub(crate) fn stored_block_rollups(value: &[u8]) -> Result<Option<Partials>, CodecError> {
     let (block, section) = split_block(value)?;
-    let summary = codec::block_summary(block)?;
+    // The header (checked) is enough: the rollups never need the block's points decoded.
+    let (field_type, count) = codec::block_count(block)?;
     if section.len() < 4 {
         return Err(CodecError::Truncated {
             what: "rollup section",
@@ -413,7 +414,7 @@ pub(crate) fn stored_block_rollups(value: &[u8]) -> Result<Option<Partials>, Cod
         }
         return Ok(None);
     }
-    if n > summary.count {
+    if n > count {
         return Err(CodecError::Invalid {
             what: "more rollup hours than points",
         });
@@ -445,7 +446,7 @@ pub(crate) fn stored_block_rollups(value: &[u8]) -> Result<Option<Partials>, Cod
         "rollup last",
     ] {
         let (tag, b) = r.col(what)?;
-        cols.push(decode_numeric(summary.field_type, tag, b, n)?);
+        cols.push(decode_numeric(field_type, tag, b, n)?);
     }
     if !r.b.is_empty() {
         return Err(CodecError::TrailingBytes {

@@ -213,6 +213,16 @@ pub fn decode_block(bytes: &[u8]) -> Result<(Vec<i64>, ColumnValues), CodecError
     Ok((timestamps, values))
 }
 
+/// The type and number of points of a block, from its checked header (nothing is decoded).
+///
+/// # Errors
+/// A malformed or corrupted block.
+pub fn block_count(bytes: &[u8]) -> Result<(FieldType, u32), CodecError> {
+    let block = parse(bytes)?;
+    value_codec(block.field_type, block.value_code)?;
+    Ok((block.field_type, block.count))
+}
+
 /// Verifies a block and reports its type, count and time range.
 ///
 /// Only the timestamp section is decoded; the value section is covered by

@@ -86,7 +86,7 @@ mod timestamp;
 
 pub(crate) use self::block::push_section;
 pub use self::block::{
-    BLOCK_FORMAT_VERSION, BlockSummary, block_summary, decode_block, encode_block,
+    BLOCK_FORMAT_VERSION, BlockSummary, block_count, block_summary, decode_block, encode_block,
 };
 pub use self::boolean::{BooleanCodec, decode_booleans, encode_booleans, encode_booleans_with};
 pub use self::float::{FloatCodec, decode_floats, encode_floats, encode_floats_with};
