@@ -549,24 +549,38 @@ fn drop_series(
     f: &SeriesFilter,
     now: i64,
 ) -> Result<StatementResult, StorageError> {
-    let found = match find_series(
+    match deletion_targets(engine, db, f, now) {
+        Ok(targets) => {
+            for ids in targets {
+                engine.drop_series(db, &ids)?;
+            }
+            Ok(StatementResult::default())
+        }
+        Err(r) => Ok(r),
+    }
+}
+
+/// The series `DROP SERIES` and `DELETE` act on, per measurement (none empty); a condition on a
+/// field is refused as InfluxDB does.
+fn deletion_targets(
+    engine: &Engine,
+    db: &str,
+    f: &SeriesFilter,
+    now: i64,
+) -> Result<Vec<Vec<crate::storage::SeriesId>>, StatementResult> {
+    let found = find_series(
         engine,
         db,
         (&f.sources, f.condition.as_ref()),
         now,
         false,
         "fields not supported in WHERE clause during deletion",
-    ) {
-        Ok(found) => found,
-        Err(r) => return Ok(r),
-    };
-    for (_, series) in found {
-        let ids: Vec<_> = series.iter().map(|s| s.id).collect();
-        if !ids.is_empty() {
-            engine.drop_series(db, &ids)?;
-        }
-    }
-    Ok(StatementResult::default())
+    )?;
+    Ok(found
+        .into_iter()
+        .map(|(_, series)| series.iter().map(|s| s.id).collect::<Vec<_>>())
+        .filter(|ids| !ids.is_empty())
+        .collect())
 }
 
 /// `DELETE [FROM m, /re/, ...] [WHERE <time and tag condition>]`: the points of the matching
@@ -581,20 +595,12 @@ fn delete(
         Ok(r) => r,
         Err(e) => return Ok(StatementResult::error(e)),
     };
-    let found = match find_series(
-        engine,
-        db,
-        (&f.sources, f.condition.as_ref()),
-        now,
-        false,
-        "fields not supported in WHERE clause during deletion",
-    ) {
-        Ok(found) => found,
+    let targets = match deletion_targets(engine, db, f, now) {
+        Ok(t) => t,
         Err(r) => return Ok(r),
     };
-    for (_, series) in found {
-        let ids: Vec<_> = series.iter().map(|s| s.id).collect();
-        if !ids.is_empty() && lo <= hi {
+    if lo <= hi {
+        for ids in targets {
             engine.delete_range(db, &ids, lo, hi)?;
         }
     }
