@@ -402,6 +402,24 @@ mod tests {
         assert_eq!(rome.format_rfc3339(autumn), "2023-10-29T02:30:00+02:00");
     }
 
+    proptest::proptest! {
+        /// What `format_rfc3339` writes, `parse_time` reads back to the same instant, in UTC
+        /// and in zones with DST and half-hour offsets; arbitrary text never panics.
+        #[test]
+        fn rfc3339_round_trips(t in -2_000_000_000_000_000_000i64..4_000_000_000_000_000_000, z in 0usize..4, junk in ".{0,80}") {
+            let zone = [
+                Zone::utc(),
+                Zone::named("Europe/Rome").unwrap(),
+                Zone::named("America/New_York").unwrap(),
+                Zone::named("Asia/Kolkata").unwrap(),
+            ][z].clone();
+            let text = zone.format_rfc3339(t);
+            proptest::prop_assert_eq!(zone.parse_time(&text), Ok(t), "{}", text);
+            proptest::prop_assert_eq!(Zone::utc().parse_time(&text), Ok(t), "{}", text);
+            let _ = zone.parse_time(&junk);
+        }
+    }
+
     #[test]
     fn unknown_zones_are_refused_with_influxdb_wording() {
         let e = Zone::named("Mars/Olympus").unwrap_err();
