@@ -2354,6 +2354,23 @@ impl AggCtx<'_> {
                 }
                 return Ok(None);
             }
+            // Strings only count (distinct): move them into the sets instead of copying.
+            if let ColumnValues::String(values) = col.values {
+                let mut b = 0usize;
+                for (t, v) in col.ts.into_iter().zip(values) {
+                    if t < self.starts[0] {
+                        continue;
+                    }
+                    while b + 1 < nb && self.starts[b + 1] <= t {
+                        b += 1;
+                    }
+                    count[b] += 1;
+                    if !distinct.is_empty() {
+                        distinct[b].insert(DistinctKey::Str(v));
+                    }
+                }
+                continue;
+            }
             let mut b = 0usize;
             for (i, &t) in col.ts.iter().enumerate() {
                 if t < self.starts[0] {
@@ -2400,11 +2417,8 @@ impl AggCtx<'_> {
                             distinct[b].insert(DistinctKey::Unsigned(v[i]));
                         }
                     }
-                    ColumnValues::String(v) => {
-                        if !distinct.is_empty() {
-                            distinct[b].insert(DistinctKey::Str(v[i].clone()));
-                        }
-                    }
+                    // Taken by the loop above.
+                    ColumnValues::String(_) => {}
                     ColumnValues::Boolean(v) => {
                         if !distinct.is_empty() {
                             distinct[b].insert(DistinctKey::Bool(v[i]));
