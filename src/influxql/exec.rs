@@ -14,7 +14,7 @@ use super::ast::{
 };
 use crate::storage::type_name;
 
-use super::select::{self, MatchError};
+use super::select::{self, Names};
 
 pub use super::value::Value;
 
@@ -335,13 +335,8 @@ fn series_matching(
         retention_policy: None,
         name: MeasurementName::Name(measurement.to_owned()),
     };
-    match select::matching_series(engine, db, &[source], Some(cond), now, true) {
-        Ok(found) => Ok(found.into_iter().flat_map(|(_, s)| s).collect()),
-        Err(MatchError::FieldInCondition) => {
-            Err("fields not supported in WHERE clause of metadata statements".into())
-        }
-        Err(MatchError::Other(e)) => Err(e),
-    }
+    select::matching_series(engine, db, &[source], Some(cond), now, Names::AllTags)
+        .map(|found| found.into_iter().flat_map(|(_, s)| s).collect())
 }
 
 fn page<T>(v: Vec<T>, limit: Option<u64>, offset: Option<u64>) -> Vec<T> {
@@ -524,23 +519,6 @@ fn show_field_keys(
     Ok(r)
 }
 
-/// [`select::matching_series`] with its refusals as statement errors (`field_error` when
-/// the condition names a field).
-fn find_series(
-    engine: &Engine,
-    db: &str,
-    (sources, cond): (&[Measurement], Option<&Expr>),
-    now: i64,
-    metadata: bool,
-    field_error: &str,
-) -> Result<select::MatchedSeries, StatementResult> {
-    match select::matching_series(engine, db, sources, cond, now, metadata) {
-        Ok(found) => Ok(found),
-        Err(MatchError::FieldInCondition) => Err(StatementResult::error(field_error)),
-        Err(MatchError::Other(e)) => Err(StatementResult::error(e)),
-    }
-}
-
 /// `DROP SERIES [FROM m, /re/, ...] [WHERE <tag condition>]`: the matching series of every
 /// measurement, dropped.
 fn drop_series(
@@ -568,14 +546,15 @@ fn deletion_targets(
     f: &SeriesFilter,
     now: i64,
 ) -> Result<Vec<Vec<crate::storage::SeriesId>>, StatementResult> {
-    let found = find_series(
+    let found = select::matching_series(
         engine,
         db,
-        (&f.sources, f.condition.as_ref()),
+        &f.sources,
+        f.condition.as_ref(),
         now,
-        false,
-        "fields not supported in WHERE clause during deletion",
-    )?;
+        Names::RefuseFields("fields not supported in WHERE clause during deletion"),
+    )
+    .map_err(StatementResult::error)?;
     Ok(found
         .into_iter()
         .map(|(_, series)| series.iter().map(|s| s.id).collect::<Vec<_>>())
@@ -641,13 +620,16 @@ fn cardinality(
             }
             return Ok(single(estimate, n));
         }
-        _ => match select::matching_series(engine, db, &c.sources, c.condition.as_ref(), now, true)
-        {
+        _ => match select::matching_series(
+            engine,
+            db,
+            &c.sources,
+            c.condition.as_ref(),
+            now,
+            Names::AllTags,
+        ) {
             Ok(f) => f,
-            Err(MatchError::FieldInCondition) => {
-                return Ok(StatementResult::error("invalid tag comparison operator"));
-            }
-            Err(MatchError::Other(e)) => return Ok(StatementResult::error(e)),
+            Err(e) => return Ok(StatementResult::error(e)),
         },
     };
     if c.of == CardinalityOf::Measurement {
@@ -692,16 +674,16 @@ fn show_series(
     s: &ShowSeries,
     now: i64,
 ) -> Result<StatementResult, StorageError> {
-    let found = match find_series(
+    let found = match select::matching_series(
         engine,
         db,
-        (&s.sources, s.condition.as_ref()),
+        &s.sources,
+        s.condition.as_ref(),
         now,
-        true,
-        "fields not supported in WHERE clause during SHOW SERIES",
+        Names::AllTags,
     ) {
         Ok(found) => found,
-        Err(r) => return Ok(r),
+        Err(e) => return Ok(StatementResult::error(e)),
     };
     let mut keys: Vec<String> = found
         .into_iter()

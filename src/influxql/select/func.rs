@@ -27,7 +27,11 @@ pub(super) enum Agg {
     Percentile(f64),
     Top(usize),
     Bottom(usize),
-    Sample(usize),
+    /// `SAMPLE(f, n)`; `seed` varies per statement (from its `now()`).
+    Sample {
+        n: usize,
+        seed: u64,
+    },
 }
 
 impl Agg {
@@ -50,7 +54,7 @@ impl Agg {
             Agg::Percentile(_) => "percentile",
             Agg::Top(_) => "top",
             Agg::Bottom(_) => "bottom",
-            Agg::Sample(_) => "sample",
+            Agg::Sample { .. } => "sample",
         }
     }
 
@@ -65,7 +69,7 @@ impl Agg {
                 | Agg::Percentile(_)
                 | Agg::Top(_)
                 | Agg::Bottom(_)
-                | Agg::Sample(_)
+                | Agg::Sample { .. }
         )
     }
 
@@ -79,7 +83,7 @@ impl Agg {
                 | Agg::First
                 | Agg::Last
                 | Agg::Mode
-                | Agg::Sample(_)
+                | Agg::Sample { .. }
         )
     }
 }
@@ -239,14 +243,13 @@ pub(super) fn reduce(agg: &Agg, pts: &[(i64, Value)]) -> Vec<Reduced> {
                 .map(|p| (Some(p.0), p.1.clone()))
                 .collect()
         }
-        Agg::Sample(n) => {
+        Agg::Sample { n, seed } => {
             if pts.len() <= *n {
                 return pts.iter().map(|p| (Some(p.0), p.1.clone())).collect();
             }
-            // Reservoir sampling with a seed from the OS: SAMPLE is random by definition.
-            let mut seed = [0u8; 8];
-            let _ = getrandom::fill(&mut seed);
-            let mut x = u64::from_le_bytes(seed) | 1;
+            // Reservoir sampling. SAMPLE is random by definition; the seed (mixed from the
+            // statement's time) changes from one query to the next, which is all it needs.
+            let mut x = (seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1;
             let mut next = move || {
                 x ^= x << 13;
                 x ^= x >> 7;

@@ -249,17 +249,21 @@ pub type MatchedSeries = Vec<(String, Vec<std::sync::Arc<SeriesInfo>>)>;
 /// A result series with what it sorts by (measurement, group tags).
 type KeyedSeries = (String, Vec<(String, String)>, Series);
 
+/// A point of one field in a group: time, value, the series' index in the group, and the
+/// row it came from.
+type FieldPoint = (i64, Value, usize, usize);
+
 /// A reduced bucket value: row time, the selected point (time, series index, row index) when
 /// a selector picked one, and the value.
 type Picked = (i64, Option<(i64, usize, usize)>, Value);
 
-/// Why [`matching_series`] refused a condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MatchError {
-    /// The condition names a field (metadata statements filter on tags only).
-    FieldInCondition,
-    /// Anything else, with its message.
-    Other(String),
+/// How [`matching_series`] reads the names of a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names<'a> {
+    /// `SHOW` statements: every name is a tag, and tags only compare for (in)equality.
+    AllTags,
+    /// `DROP SERIES`/`DELETE`: a name that is a field is refused with this message.
+    RefuseFields(&'a str),
 }
 
 /// The series of the measurements named in `sources` (all of the database when empty; names
@@ -267,17 +271,18 @@ pub enum MatchError {
 /// metadata statements do): per measurement in name order, series in key order.
 ///
 /// # Errors
-/// [`MatchError::FieldInCondition`] when the condition names a field of a measurement; an
-/// unknown database or a bad regex otherwise.
+/// The message to answer: a field in the condition (see [`Names`]), an order comparison of
+/// tags, an unknown database or a bad regex.
 pub fn matching_series(
     engine: &Engine,
     db: &str,
     sources: &[super::ast::Measurement],
     cond: Option<&Expr>,
     now: i64,
-    metadata: bool,
-) -> Result<MatchedSeries, MatchError> {
-    let other = MatchError::Other;
+    names_are: Names<'_>,
+) -> Result<MatchedSeries, String> {
+    let metadata = names_are == Names::AllTags;
+    let other = |e: String| e;
     let all = engine.measurements(db).map_err(|e| other(storage(e)))?;
     let mut names: BTreeSet<String> = BTreeSet::new();
     if sources.is_empty() {
@@ -329,8 +334,10 @@ pub fn matching_series(
             tags: BTreeSet::new(),
         };
         if let Some(c) = &rest {
-            if mentions_field(c, &t) {
-                return Err(MatchError::FieldInCondition);
+            if let Names::RefuseFields(msg) = names_are {
+                if mentions_field(c, &t) {
+                    return Err(msg.to_owned());
+                }
             }
         }
         let plan_cond = rest.clone();
@@ -505,14 +512,15 @@ fn field_arg(c: &Call) -> Result<VarRef, Fail> {
     }
 }
 
-struct Planner<'a> {
+struct Planner {
     group_by_time: bool,
     /// Function nodes seen (for the statement-wide rules).
     calls: Vec<&'static str>,
-    _p: std::marker::PhantomData<&'a ()>,
+    /// The statement's `now()`, which seeds SAMPLE.
+    now: i64,
 }
 
-impl Planner<'_> {
+impl Planner {
     fn compile(&mut self, e: &Expr) -> Result<Node, Fail> {
         match e {
             Expr::Literal(l) => Ok(Node::Lit(literal_value(l))),
@@ -673,7 +681,11 @@ impl Planner<'_> {
                 let n = int_arg(c.args.get(1))
                     .filter(|n| *n > 0)
                     .ok_or("sample window must be greater than 1")?;
-                Agg::Sample(usize::try_from(n).unwrap_or(usize::MAX))
+                Agg::Sample {
+                    n: usize::try_from(n).unwrap_or(usize::MAX),
+                    #[allow(clippy::cast_sign_loss)]
+                    seed: self.now as u64,
+                }
             }
             "now" => return Err("now() is only allowed in a time condition".into()),
             _ => return Err(format!("undefined function {name}()")),
@@ -1218,7 +1230,7 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
     let mut planner = Planner {
         group_by_time: group.every.is_some(),
         calls: Vec::new(),
-        _p: std::marker::PhantomData,
+        now: ctx.now,
     };
     let mut columns = Vec::new();
     let mut names = Vec::new();
@@ -1968,11 +1980,7 @@ impl AggCtx<'_> {
     }
 
     /// The points of one field of the group, in time order, with the row's series index.
-    fn points(
-        &self,
-        field: &VarRef,
-        cache: &mut Option<Rows>,
-    ) -> Result<Vec<(i64, Value, usize)>, Fail> {
+    fn points(&self, field: &VarRef, cache: &mut Option<Rows>) -> Result<Vec<FieldPoint>, Fail> {
         if !self.t.is_field(field) {
             return Ok(Vec::new());
         }
@@ -1980,11 +1988,12 @@ impl AggCtx<'_> {
         let Some(i) = rows.fields.iter().position(|f| *f == field.name) else {
             return Ok(Vec::new());
         };
-        let pts: Vec<(i64, Value, usize)> = rows
+        let pts: Vec<FieldPoint> = rows
             .rows
             .iter()
-            .filter(|r| !r.2[i].is_null())
-            .map(|r| (r.0, cast(r.2[i].clone(), field.data_type), r.1))
+            .enumerate()
+            .filter(|(_, r)| !r.2[i].is_null())
+            .map(|(ri, r)| (r.0, cast(r.2[i].clone(), field.data_type), r.1, ri))
             .filter(|p| !p.1.is_null())
             .collect();
         if !pts.is_empty() {
@@ -2005,7 +2014,7 @@ impl AggCtx<'_> {
                     Node::Ref(v) => self
                         .points(v, cache)?
                         .into_iter()
-                        .map(|(t, v, _)| (t, v))
+                        .map(|(t, v, ..)| (t, v))
                         .collect(),
                     other => self.eval(other, cache)?,
                 };
@@ -2092,21 +2101,6 @@ impl AggCtx<'_> {
                 return Err(e);
             }
         }
-        // Row index of each point, to find auxiliary values of a selected point.
-        let row_index: Vec<usize> = {
-            let rows = self.rows(cache)?;
-            let fi = rows.fields.iter().position(|f| *f == field.name);
-            match fi {
-                Some(fi) => rows
-                    .rows
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| !cast(r.2[fi].clone(), field.data_type).is_null())
-                    .map(|(i, _)| i)
-                    .collect(),
-                None => Vec::new(),
-            }
-        };
         let bucketed = self.plan.group.every.is_some();
         if let (Agg::Integral(unit), true) = (agg, bucketed) {
             return Ok(self.integral_buckets(&pts, *unit));
@@ -2161,7 +2155,7 @@ impl AggCtx<'_> {
             i = j;
             let n = reduced.len();
             for (sel_time, v) in reduced {
-                let keeps_time = matches!(agg, Agg::Top(_) | Agg::Bottom(_) | Agg::Sample(_));
+                let keeps_time = matches!(agg, Agg::Top(_) | Agg::Bottom(_) | Agg::Sample { .. });
                 let row_time = match sel_time {
                     Some(st) if keeps_time => st,
                     _ if bucketed => start,
@@ -2173,11 +2167,7 @@ impl AggCtx<'_> {
                 let point = sel_time.and_then(|st| {
                     bucket.iter().position(|p| p.0 == st && p.1 == v).map(|bi| {
                         let k = origin[bi];
-                        (
-                            st,
-                            pts[k].2,
-                            row_index.get(k).copied().unwrap_or(usize::MAX),
-                        )
+                        (st, pts[k].2, pts[k].3)
                     })
                 });
                 out.push((row_time, point, v));
@@ -2192,14 +2182,14 @@ impl AggCtx<'_> {
     /// INTEGRAL per bucket as InfluxDB streams it: each bucket's area is closed at the bucket
     /// end by interpolating towards the next point, and the next bucket starts from there.
     #[allow(clippy::cast_precision_loss)]
-    fn integral_buckets(&self, pts: &[(i64, Value, usize)], unit: i64) -> Vec<Picked> {
+    fn integral_buckets(&self, pts: &[FieldPoint], unit: i64) -> Vec<Picked> {
         let unit = unit as f64;
         let mut sums: Vec<Option<f64>> = vec![None; self.starts.len()];
         let end_of = |b: usize| self.starts.get(b + 1).copied().unwrap_or(i64::MAX);
         let mut prev: Option<(i64, f64)> = None;
         let mut cur: Option<usize> = None;
         let mut sum = 0.0;
-        for (t, v, _) in pts {
+        for (t, v, ..) in pts {
             let Some(x) = v.as_f64() else { continue };
             let Some(b) = bucket_of(self.starts, *t) else {
                 continue;
