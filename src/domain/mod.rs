@@ -4,7 +4,11 @@
 //! store; alert evaluation and health status are pure and testable without tokio. Must not:
 //! touch sockets, HTTP or sled, or read the wall clock other than through `time::Clock`.
 
+pub mod access;
+pub mod device;
 mod error;
+pub mod id;
+pub mod org;
 pub mod timeseries;
 pub mod user;
 

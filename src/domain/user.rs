@@ -109,6 +109,53 @@ pub fn authenticate(
     Ok((ok && user.is_active).then_some(user))
 }
 
+/// The user named `username`.
+///
+/// # Errors
+/// Storage failure.
+pub fn get(records: &Records, username: &str) -> Result<Option<User>, DomainError> {
+    Ok(records.get::<User>(username.as_bytes())?)
+}
+
+/// Creates an active user.
+///
+/// # Errors
+/// Bad username or password, an existing user of that name, hashing or storage failure.
+pub fn create(
+    records: &Records,
+    username: &str,
+    password: &str,
+    is_superuser: bool,
+    now_ns: i64,
+) -> Result<User, DomainError> {
+    if username.is_empty()
+        || username.len() > 150
+        || !username
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        return Err(DomainError::Invalid {
+            field: "username",
+            reason: "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.".into(),
+        });
+    }
+    validate_password(password)?;
+    let user = User {
+        username: username.to_owned(),
+        password_hash: hash_password(password)?,
+        is_superuser,
+        is_active: true,
+        created_ns: now_ns,
+    };
+    if !records.insert_new(username.as_bytes(), &user)? {
+        return Err(DomainError::Invalid {
+            field: "username",
+            reason: "A user with that username already exists.".into(),
+        });
+    }
+    Ok(user)
+}
+
 fn validate_password(p: &str) -> Result<(), DomainError> {
     let n = p.chars().count();
     if n < MIN_PASSWORD_LEN {

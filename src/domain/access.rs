@@ -1,0 +1,219 @@
+//! Who may do what: organization memberships with roles, API tokens, and the [`Principal`]
+//! every operator request acts as.
+//!
+//! Owns: the rules "superusers see everything; org admins manage their organizations' objects;
+//! org viewers only read them; nobody sees another organization's objects". Handlers ask the
+//! principal and answer 404 for objects outside its organizations, so existence does not leak.
+
+use super::error::DomainError;
+use super::id::{Id, random_hex, token_digest};
+use super::user::{self, User};
+use crate::storage::{Record, Records};
+
+/// A user's role in one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum Role {
+    /// Reads and changes the organization's objects.
+    Admin,
+    /// Reads them.
+    Viewer,
+}
+
+/// A user's membership of one organization.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Membership {
+    /// The member.
+    pub username: String,
+    /// The organization.
+    pub organization: Id,
+    /// What the member may do there.
+    pub role: Role,
+}
+
+impl Record for Membership {
+    const TREE: &'static str = "memberships";
+    const VERSION: u8 = 1;
+}
+
+fn membership_key(username: &str, org: Id) -> Vec<u8> {
+    let mut k = username.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&org.0);
+    k
+}
+
+/// Adds or changes a membership.
+///
+/// # Errors
+/// Storage failure.
+pub fn set_membership(
+    records: &Records,
+    username: &str,
+    org: Id,
+    role: Role,
+) -> Result<(), DomainError> {
+    let m = Membership {
+        username: username.to_owned(),
+        organization: org,
+        role,
+    };
+    Ok(records.put(&membership_key(username, org), &m)?)
+}
+
+/// Removes a membership.
+///
+/// # Errors
+/// Storage failure.
+pub fn remove_membership(records: &Records, username: &str, org: Id) -> Result<(), DomainError> {
+    Ok(records.remove::<Membership>(&membership_key(username, org))?)
+}
+
+/// An API token, stored under the digest of its text.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct ApiToken {
+    /// Whose token it is.
+    pub username: String,
+    /// Creation time, ns since the epoch.
+    pub created_ns: i64,
+}
+
+impl Record for ApiToken {
+    const TREE: &'static str = "api_tokens";
+    const VERSION: u8 = 1;
+}
+
+/// Issues a new API token for the user (`POST /api/v1/users/token/`). Only its digest is
+/// stored, so the text is shown this once; earlier tokens stay valid until revoked, so two
+/// scripts asking for a token do not lock each other out.
+///
+/// # Errors
+/// Randomness or storage failure.
+pub fn issue_token(records: &Records, username: &str, now_ns: i64) -> Result<String, DomainError> {
+    let token = random_hex(20)?;
+    records.put(
+        &token_digest(&token),
+        &ApiToken {
+            username: username.to_owned(),
+            created_ns: now_ns,
+        },
+    )?;
+    Ok(token)
+}
+
+/// Revokes one token.
+///
+/// # Errors
+/// Storage failure.
+pub fn revoke_token(records: &Records, token: &str) -> Result<(), DomainError> {
+    Ok(records.remove::<ApiToken>(&token_digest(token))?)
+}
+
+/// Who is acting: a user with their organizations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Login name.
+    pub username: String,
+    /// Sees and manages everything.
+    pub is_superuser: bool,
+    /// Organizations and roles (empty for superusers, who need none).
+    pub memberships: Vec<(Id, Role)>,
+}
+
+impl Principal {
+    /// A principal for an authenticated user.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn of(records: &Records, user: &User) -> Result<Principal, DomainError> {
+        let mut prefix = user.username.as_bytes().to_vec();
+        prefix.push(0);
+        let memberships = records
+            .list::<Membership>()?
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, m)| (m.organization, m.role))
+            .collect();
+        Ok(Principal {
+            username: user.username.clone(),
+            is_superuser: user.is_superuser,
+            memberships,
+        })
+    }
+
+    /// Whether the principal may read objects of `org`.
+    pub fn can_view(&self, org: Id) -> bool {
+        self.is_superuser || self.memberships.iter().any(|(o, _)| *o == org)
+    }
+
+    /// Whether the principal may change objects of `org`.
+    pub fn can_manage(&self, org: Id) -> bool {
+        self.is_superuser
+            || self
+                .memberships
+                .iter()
+                .any(|(o, r)| *o == org && *r == Role::Admin)
+    }
+
+    /// The organizations the principal may read; `None` means all.
+    pub fn visible_orgs(&self) -> Option<Vec<Id>> {
+        (!self.is_superuser).then(|| self.memberships.iter().map(|(o, _)| *o).collect())
+    }
+}
+
+/// The principal holding this API token, if it is valid and its user active.
+///
+/// # Errors
+/// Storage failure.
+pub fn principal_for_token(
+    records: &Records,
+    token: &str,
+) -> Result<Option<Principal>, DomainError> {
+    if token.len() != 40 {
+        return Ok(None);
+    }
+    let Some(t) = records.get::<ApiToken>(&token_digest(token))? else {
+        return Ok(None);
+    };
+    let Some(u) = user::get(records, &t.username)? else {
+        return Ok(None);
+    };
+    if !u.is_active {
+        return Ok(None);
+    }
+    Principal::of(records, &u).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    #[test]
+    fn tokens_authenticate_their_user_until_revoked() {
+        let s = Storage::in_memory(std::sync::Arc::new(crate::time::SystemClock));
+        let r = s.records();
+        user::create(&r, "ops", "password-1", false, 0).unwrap();
+        let org = Id::random().unwrap();
+        let other = Id::random().unwrap();
+        set_membership(&r, "ops", org, Role::Viewer).unwrap();
+        let t = issue_token(&r, "ops", 0).unwrap();
+        assert_eq!(t.len(), 40);
+        let p = principal_for_token(&r, &t).unwrap().unwrap();
+        assert_eq!(p.username, "ops");
+        assert!(p.can_view(org) && !p.can_manage(org) && !p.can_view(other));
+        assert_eq!(p.visible_orgs(), Some(vec![org]));
+        set_membership(&r, "ops", org, Role::Admin).unwrap();
+        let p = principal_for_token(&r, &t).unwrap().unwrap();
+        assert!(p.can_manage(org));
+        let t2 = issue_token(&r, "ops", 2).unwrap();
+        assert_ne!(t, t2);
+        assert!(principal_for_token(&r, &t).unwrap().is_some());
+        revoke_token(&r, &t).unwrap();
+        assert!(principal_for_token(&r, &t).unwrap().is_none());
+        assert!(principal_for_token(&r, &t2).unwrap().is_some());
+        assert!(principal_for_token(&r, "short").unwrap().is_none());
+        remove_membership(&r, "ops", org).unwrap();
+        let p = principal_for_token(&r, &t2).unwrap().unwrap();
+        assert!(!p.can_view(org));
+    }
+}

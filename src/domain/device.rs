@@ -1,0 +1,439 @@
+//! Devices: the routers and access points being monitored, with their secret key, addresses,
+//! place and health status.
+//!
+//! Owns: the device record, its validation (names and MACs unique per organization, keys
+//! unique everywhere) and its health status value.
+
+use super::error::DomainError;
+use super::id::{Id, is_valid_device_key, random_hex};
+use crate::storage::{Record, Records};
+
+/// Device health status (spec §5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub enum HealthStatus {
+    /// Not yet assessed.
+    Unknown,
+    /// Every metric healthy.
+    Ok,
+    /// A non-critical metric unhealthy.
+    Problem,
+    /// A critical metric (by default ping) unhealthy.
+    Critical,
+    /// The device is deactivated.
+    Deactivated,
+}
+
+impl HealthStatus {
+    /// The API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Unknown => "unknown",
+            HealthStatus::Ok => "ok",
+            HealthStatus::Problem => "problem",
+            HealthStatus::Critical => "critical",
+            HealthStatus::Deactivated => "deactivated",
+        }
+    }
+
+    /// Parses the API's name.
+    pub fn parse(s: &str) -> Option<HealthStatus> {
+        Some(match s {
+            "unknown" => HealthStatus::Unknown,
+            "ok" => HealthStatus::Ok,
+            "problem" => HealthStatus::Problem,
+            "critical" => HealthStatus::Critical,
+            "deactivated" => HealthStatus::Deactivated,
+            _ => return None,
+        })
+    }
+}
+
+/// One monitored device.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct Device {
+    /// Primary key.
+    pub id: Id,
+    /// Owner.
+    pub organization: Id,
+    /// Hostname or label, unique in its organization.
+    pub name: String,
+    /// Secret the device's agents present; unique.
+    pub key: String,
+    /// Main MAC address, `aa:bb:cc:dd:ee:ff`, unique in its organization.
+    pub mac_address: String,
+    /// Hardware model.
+    pub model: String,
+    /// Operating system identifier.
+    pub os: String,
+    /// System on chip.
+    pub system: String,
+    /// Free text.
+    pub notes: String,
+    /// Free-form group label.
+    pub group: Option<String>,
+    /// Address the checks ping.
+    pub management_ip: Option<String>,
+    /// Last address the device contacted us from.
+    pub last_ip: Option<String>,
+    /// Last authenticated contact, ns since the epoch.
+    pub last_seen_ns: Option<i64>,
+    /// A deactivated device is refused by the device endpoints and not checked.
+    pub is_deactivated: bool,
+    /// Health status.
+    pub status: HealthStatus,
+    /// Where it is.
+    pub location: Option<Id>,
+    /// Indoor floor plan, with `location`.
+    pub floorplan: Option<Id>,
+    /// Position on the floor plan, `"x,y"`.
+    pub indoor: Option<String>,
+    /// Creation time, ns since the epoch.
+    pub created_ns: i64,
+    /// Last change, ns since the epoch.
+    pub modified_ns: i64,
+}
+
+impl Record for Device {
+    const TREE: &'static str = "devices";
+    const VERSION: u8 = 1;
+}
+
+/// What an operator may set on a device; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceInput {
+    /// See [`Device::organization`] (required on creation).
+    pub organization: Option<Id>,
+    /// See [`Device::name`] (required on creation).
+    pub name: Option<String>,
+    /// See [`Device::key`]; generated when absent on creation.
+    pub key: Option<String>,
+    /// See [`Device::mac_address`] (required on creation).
+    pub mac_address: Option<String>,
+    /// See [`Device::model`].
+    pub model: Option<String>,
+    /// See [`Device::os`].
+    pub os: Option<String>,
+    /// See [`Device::system`].
+    pub system: Option<String>,
+    /// See [`Device::notes`].
+    pub notes: Option<String>,
+    /// See [`Device::group`]; `Some(None)` clears it.
+    pub group: Option<Option<String>>,
+    /// See [`Device::management_ip`]; `Some(None)` clears it.
+    pub management_ip: Option<Option<String>>,
+    /// See [`Device::is_deactivated`].
+    pub is_deactivated: Option<bool>,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> DomainError {
+    DomainError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Normalizes a MAC address to lower-case, colon-separated form; accepts `:`, `-` or `.`
+/// separators or none, as operators paste them from vendor tools.
+pub fn normalize_mac(s: &str) -> Option<String> {
+    let hex: Vec<u8> = s
+        .bytes()
+        .filter(|c| !matches!(c, b':' | b'-' | b'.'))
+        .collect();
+    if hex.len() != 12 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let h = String::from_utf8(hex).ok()?.to_ascii_lowercase();
+    Some(
+        (0..6)
+            .map(|i| &h[i * 2..i * 2 + 2])
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+fn valid_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+}
+
+fn apply(d: &mut Device, input: DeviceInput) -> Result<(), DomainError> {
+    let DeviceInput {
+        organization,
+        name,
+        key,
+        mac_address,
+        model,
+        os,
+        system,
+        notes,
+        group,
+        management_ip,
+        is_deactivated,
+    } = input;
+    if let Some(v) = organization {
+        d.organization = v;
+    }
+    if let Some(v) = name {
+        d.name = v.trim().to_owned();
+    }
+    if let Some(v) = key {
+        if !is_valid_device_key(&v) {
+            return Err(invalid("key", "Key must have 1 to 64 letters or digits."));
+        }
+        d.key = v;
+    }
+    if let Some(v) = mac_address {
+        d.mac_address = normalize_mac(&v)
+            .ok_or_else(|| invalid("mac_address", "Enter a valid MAC address."))?;
+    }
+    for (slot, v, max) in [
+        (&mut d.model, model, 64),
+        (&mut d.os, os, 128),
+        (&mut d.system, system, 128),
+        (&mut d.notes, notes, 10_000),
+    ] {
+        if let Some(v) = v {
+            if v.chars().count() > max {
+                return Err(invalid(
+                    "model/os/system/notes",
+                    format!("Ensure this field has no more than {max} characters."),
+                ));
+            }
+            *slot = v;
+        }
+    }
+    if let Some(v) = group {
+        d.group = v.filter(|g| !g.is_empty());
+    }
+    if let Some(v) = management_ip {
+        let v = v.filter(|ip| !ip.is_empty());
+        if let Some(ip) = &v
+            && !valid_ip(ip)
+        {
+            return Err(invalid(
+                "management_ip",
+                "Enter a valid IPv4 or IPv6 address.",
+            ));
+        }
+        d.management_ip = v;
+    }
+    if let Some(v) = is_deactivated {
+        d.is_deactivated = v;
+        if v {
+            d.status = HealthStatus::Deactivated;
+        } else if d.status == HealthStatus::Deactivated {
+            d.status = HealthStatus::Unknown;
+        }
+    }
+    Ok(())
+}
+
+fn check(d: &Device, others: &[Device]) -> Result<(), DomainError> {
+    let n = d.name.chars().count();
+    if n == 0 || n > 64 || d.name.chars().any(char::is_whitespace) {
+        return Err(invalid(
+            "name",
+            "Must be a valid hostname or MAC address (1 to 64 characters, no spaces).",
+        ));
+    }
+    for o in others.iter().filter(|o| o.id != d.id) {
+        if o.key == d.key {
+            return Err(invalid("key", "device with this key already exists."));
+        }
+        if o.organization == d.organization && o.name == d.name {
+            return Err(invalid(
+                "name",
+                "Device with this Name and Organization already exists.",
+            ));
+        }
+        if o.organization == d.organization && o.mac_address == d.mac_address {
+            return Err(invalid(
+                "mac_address",
+                "Device with this Mac address and Organization already exists.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a device; the organization must exist (the caller checks it and the permission).
+///
+/// # Errors
+/// Missing or invalid values, duplicates, randomness or storage failure.
+pub fn create(records: &Records, input: DeviceInput, now_ns: i64) -> Result<Device, DomainError> {
+    let organization = input
+        .organization
+        .ok_or_else(|| invalid("organization", "This field is required."))?;
+    if input.name.is_none() {
+        return Err(invalid("name", "This field is required."));
+    }
+    if input.mac_address.is_none() {
+        return Err(invalid("mac_address", "This field is required."));
+    }
+    let mut d = Device {
+        id: Id::random()?,
+        organization,
+        name: String::new(),
+        key: random_hex(16)?,
+        mac_address: String::new(),
+        model: String::new(),
+        os: String::new(),
+        system: String::new(),
+        notes: String::new(),
+        group: None,
+        management_ip: None,
+        last_ip: None,
+        last_seen_ns: None,
+        is_deactivated: false,
+        status: HealthStatus::Unknown,
+        location: None,
+        floorplan: None,
+        indoor: None,
+        created_ns: now_ns,
+        modified_ns: now_ns,
+    };
+    apply(&mut d, input)?;
+    check(&d, &list(records)?)?;
+    records.put(&d.id.0, &d)?;
+    Ok(d)
+}
+
+/// Changes a device; `None` when it does not exist.
+///
+/// # Errors
+/// Invalid values, duplicates, or storage failure.
+pub fn update(
+    records: &Records,
+    id: Id,
+    input: DeviceInput,
+    now_ns: i64,
+) -> Result<Option<Device>, DomainError> {
+    let Some(mut d) = get(records, id)? else {
+        return Ok(None);
+    };
+    apply(&mut d, input)?;
+    d.modified_ns = now_ns;
+    check(&d, &list(records)?)?;
+    records.put(&d.id.0, &d)?;
+    Ok(Some(d))
+}
+
+/// Stores a device as given (status and contact updates by the domain itself).
+///
+/// # Errors
+/// Storage failure.
+pub fn save(records: &Records, d: &Device) -> Result<(), DomainError> {
+    Ok(records.put(&d.id.0, d)?)
+}
+
+/// The device with this id.
+///
+/// # Errors
+/// Storage failure.
+pub fn get(records: &Records, id: Id) -> Result<Option<Device>, DomainError> {
+    Ok(records.get::<Device>(&id.0)?)
+}
+
+/// Every device, by name then id.
+///
+/// # Errors
+/// Storage failure.
+pub fn list(records: &Records) -> Result<Vec<Device>, DomainError> {
+    let mut v: Vec<Device> = records
+        .list::<Device>()?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    Ok(v)
+}
+
+/// Removes a device record.
+///
+/// # Errors
+/// Storage failure.
+pub fn remove(records: &Records, id: Id) -> Result<(), DomainError> {
+    Ok(records.remove::<Device>(&id.0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    fn input(org: Id, name: &str, mac: &str) -> DeviceInput {
+        DeviceInput {
+            organization: Some(org),
+            name: Some(name.into()),
+            mac_address: Some(mac.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn devices_get_keys_and_stay_unique_per_organization() {
+        let s = Storage::in_memory(std::sync::Arc::new(crate::time::SystemClock));
+        let r = s.records();
+        let (o1, o2) = (Id::random().unwrap(), Id::random().unwrap());
+        let a = create(&r, input(o1, "ap-1", "00-11-22-AA-BB-CC"), 1).unwrap();
+        assert_eq!(a.mac_address, "00:11:22:aa:bb:cc");
+        assert_eq!(a.key.len(), 32);
+        assert_eq!(a.status, HealthStatus::Unknown);
+        let e = create(&r, input(o1, "ap-1", "00:11:22:aa:bb:cd"), 1).unwrap_err();
+        assert!(e.to_string().contains("Name and Organization"), "{e}");
+        let e = create(&r, input(o1, "ap-2", "001122aabbcc"), 1).unwrap_err();
+        assert!(e.to_string().contains("Mac address"), "{e}");
+        // Another organization may reuse both.
+        create(&r, input(o2, "ap-1", "00:11:22:aa:bb:cc"), 1).unwrap();
+        let e = create(
+            &r,
+            DeviceInput {
+                key: Some(a.key.clone()),
+                ..input(o2, "ap-9", "00:11:22:aa:bb:99")
+            },
+            1,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("key"), "{e}");
+        assert!(create(&r, input(o1, "has space", "00:11:22:aa:bb:01"), 1).is_err());
+        assert!(create(&r, input(o1, "x", "not-a-mac"), 1).is_err());
+        let d = update(
+            &r,
+            a.id,
+            DeviceInput {
+                management_ip: Some(Some("10.0.0.1".into())),
+                is_deactivated: Some(true),
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(d.management_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(d.status, HealthStatus::Deactivated);
+        let d = update(
+            &r,
+            a.id,
+            DeviceInput {
+                management_ip: Some(Some("nope".into())),
+                ..Default::default()
+            },
+            2,
+        );
+        assert!(d.is_err());
+        let d = update(
+            &r,
+            a.id,
+            DeviceInput {
+                is_deactivated: Some(false),
+                ..Default::default()
+            },
+            3,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(d.status, HealthStatus::Unknown);
+        assert_eq!(list(&r).unwrap().len(), 2);
+        remove(&r, a.id).unwrap();
+        assert_eq!(get(&r, a.id).unwrap(), None);
+    }
+}
