@@ -7,5 +7,6 @@ mod compat_write;
 mod config_cli;
 mod influx_write;
 mod lifecycle;
+mod operator_api;
 mod python_client;
 mod util;

@@ -6,6 +6,8 @@
 
 mod influx;
 mod influx_format;
+mod operator;
+mod rest;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::config::InfluxConfig;
 use crate::domain::Domain;
@@ -31,6 +33,18 @@ pub mod paths {
     pub const WRITE: &str = "/write";
     /// InfluxDB 1.x InfluxQL query.
     pub const QUERY: &str = "/query";
+    /// API token for username and password (OpenWISP's path).
+    pub const TOKEN: &str = "/api/v1/users/token/";
+    /// Users (creation by superusers).
+    pub const USERS: &str = "/api/v1/users/user/";
+    /// Organizations.
+    pub const ORGANIZATIONS: &str = "/api/v1/users/organization/";
+    /// One organization.
+    pub const ORGANIZATION: &str = "/api/v1/users/organization/{pk}/";
+    /// Devices.
+    pub const DEVICES: &str = "/api/v1/controller/device/";
+    /// One device.
+    pub const DEVICE: &str = "/api/v1/controller/device/{pk}/";
 }
 
 /// What every handler can reach.
@@ -62,6 +76,18 @@ pub fn router(state: ApiState) -> Router {
                 .post(influx::query)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route(paths::TOKEN, post(operator::obtain_token))
+        .route(paths::USERS, post(operator::create_user))
+        .route(
+            paths::ORGANIZATIONS,
+            get(operator::organizations).post(operator::organizations),
+        )
+        .route(paths::ORGANIZATION, any(operator::organization))
+        .route(
+            paths::DEVICES,
+            get(operator::devices).post(operator::devices),
+        )
+        .route(paths::DEVICE, any(operator::device))
         .fallback(not_found)
         .with_state(state)
 }

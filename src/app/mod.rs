@@ -71,7 +71,7 @@ pub async fn start(
     info!(elapsed_ms = t.elapsed().as_millis() as u64, data_dir = %config.data_dir.display(), "storage started");
 
     let t = Instant::now();
-    let domain = Domain::new(&storage, clock.clone());
+    let domain = Domain::new(&storage, &config.timeseries.database, clock.clone());
     let admin = {
         let d = domain.clone();
         tokio::task::spawn_blocking(move || d.bootstrap_admin(admin_password.as_deref()))

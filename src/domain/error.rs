@@ -16,6 +16,13 @@ pub enum DomainError {
         /// Why, lowercase.
         reason: String,
     },
+    /// The object does not exist, or the caller may not see it (the same answer, so that
+    /// existence does not leak across organizations).
+    #[error("not found")]
+    NotFound,
+    /// The caller may see the object but not change it.
+    #[error("permission denied")]
+    Forbidden,
     /// Password hashing failed (a bug or an exhausted system).
     #[error("password hashing failed: {0}")]
     PasswordHash(String),

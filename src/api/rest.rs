@@ -1,0 +1,265 @@
+//! What every operator REST endpoint shares, shaped like the Django REST framework APIs of
+//! OpenWISP so that scripts written for it keep working: token authentication
+//! (`Authorization: Bearer <token>`, also `Token <token>`), error bodies
+//! (`{"detail": "..."}`, `{"field": ["..."]}`), and page-number pagination
+//! (`{"count", "next", "previous", "results"}` with `?page=` and `?page_size=`).
+
+use std::collections::HashMap;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use crate::domain::DomainError;
+use crate::domain::access::Principal;
+
+/// Default and largest page sizes (openwisp-controller's list pagination).
+const PAGE_SIZE: usize = 10;
+const MAX_PAGE_SIZE: usize = 100;
+
+/// An error answer.
+#[derive(Debug)]
+pub(crate) struct ApiError(pub StatusCode, pub Value);
+
+impl ApiError {
+    pub(crate) fn detail(status: StatusCode, msg: &str) -> ApiError {
+        ApiError(status, json!({ "detail": msg }))
+    }
+
+    pub(crate) fn not_found() -> ApiError {
+        ApiError::detail(StatusCode::NOT_FOUND, "Not found.")
+    }
+
+    pub(crate) fn field(field: &str, msg: &str) -> ApiError {
+        ApiError(StatusCode::BAD_REQUEST, json!({ field: [msg] }))
+    }
+
+    pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "request failed");
+        ApiError::detail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "A server error occurred.",
+        )
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::NotFound => ApiError::not_found(),
+            DomainError::Forbidden => ApiError::detail(
+                StatusCode::FORBIDDEN,
+                "You do not have permission to perform this action.",
+            ),
+            DomainError::Invalid { field, reason } => ApiError::field(field, &reason),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_response(self.0, &self.1)
+    }
+}
+
+/// A JSON answer.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Runs blocking domain work (record store, engine) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DomainError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// The token in an `Authorization: Bearer|Token <token>` header.
+fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
+    let v = headers.get(header::AUTHORIZATION)?;
+    let Ok(v) = v.to_str() else {
+        return Some(Err(()));
+    };
+    let (scheme, token) = v.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
+        Some(Ok(token.trim().to_owned()))
+    } else {
+        None
+    }
+}
+
+/// An authenticated operator request.
+pub(crate) struct Auth(pub Principal);
+
+impl FromRequestParts<ApiState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &ApiState) -> Result<Auth, ApiError> {
+        let unauthorized = |msg: &str| ApiError::detail(StatusCode::UNAUTHORIZED, msg);
+        let token = match bearer(&parts.headers) {
+            None => {
+                return Err(unauthorized(
+                    "Authentication credentials were not provided.",
+                ));
+            }
+            Some(Err(())) => return Err(unauthorized("Invalid token.")),
+            Some(Ok(t)) => t,
+        };
+        let domain = st.domain.clone();
+        let p = blocking(move || domain.principal_for_token(&token)).await?;
+        p.map(Auth).ok_or_else(|| unauthorized("Invalid token."))
+    }
+}
+
+/// One page of `items` as the request's `page` / `page_size` select, with absolute `next` and
+/// `previous` links.
+pub(crate) fn paginate(
+    items: Vec<Value>,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<Value, ApiError> {
+    let page_size = match query.get("page_size") {
+        None => PAGE_SIZE,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map_or(PAGE_SIZE, |n| n.min(MAX_PAGE_SIZE)),
+    };
+    let count = items.len();
+    let pages = count.div_ceil(page_size).max(1);
+    let page = match query.get("page").map(String::as_str) {
+        None => 1,
+        Some("last") => pages,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=pages).contains(n))
+            .ok_or_else(|| ApiError::detail(StatusCode::NOT_FOUND, "Invalid page."))?,
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let link = |p: usize| -> Value {
+        let mut q: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "page")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        q.sort();
+        if p > 1 {
+            q.push(("page".into(), p.to_string()));
+        }
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        let sep = if qs.is_empty() { "" } else { "?" };
+        Value::String(format!("http://{host}{path}{sep}{}", qs.join("&")))
+    };
+    let results: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * page_size)
+        .take(page_size)
+        .collect();
+    Ok(json!({
+        "count": count,
+        "next": if page < pages { link(page + 1) } else { Value::Null },
+        "previous": if page > 1 { link(page - 1) } else { Value::Null },
+        "results": results,
+    }))
+}
+
+/// Percent-encodes a query component.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Reads a JSON object body; anything else is a 400 in DRF's words.
+pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::field(
+            "non_field_errors",
+            "Invalid data. Expected a dictionary.",
+        )),
+        Err(e) => Err(ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            &format!("JSON parse error - {e}"),
+        )),
+    }
+}
+
+/// Field readers that turn wrong types into DRF-style field errors.
+pub(crate) struct Fields<'a>(pub &'a serde_json::Map<String, Value>);
+
+impl Fields<'_> {
+    /// A string field: absent → `None`; `null` → empty string.
+    pub(crate) fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(String::new())),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(ApiError::field(name, "Not a valid string.")),
+        }
+    }
+
+    /// A nullable string field: absent → `None`; `null` or `""` → `Some(None)`.
+    pub(crate) fn nullable_string(&self, name: &str) -> Result<Option<Option<String>>, ApiError> {
+        Ok(self.string(name)?.map(|s| (!s.is_empty()).then_some(s)))
+    }
+
+    /// A boolean field.
+    pub(crate) fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if matches!(s.as_str(), "true" | "True" | "1") => Ok(Some(true)),
+            Some(Value::String(s)) if matches!(s.as_str(), "false" | "False" | "0") => {
+                Ok(Some(false))
+            }
+            Some(_) => Err(ApiError::field(name, "Must be a valid boolean.")),
+        }
+    }
+
+    /// A primary-key field naming another object.
+    pub(crate) fn id(&self, name: &str) -> Result<Option<crate::domain::id::Id>, ApiError> {
+        match self.string(name)? {
+            None => Ok(None),
+            Some(s) => crate::domain::id::Id::parse(&s).map(Some).ok_or_else(|| {
+                ApiError::field(name, &format!("\u{201c}{s}\u{201d} is not a valid UUID."))
+            }),
+        }
+    }
+}
+
+/// Formats ns since the epoch as the ISO 8601 text Django REST framework writes.
+pub(crate) fn iso_time(ns: i64) -> String {
+    crate::time::Zone::utc().format_rfc3339(ns)
+}

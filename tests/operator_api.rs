@@ -1,0 +1,313 @@
+//! The operator REST API as an OpenWISP script uses it: a token from username and password,
+//! organizations, users and devices, and the walls between organizations.
+
+use serde_json::{Value, json};
+
+use crate::util::TestServer;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// `method url` with an optional bearer token and JSON body → (status, JSON body or Null).
+pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    let mut req = ureq::request(method, url);
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let resp = match body {
+        Some(b) => req
+            .set("Content-Type", "application/json")
+            .send_string(&b.to_string()),
+        None => req.call(),
+    };
+    let resp = match resp {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let text = resp.into_string().unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, v)
+}
+
+pub fn token(s: &TestServer, user: &str, password: &str) -> String {
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/users/token/"),
+        None,
+        Some(&json!({"username": user, "password": password})),
+    );
+    assert_eq!(st, 200, "{v}");
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// A started server with an admin token.
+pub fn server(dir: &std::path::Path) -> (TestServer, String) {
+    let s = TestServer::spawn(dir, &[], &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let t = token(&s, "admin", ADMIN_PASSWORD);
+    (s, t)
+}
+
+pub fn create_org(s: &TestServer, t: &str, name: &str) -> Value {
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/users/organization/"),
+        Some(t),
+        Some(&json!({ "name": name })),
+    );
+    assert_eq!(st, 201, "{v}");
+    v
+}
+
+pub fn create_device(s: &TestServer, t: &str, org: &str, name: &str, mac: &str) -> Value {
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/controller/device/"),
+        Some(t),
+        Some(&json!({ "name": name, "organization": org, "mac_address": mac })),
+    );
+    assert_eq!(st, 201, "{v}");
+    v
+}
+
+#[test]
+fn tokens_organizations_devices_and_tenant_walls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(&dir.path().join("data"));
+
+    // Credentials.
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/users/token/"),
+        None,
+        Some(&json!({"username": "admin", "password": "wrong"})),
+    );
+    assert_eq!(st, 400);
+    assert_eq!(
+        v,
+        json!({"non_field_errors": ["Unable to log in with provided credentials."]})
+    );
+    let (st, v) = call("GET", &s.url("/api/v1/controller/device/"), None, None);
+    assert_eq!(st, 401);
+    assert_eq!(v["detail"], "Authentication credentials were not provided.");
+    let (st, _) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/"),
+        Some("0123456789012345678901234567890123456789"),
+        None,
+    );
+    assert_eq!(st, 401);
+
+    // Two organizations, a device in each.
+    let a = create_org(&s, &admin, "Org A");
+    let b = create_org(&s, &admin, "Org B");
+    assert_eq!(a["slug"], "org-a");
+    assert_eq!(a["shared_secret"].as_str().unwrap().len(), 32);
+    let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let da = create_device(&s, &admin, a_id, "ap-a", "00:11:22:33:44:0a");
+    let db = create_device(&s, &admin, b_id, "ap-b", "00:11:22:33:44:0b");
+    assert_eq!(da["key"].as_str().unwrap().len(), 32);
+    assert_eq!(da["organization"], a_id);
+    assert_eq!(da["monitoring"]["status"], "unknown");
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/controller/device/"),
+        Some(&admin),
+        Some(&json!({ "name": "ap-a", "organization": a_id, "mac_address": "00:11:22:33:44:99" })),
+    );
+    assert_eq!(st, 400);
+    assert!(
+        v["name"][0].as_str().unwrap().contains("already exists"),
+        "{v}"
+    );
+
+    // An admin of A and a viewer of B.
+    for (user, org, admin_flag) in [("alice", a_id, true), ("bob", b_id, false)] {
+        let (st, v) = call(
+            "POST",
+            &s.url("/api/v1/users/user/"),
+            Some(&admin),
+            Some(&json!({
+                "username": user, "password": "password-123",
+                "organization_users": [{"organization": org, "is_admin": admin_flag}],
+            })),
+        );
+        assert_eq!(st, 201, "{v}");
+    }
+    let alice = token(&s, "alice", "password-123");
+    let bob = token(&s, "bob", "password-123");
+    let (st, _) = call(
+        "POST",
+        &s.url("/api/v1/users/user/"),
+        Some(&alice),
+        Some(&json!({"username": "eve", "password": "password-123"})),
+    );
+    assert_eq!(st, 403);
+
+    // Lists show only one's own organization.
+    let (st, v) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(st, 200);
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["results"][0]["name"], "ap-a");
+    let (_, v) = call(
+        "GET",
+        &s.url("/api/v1/users/organization/"),
+        Some(&bob),
+        None,
+    );
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["results"][0]["name"], "Org B");
+    let (_, v) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(v["count"], 2);
+
+    // Another organization's objects do not exist for you, whatever the method.
+    let db_url = s.url(&format!(
+        "/api/v1/controller/device/{}/",
+        db["id"].as_str().unwrap()
+    ));
+    for m in ["GET", "PATCH", "PUT", "DELETE"] {
+        let (st, v) = call(m, &db_url, Some(&alice), Some(&json!({"notes": "x"})));
+        assert_eq!(st, 404, "{m}: {v}");
+    }
+    let (st, _) = call(
+        "GET",
+        &s.url(&format!("/api/v1/users/organization/{b_id}/")),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(st, 404);
+    // Nor can one create into it.
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/controller/device/"),
+        Some(&alice),
+        Some(
+            &json!({ "name": "sneaky", "organization": b_id, "mac_address": "00:11:22:33:44:55" }),
+        ),
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["organization"][0]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+
+    // A viewer reads but does not change.
+    let (st, _) = call("GET", &db_url, Some(&bob), None);
+    assert_eq!(st, 200);
+    let (st, v) = call("PATCH", &db_url, Some(&bob), Some(&json!({"notes": "x"})));
+    assert_eq!(st, 403, "{v}");
+
+    // An org admin changes and deletes their own devices; the dashed and plain ids both work.
+    let da_id = da["id"].as_str().unwrap();
+    let plain = da_id.replace('-', "");
+    let (st, v) = call(
+        "PATCH",
+        &s.url(&format!("/api/v1/controller/device/{plain}/")),
+        Some(&alice),
+        Some(&json!({"management_ip": "10.1.2.3", "notes": "lobby"})),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["management_ip"], "10.1.2.3");
+    assert_eq!(v["notes"], "lobby");
+    assert_eq!(v["key"], da["key"]);
+    let (st, v) = call(
+        "PATCH",
+        &s.url(&format!("/api/v1/controller/device/{da_id}/")),
+        Some(&alice),
+        Some(&json!({"management_ip": "not an ip"})),
+    );
+    assert_eq!(st, 400, "{v}");
+    let (st, _) = call(
+        "DELETE",
+        &s.url(&format!("/api/v1/controller/device/{da_id}/")),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(st, 204);
+    let (st, _) = call(
+        "GET",
+        &s.url(&format!("/api/v1/controller/device/{da_id}/")),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 404);
+    let (st, _) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/not-a-uuid/"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 404);
+}
+
+#[test]
+fn device_lists_paginate_like_openwisp() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(&dir.path().join("data"));
+    let org = create_org(&s, &admin, "Paged");
+    let org_id = org["id"].as_str().unwrap();
+    for i in 0..23 {
+        create_device(
+            &s,
+            &admin,
+            org_id,
+            &format!("dev-{i:02}"),
+            &format!("00:00:00:00:00:{i:02x}"),
+        );
+    }
+    let (st, v) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 200);
+    assert_eq!(v["count"], 23);
+    assert_eq!(v["results"].as_array().unwrap().len(), 10);
+    assert_eq!(v["previous"], Value::Null);
+    let next = v["next"].as_str().unwrap().to_owned();
+    assert!(
+        next.ends_with("/api/v1/controller/device/?page=2"),
+        "{next}"
+    );
+    let (_, v) = call("GET", &next, Some(&admin), None);
+    assert_eq!(v["results"][0]["name"], "dev-10");
+    let (_, v) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/?page=3&page_size=10"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(v["results"].as_array().unwrap().len(), 3);
+    assert_eq!(v["next"], Value::Null);
+    let (st, _) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/?page=4"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 404);
+    let (_, v) = call(
+        "GET",
+        &s.url("/api/v1/controller/device/?page_size=100"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(v["results"].as_array().unwrap().len(), 23);
+}
