@@ -5,9 +5,11 @@
 //! touch sockets, HTTP or sled, or read the wall clock other than through `time::Clock`.
 
 pub mod access;
+pub mod counters;
 pub mod device;
 mod error;
 pub mod id;
+pub mod metric;
 pub mod org;
 pub mod timeseries;
 pub mod user;

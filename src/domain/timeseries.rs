@@ -17,6 +17,15 @@ fn ns(d: std::time::Duration) -> i64 {
 /// # Errors
 /// A duration the engine refuses (under an hour), or a storage failure.
 pub fn ensure_database(engine: &Engine, cfg: &TimeseriesConfig) -> Result<(), StorageError> {
+    engine.create_database(super::counters::COUNTERS_DB)?;
+    engine.alter_retention_policy(
+        super::counters::COUNTERS_DB,
+        "autogen",
+        Some(super::counters::COUNTERS_RETENTION_NS),
+        None,
+        None,
+        true,
+    )?;
     engine.create_database(&cfg.database)?;
     engine.alter_retention_policy(
         &cfg.database,

@@ -161,6 +161,25 @@ impl Records {
             .collect()
     }
 
+    /// Every record of type `R` whose key starts with `prefix`, in key order.
+    ///
+    /// # Errors
+    /// Backend failure, or the first corrupted record met.
+    pub fn list_prefix<R: Record>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, R)>, StorageError> {
+        let end = match super::keys::prefix_end(prefix) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        self.kv
+            .range(R::TREE, (Bound::Included(prefix.to_vec()), end))?
+            .map(|item| {
+                let (k, v) = item?;
+                let r = Self::decode(&k, &v)?;
+                Ok((k, r))
+            })
+            .collect()
+    }
+
     /// Whether any record of type `R` exists.
     ///
     /// # Errors

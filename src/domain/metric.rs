@@ -1,0 +1,256 @@
+//! Metrics: what is measured about a device (or the whole network), with its charts and alert
+//! settings, created on the first write and looked up by identity afterwards.
+//!
+//! Owns: the metric record (spec §1.1: identity = key, field name, object and main tags; extra
+//! tags updated in place), its charts and alert settings (kept inside the record, so deleting
+//! the metric deletes them), and a cache so that a device's every POST does not read records.
+//!
+//! Record key: `object id (16 bytes, zeros for general metrics) | key \0 field \0 tags`, so a
+//! device's metrics are one prefix range.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::error::DomainError;
+use super::id::Id;
+use crate::storage::{Record, Records};
+
+/// Alert settings of one metric (spec §1.1); `None` values mean "use the configured default".
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct AlertSettings {
+    /// "Alerts enabled": when false health still changes but nobody is notified.
+    pub is_active: bool,
+    /// `<` or `>`.
+    pub custom_operator: Option<String>,
+    /// Threshold.
+    pub custom_threshold: Option<f64>,
+    /// Tolerance, minutes (≤ 7 days).
+    pub custom_tolerance: Option<u32>,
+}
+
+/// One metric.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct Metric {
+    /// Primary key.
+    pub id: Id,
+    /// Human name (`wlan0 traffic`, `CPU usage`).
+    pub name: String,
+    /// Measurement.
+    pub key: String,
+    /// Main field.
+    pub field_name: String,
+    /// Registry configuration name (`traffic`, `cpu`, ...).
+    pub configuration: String,
+    /// The monitored device; `None` for general (network-wide) metrics.
+    pub object_id: Option<Id>,
+    /// Tags that are part of the identity, sorted by key.
+    pub main_tags: Vec<(String, String)>,
+    /// Tags written with the points but not part of the identity, sorted by key.
+    pub extra_tags: Vec<(String, String)>,
+    /// Immediate health; `None` until assessed.
+    pub is_healthy: Option<bool>,
+    /// Health respecting the alert tolerance; drives notifications.
+    pub is_healthy_tolerant: Option<bool>,
+    /// Chart configuration names shown for this metric.
+    pub charts: Vec<String>,
+    /// Alert settings, for metrics whose configuration has alerts.
+    pub alert: Option<AlertSettings>,
+    /// Creation time, ns since the epoch.
+    pub created_ns: i64,
+    /// Last change, ns since the epoch.
+    pub modified_ns: i64,
+}
+
+impl Record for Metric {
+    const TREE: &'static str = "metrics";
+    const VERSION: u8 = 1;
+}
+
+/// What a writer knows about a metric it is about to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSpec {
+    /// Registry configuration name.
+    pub configuration: String,
+    /// Human name.
+    pub name: String,
+    /// Measurement.
+    pub key: String,
+    /// Main field.
+    pub field_name: String,
+    /// The monitored device.
+    pub object_id: Option<Id>,
+    /// Identity tags.
+    pub main_tags: Vec<(String, String)>,
+    /// Other tags.
+    pub extra_tags: Vec<(String, String)>,
+    /// Charts to create with it.
+    pub charts: Vec<String>,
+    /// Alert settings to create with it.
+    pub alert: Option<AlertSettings>,
+}
+
+fn sorted(mut tags: Vec<(String, String)>) -> Vec<(String, String)> {
+    tags.sort();
+    tags.dedup_by(|a, b| a.0 == b.0);
+    tags
+}
+
+/// The record key of a metric identity.
+pub fn record_key(
+    object: Option<Id>,
+    key: &str,
+    field_name: &str,
+    main_tags: &[(String, String)],
+) -> Vec<u8> {
+    let mut k = object.map_or([0u8; 16], |o| o.0).to_vec();
+    k.extend_from_slice(key.as_bytes());
+    k.push(0);
+    k.extend_from_slice(field_name.as_bytes());
+    k.push(0);
+    for (t, v) in main_tags {
+        k.extend_from_slice(t.as_bytes());
+        k.push(b'=');
+        k.extend_from_slice(v.as_bytes());
+        k.push(0);
+    }
+    k
+}
+
+/// Known metrics by record key, with their extra tags, so repeated writes skip the store.
+#[derive(Debug, Clone, Default)]
+pub struct MetricCache {
+    known: Arc<Mutex<HashMap<Vec<u8>, Vec<(String, String)>>>>,
+}
+
+impl MetricCache {
+    /// Forgets every metric of `object` (after deleting them).
+    pub fn forget_object(&self, object: Id) {
+        self.known.lock().retain(|k, _| !k.starts_with(&object.0));
+    }
+}
+
+/// Finds or creates the metric of `spec`; refreshes its extra tags when they changed. Returns
+/// whether it was created.
+///
+/// # Errors
+/// Randomness or storage failure.
+pub fn get_or_create(
+    records: &Records,
+    cache: &MetricCache,
+    spec: MetricSpec,
+    now_ns: i64,
+) -> Result<bool, DomainError> {
+    let main_tags = sorted(spec.main_tags);
+    let extra_tags = sorted(spec.extra_tags);
+    let rk = record_key(spec.object_id, &spec.key, &spec.field_name, &main_tags);
+    if cache.known.lock().get(&rk) == Some(&extra_tags) {
+        return Ok(false);
+    }
+    let created = match records.get::<Metric>(&rk)? {
+        Some(mut m) => {
+            if m.extra_tags != extra_tags {
+                m.extra_tags.clone_from(&extra_tags);
+                m.modified_ns = now_ns;
+                records.put(&rk, &m)?;
+            }
+            false
+        }
+        None => {
+            let m = Metric {
+                id: Id::random()?,
+                name: spec.name,
+                key: spec.key,
+                field_name: spec.field_name,
+                configuration: spec.configuration,
+                object_id: spec.object_id,
+                main_tags,
+                extra_tags: extra_tags.clone(),
+                is_healthy: None,
+                is_healthy_tolerant: None,
+                charts: spec.charts,
+                alert: spec.alert,
+                created_ns: now_ns,
+                modified_ns: now_ns,
+            };
+            records.put(&rk, &m)?;
+            true
+        }
+    };
+    cache.known.lock().insert(rk, extra_tags);
+    Ok(created)
+}
+
+/// The metrics of one device, in record-key order.
+///
+/// # Errors
+/// Storage failure.
+pub fn of_object(records: &Records, object: Id) -> Result<Vec<Metric>, DomainError> {
+    Ok(records
+        .list_prefix::<Metric>(&object.0)?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect())
+}
+
+/// Deletes every metric of one device.
+///
+/// # Errors
+/// Storage failure.
+pub fn remove_object(
+    records: &Records,
+    cache: &MetricCache,
+    object: Id,
+) -> Result<(), DomainError> {
+    for (k, _) in records.list_prefix::<Metric>(&object.0)? {
+        records.remove::<Metric>(&k)?;
+    }
+    cache.forget_object(object);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    fn spec(dev: Id, ifname: &str, org: &str) -> MetricSpec {
+        MetricSpec {
+            configuration: "traffic".into(),
+            name: format!("{ifname} traffic"),
+            key: "traffic".into(),
+            field_name: "rx_bytes".into(),
+            object_id: Some(dev),
+            main_tags: vec![("ifname".into(), ifname.into())],
+            extra_tags: vec![("organization_id".into(), org.into())],
+            charts: vec!["traffic".into()],
+            alert: None,
+        }
+    }
+
+    #[test]
+    fn metrics_are_created_once_and_their_extra_tags_follow() {
+        let s = Storage::in_memory(std::sync::Arc::new(crate::time::SystemClock));
+        let r = s.records();
+        let c = MetricCache::default();
+        let (d1, d2) = (Id::random().unwrap(), Id::random().unwrap());
+        assert!(get_or_create(&r, &c, spec(d1, "eth0", "o1"), 1).unwrap());
+        assert!(!get_or_create(&r, &c, spec(d1, "eth0", "o1"), 2).unwrap());
+        assert!(get_or_create(&r, &c, spec(d1, "wlan0", "o1"), 2).unwrap());
+        assert!(get_or_create(&r, &c, spec(d2, "eth0", "o1"), 2).unwrap());
+        // A fresh cache (a restart) finds the stored record.
+        let c2 = MetricCache::default();
+        assert!(!get_or_create(&r, &c2, spec(d1, "eth0", "o2"), 3).unwrap());
+        let ms = of_object(&r, d1).unwrap();
+        assert_eq!(ms.len(), 2);
+        let eth0 = ms.iter().find(|m| m.name == "eth0 traffic").unwrap();
+        assert_eq!(eth0.extra_tags, [("organization_id".into(), "o2".into())]);
+        assert_eq!(eth0.modified_ns, 3);
+        assert_eq!(eth0.created_ns, 1);
+        remove_object(&r, &c2, d1).unwrap();
+        assert!(of_object(&r, d1).unwrap().is_empty());
+        assert_eq!(of_object(&r, d2).unwrap().len(), 1);
+        assert!(get_or_create(&r, &c2, spec(d1, "eth0", "o1"), 4).unwrap());
+    }
+}
