@@ -6,6 +6,7 @@
 
 mod influx;
 mod influx_format;
+mod monitoring;
 mod operator;
 mod rest;
 
@@ -45,6 +46,8 @@ pub mod paths {
     pub const DEVICES: &str = "/api/v1/controller/device/";
     /// One device.
     pub const DEVICE: &str = "/api/v1/controller/device/{pk}/";
+    /// A device's metrics: the monitoring agent posts here; operators read charts.
+    pub const DEVICE_METRICS: &str = "/api/v1/monitoring/device/{pk}/";
 }
 
 /// What every handler can reach.
@@ -88,6 +91,11 @@ pub fn router(state: ApiState) -> Router {
             get(operator::devices).post(operator::devices),
         )
         .route(paths::DEVICE, any(operator::device))
+        // The agent's body is read by the handler: an oversized sample must be a 400.
+        .route(
+            paths::DEVICE_METRICS,
+            post(monitoring::post_device_metrics).layer(DefaultBodyLimit::disable()),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -115,6 +123,32 @@ async fn healthz() -> impl IntoResponse {
     )
 }
 
+/// Replaces runs of `/` in the request path with one `/`.
+fn collapse_slashes<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = req.uri().path();
+    if !path.contains("//") {
+        return req;
+    }
+    let mut p = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && p.ends_with('/')) {
+            p.push(c);
+        }
+    }
+    if let Some(q) = req.uri().query() {
+        p.push('?');
+        p.push_str(q);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = p.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
 /// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests finish.
 ///
 /// # Errors
@@ -124,7 +158,11 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    use tower::ServiceExt as _;
+    // Paths are normalized before routing: agents configured with a trailing slash in their
+    // server URL send `//api/v1/...`.
+    let app = router(state).map_request(collapse_slashes);
+    axum::serve(listener, axum::ServiceExt::into_make_service(app))
         .with_graceful_shutdown(shutdown)
         .await
 }

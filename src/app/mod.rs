@@ -17,7 +17,8 @@ use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
-use crate::domain::Domain;
+use crate::domain::registry::Registry;
+use crate::domain::{Domain, DomainSettings, vendor};
 use crate::domain::user::{ADMIN_USERNAME, AdminBootstrap};
 use crate::monitor::Monitor;
 use crate::storage::Storage;
@@ -71,7 +72,8 @@ pub async fn start(
     info!(elapsed_ms = t.elapsed().as_millis() as u64, data_dir = %config.data_dir.display(), "storage started");
 
     let t = Instant::now();
-    let domain = Domain::new(&storage, &config.timeseries.database, clock.clone());
+    let settings = domain_settings(config)?;
+    let domain = Domain::new(&storage, settings, clock.clone());
     let admin = {
         let d = domain.clone();
         tokio::task::spawn_blocking(move || d.bootstrap_admin(admin_password.as_deref()))
@@ -195,6 +197,35 @@ impl Running {
         );
         Ok(())
     }
+}
+
+/// The domain's settings from the configuration: the registry with the operator's `METRICS`
+/// and `CHARTS` overrides (validated here, so a bad override stops the start with a message
+/// naming the key), and the MAC vendor table when detection is on and `ieee-data` is there.
+fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
+    let to_json = |t: &toml::Table| serde_json::to_value(t).unwrap_or(serde_json::Value::Null);
+    let registry = Registry::with_overrides(
+        &to_json(&config.monitoring.metrics),
+        &to_json(&config.monitoring.charts),
+    )
+    .context("invalid metric or chart configuration")?;
+    let mac_vendors = if config.monitoring.mac_vendor_detection {
+        match std::fs::read_to_string(vendor::OUI_TXT) {
+            Ok(text) => Some(vendor::MacVendors::parse(&text)),
+            Err(e) => {
+                info!(path = vendor::OUI_TXT, error = %e, "MAC vendor detection off: install the ieee-data package to turn it on");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(DomainSettings {
+        database: config.timeseries.database.clone(),
+        registry,
+        auto_charts: config.monitoring.auto_charts.clone(),
+        mac_vendors,
+    })
 }
 
 async fn close_storage(storage: Storage) -> anyhow::Result<()> {

@@ -9,10 +9,12 @@ pub mod counters;
 pub mod device;
 mod error;
 pub mod id;
+pub mod ingest;
 pub mod metric;
 pub mod org;
 pub mod timeseries;
 pub mod user;
+pub mod vendor;
 
 pub use error::DomainError;
 
@@ -26,26 +28,72 @@ use org::{Organization, OrganizationInput};
 use crate::storage::{Engine, Records, Storage};
 use crate::time::SharedClock;
 
+/// The outcome of checking an agent's request against the device it names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentDevice {
+    /// No such device, or its organization is inactive.
+    Unknown,
+    /// The key is missing or wrong.
+    BadKey,
+    /// The device is deactivated.
+    Deactivated,
+    /// The device, active.
+    Active(Box<Device>),
+}
+
+/// What the domain is configured with.
+#[derive(Debug, Clone)]
+pub struct DomainSettings {
+    /// The monitoring database in the engine (`TIMESERIES_DATABASE["NAME"]`).
+    pub database: String,
+    /// Metric and chart registry (defaults merged with the configuration's overrides).
+    pub registry: registry::Registry,
+    /// Charts created automatically with their metrics (`AUTO_CHARTS`).
+    pub auto_charts: Vec<String>,
+    /// MAC vendor table, when vendor detection is on and the registry file exists.
+    pub mac_vendors: Option<vendor::MacVendors>,
+}
+
+impl DomainSettings {
+    /// Settings with the default registry and charts, for `database`.
+    pub fn defaults(database: &str) -> DomainSettings {
+        DomainSettings {
+            database: database.to_owned(),
+            registry: registry::Registry::defaults().clone(),
+            auto_charts: crate::config::Config::default().monitoring.auto_charts,
+            mac_vendors: None,
+        }
+    }
+}
+
 /// The domain's handle: records, the timeseries engine and the clock, shared by the API and
 /// the monitor.
 #[derive(Debug, Clone)]
 pub struct Domain {
     records: Records,
     engine: Arc<Engine>,
-    /// The monitoring database in the engine (`TIMESERIES_DATABASE["NAME"]`).
-    database: Arc<str>,
+    settings: Arc<DomainSettings>,
+    metrics: metric::MetricCache,
+    counters: Arc<counters::Counters>,
     clock: SharedClock,
 }
 
 impl Domain {
-    /// The domain over an open storage, keeping its timeseries in `database`.
-    pub fn new(storage: &Storage, database: &str, clock: SharedClock) -> Self {
+    /// The domain over an open storage.
+    pub fn new(storage: &Storage, settings: DomainSettings, clock: SharedClock) -> Self {
         Domain {
             records: storage.records(),
             engine: storage.engine().clone(),
-            database: database.into(),
+            settings: Arc::new(settings),
+            metrics: metric::MetricCache::default(),
+            counters: Arc::new(counters::Counters::default()),
             clock,
         }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &DomainSettings {
+        &self.settings
     }
 
     fn now_ns(&self) -> i64 {
@@ -261,12 +309,42 @@ impl Domain {
         self.remove_device(&d)
     }
 
+    /// The device an agent's request names, checked as upstream does (spec §3.1): unknown or
+    /// in an inactive organization → `Unknown`; wrong or missing key → `BadKey`; deactivated
+    /// → `Deactivated`. The key is compared in constant time.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn agent_device(&self, id: Id, key: Option<&str>) -> Result<AgentDevice, DomainError> {
+        let Some(d) = device::get(&self.records, id)? else {
+            return Ok(AgentDevice::Unknown);
+        };
+        match org::get(&self.records, d.organization)? {
+            Some(o) if o.is_active => {}
+            _ => return Ok(AgentDevice::Unknown),
+        }
+        if !key.is_some_and(|k| id::secrets_equal(k, &d.key)) {
+            return Ok(AgentDevice::BadKey);
+        }
+        if d.is_deactivated {
+            return Ok(AgentDevice::Deactivated);
+        }
+        Ok(AgentDevice::Active(Box::new(d)))
+    }
+
+    /// The server clock, ns since the epoch.
+    pub fn now(&self) -> i64 {
+        self.now_ns()
+    }
+
     /// Removes the device's series from every measurement (tags `object_id` for metrics,
     /// `pk` for snapshots), then its record.
     fn remove_device(&self, d: &Device) -> Result<(), DomainError> {
-        let db = &*self.database;
         let id = d.id.to_string();
-        if self.engine.database(db).is_some() {
+        for db in [self.settings.database.as_str(), counters::COUNTERS_DB] {
+            if self.engine.database(db).is_none() {
+                continue;
+            }
             for m in self.engine.measurements(db)? {
                 let mut ids = self.engine.series_with_tag(db, &m, "object_id", &id)?;
                 ids.extend(self.engine.series_with_tag(db, &m, "pk", &id)?);
@@ -275,6 +353,8 @@ impl Domain {
                 }
             }
         }
+        metric::remove_object(&self.records, &self.metrics, d.id)?;
+        self.counters.forget(d.id);
         device::remove(&self.records, d.id)
     }
 
