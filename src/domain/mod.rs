@@ -12,6 +12,7 @@ pub mod id;
 pub mod ingest;
 pub mod metric;
 pub mod org;
+pub mod netjson;
 pub mod timeseries;
 pub mod user;
 pub mod vendor;
