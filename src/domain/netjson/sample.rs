@@ -16,14 +16,14 @@ pub struct Sample {
     pub cpu: Option<Cpu>,
     /// Present when `resources.memory` is.
     pub memory: Option<Memory>,
-    /// `used_disk`, percent, present when `resources.disk` is (even an empty list).
+    /// `used_disk`, percent: 100 × Σ`used_bytes` / Σ`size_bytes` over every listed
+    /// filesystem, the read-only `/rom` included.
     ///
-    /// 100 × Σ`used_bytes` / Σ`size_bytes` over every listed filesystem, the read-only `/rom`
-    /// included. When Σ`size_bytes` is 0 (an empty list, or only zero-sized filesystems)
-    /// upstream writes the *integer* 100; we give the float 100.0 instead, deliberately: the
-    /// field is a float everywhere else, and a field type change in an existing measurement
-    /// would make the timeseries engine refuse the write. Note that this reports an
-    /// initramfs device (`"disk": {}`) as 100 % full, as upstream does.
+    /// Absent when `resources.disk` is, and also when Σ`size_bytes` is 0 (an empty list, or
+    /// only zero-sized filesystems). There upstream writes the *integer* 100, a departure on
+    /// purpose: a field type change would make the engine refuse the measurement's point, and
+    /// an initramfs router (`"disk": {}`) is not a full disk — reporting 100 % would raise a
+    /// disk alert (threshold 90) on every such device.
     pub disk: Option<f64>,
 }
 
@@ -235,11 +235,11 @@ impl Memory {
     }
 }
 
-/// `used_disk` from the byte sums (see [`Sample::disk`] for the zero case).
-pub(super) fn used_disk(used: u128, size: u128) -> f64 {
+/// `used_disk` from the byte sums; `None` without any size (see [`Sample::disk`]).
+pub(super) fn used_disk(used: u128, size: u128) -> Option<f64> {
     if size == 0 {
-        return 100.0;
+        return None;
     }
     // Upstream's `100 * used / size`: the product first, then one division.
-    (100 * used) as f64 / size as f64
+    Some((100 * used) as f64 / size as f64)
 }

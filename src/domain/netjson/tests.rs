@@ -441,7 +441,8 @@ fn exponent_counters_become_integers() {
 #[test]
 fn empty_disk_object_is_an_empty_list() {
     let doc = edge("disk-empty-object");
-    assert_eq!(doc.sample().disk, Some(100.0));
+    // No filesystem, no disk metric (not "100 % full", see `Sample::disk`).
+    assert_eq!(doc.sample().disk, None);
     assert_eq!(doc.json()["resources"]["disk"], json!([]));
 }
 

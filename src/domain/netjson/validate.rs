@@ -95,7 +95,7 @@ fn resources(v: &mut Value, path: &Path<'_>, sample: &mut Sample) -> Result<()> 
         sample.cpu = Some(Cpu::new(load, cpus));
     }
     sample.memory = opt(r, "memory", path, memory)?;
-    sample.disk = opt(r, "disk", path, disk)?;
+    sample.disk = opt(r, "disk", path, disk)?.flatten();
     for key in ["swap", "flash", "storage"] {
         opt(r, key, path, |v, p| {
             uints(object(v, p)?, p, &["total", "free"])
@@ -174,7 +174,7 @@ fn uint_at_most_total(v: &mut Value, path: &Path<'_>, total: u64) -> Result<u64>
     Ok(n)
 }
 
-fn disk(v: &mut Value, path: &Path<'_>) -> Result<f64> {
+fn disk(v: &mut Value, path: &Path<'_>) -> Result<Option<f64>> {
     // lua-cjson writes an empty Lua table as `{}`: that is the empty list.
     if v.as_object().is_some_and(Map::is_empty) {
         *v = Value::Array(Vec::new());
