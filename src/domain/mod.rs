@@ -5,6 +5,7 @@
 //! touch sockets, HTTP or sled, or read the wall clock other than through `time::Clock`.
 
 mod error;
+pub mod registry;
 pub mod timeseries;
 pub mod user;
 
