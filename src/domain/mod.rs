@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod metric;
 pub mod org;
 pub mod netjson;
+pub mod registry;
 pub mod timeseries;
 pub mod user;
 pub mod vendor;
