@@ -5,8 +5,11 @@
 mod compat_select;
 mod compat_write;
 mod config_cli;
+mod device_metrics;
 mod influx_write;
 mod lifecycle;
+#[path = "support/netjson_cases.rs"]
+mod netjson_cases;
 mod operator_api;
 mod python_client;
 mod util;

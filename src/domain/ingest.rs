@@ -110,20 +110,27 @@ impl Builder<'_> {
             field_name: field_name.to_owned(),
             object_id: Some(self.device.id),
             main_tags: main,
-            extra_tags: if extra { self.extra.clone() } else { Vec::new() },
+            extra_tags: if extra {
+                self.extra.clone()
+            } else {
+                Vec::new()
+            },
             charts: Vec::new(),
             alert: None,
         });
     }
 
-    fn point(&mut self, m: &str, tags: Vec<(String, String)>, fields: Vec<(&str, FieldValue)>, t: i64) {
+    fn point(
+        &mut self,
+        m: &str,
+        tags: Vec<(String, String)>,
+        fields: Vec<(&str, FieldValue)>,
+        t: i64,
+    ) {
         self.points.push(Point {
             measurement: m.to_owned(),
             tags,
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             time: t,
         });
     }
@@ -134,7 +141,12 @@ impl super::Domain {
     ///
     /// # Errors
     /// Storage failure; the device then gets a 5xx and retries.
-    pub fn ingest(&self, device: &Device, mut doc: Document, t: i64) -> Result<IngestOutcome, DomainError> {
+    pub fn ingest(
+        &self,
+        device: &Device,
+        mut doc: Document,
+        t: i64,
+    ) -> Result<IngestOutcome, DomainError> {
         let now = self.now_ns();
         if let Some(lookup) = &self.settings.mac_vendors {
             doc.set_vendors(|mac| lookup.vendor(mac));
@@ -154,14 +166,23 @@ impl super::Domain {
             let ifname = clean_timeseries_data_key(&iface.name);
             let main = vec![("ifname".to_owned(), ifname.clone())];
             if let Some(tr) = &iface.traffic {
-                b.spec("traffic", format!("{} traffic", iface.name), "traffic", "rx_bytes", main.clone(), true);
+                b.spec(
+                    "traffic",
+                    format!("{} traffic", iface.name),
+                    "traffic",
+                    "rx_bytes",
+                    main.clone(),
+                    true,
+                );
                 let raw = Raw {
                     t,
                     rx: tr.rx_bytes,
                     tx: tr.tx_bytes,
                     uptime: sample.uptime,
                 };
-                let placed = self.counters.place(&self.engine, device.id, &iface.name, raw)?;
+                let placed = self
+                    .counters
+                    .place(&self.engine, device.id, &iface.name, raw)?;
                 let tags = b.tags(&main, true);
                 if let Some((rx, tx)) = placed.own {
                     b.point(
@@ -191,24 +212,57 @@ impl super::Domain {
             if let Some(w) = &iface.wireless
                 && !w.clients.is_empty()
             {
-                b.spec("clients", format!("{} wifi clients", iface.name), "wifi_clients", "clients", main.clone(), true);
+                b.spec(
+                    "clients",
+                    format!("{} wifi clients", iface.name),
+                    "wifi_clients",
+                    "clients",
+                    main.clone(),
+                    true,
+                );
                 let tags = b.tags(&main, true);
                 // The n-th client 1 µs after the (n-1)-th, so the points do not overwrite
                 // each other (spec §3.4).
                 for (n, c) in w.clients.iter().enumerate() {
                     let at = t.saturating_add(i64::try_from(n).unwrap_or(0).saturating_mul(1000));
-                    b.point("wifi_clients", tags.clone(), vec![("clients", FieldValue::String(c.mac.clone()))], at);
+                    b.point(
+                        "wifi_clients",
+                        tags.clone(),
+                        vec![("clients", FieldValue::String(c.mac.clone()))],
+                        at,
+                    );
                 }
             }
             if let Some(sig) = iface.mobile.as_ref().and_then(|m| m.signal.as_ref()) {
                 let mut fields: Vec<(&str, FieldValue)> = Vec::new();
                 if sig.signal_strength.is_some() || sig.signal_power.is_some() {
-                    b.spec("signal_strength", "signal strength".into(), "signal", "signal_strength", main.clone(), false);
+                    b.spec(
+                        "signal_strength",
+                        "signal strength".into(),
+                        "signal",
+                        "signal_strength",
+                        main.clone(),
+                        false,
+                    );
                 }
                 if sig.signal_quality.is_some() || sig.snr.is_some() {
-                    b.spec("signal_quality", "signal quality".into(), "signal", "signal_quality", main.clone(), false);
+                    b.spec(
+                        "signal_quality",
+                        "signal quality".into(),
+                        "signal",
+                        "signal_quality",
+                        main.clone(),
+                        false,
+                    );
                 }
-                b.spec("access_tech", "access technology".into(), "signal", "access_tech", main.clone(), false);
+                b.spec(
+                    "access_tech",
+                    "access technology".into(),
+                    "signal",
+                    "access_tech",
+                    main.clone(),
+                    false,
+                );
                 for (k, v) in [
                     ("signal_strength", sig.signal_strength),
                     ("signal_power", sig.signal_power),
@@ -219,13 +273,23 @@ impl super::Domain {
                         fields.push((k, FieldValue::Float(v)));
                     }
                 }
-                fields.push(("access_tech", FieldValue::Integer(i64::from(sig.access_tech.index()))));
+                fields.push((
+                    "access_tech",
+                    FieldValue::Integer(i64::from(sig.access_tech.index())),
+                ));
                 let tags = b.tags(&main, false);
                 b.point("signal", tags, fields, t);
             }
         }
         if let Some(cpu) = &sample.cpu {
-            b.spec("cpu", "CPU usage".into(), "cpu", "cpu_usage", Vec::new(), false);
+            b.spec(
+                "cpu",
+                "CPU usage".into(),
+                "cpu",
+                "cpu_usage",
+                Vec::new(),
+                false,
+            );
             let tags = b.tags(&[], false);
             b.point(
                 "cpu",
@@ -240,17 +304,39 @@ impl super::Domain {
             );
         }
         if let Some(used) = sample.disk {
-            b.spec("disk", "Disk usage".into(), "disk", "used_disk", Vec::new(), false);
+            b.spec(
+                "disk",
+                "Disk usage".into(),
+                "disk",
+                "used_disk",
+                Vec::new(),
+                false,
+            );
             let tags = b.tags(&[], false);
-            b.point("disk", tags, vec![("used_disk", FieldValue::Float(used))], t);
+            b.point(
+                "disk",
+                tags,
+                vec![("used_disk", FieldValue::Float(used))],
+                t,
+            );
         }
         if let Some(m) = &sample.memory {
-            b.spec("memory", "Memory usage".into(), "memory", "percent_used", Vec::new(), false);
+            b.spec(
+                "memory",
+                "Memory usage".into(),
+                "memory",
+                "percent_used",
+                Vec::new(),
+                false,
+            );
             let mut fields = vec![
                 ("percent_used", FieldValue::Float(m.percent_used)),
                 ("total_memory", FieldValue::Integer(clamp_i64(m.total))),
                 ("free_memory", FieldValue::Integer(clamp_i64(m.free))),
-                ("buffered_memory", FieldValue::Integer(clamp_i64(m.buffered))),
+                (
+                    "buffered_memory",
+                    FieldValue::Integer(clamp_i64(m.buffered)),
+                ),
                 ("shared_memory", FieldValue::Integer(clamp_i64(m.shared))),
             ];
             if let Some(c) = m.cached {

@@ -118,10 +118,13 @@ pub fn record_key(
     k
 }
 
+/// Tags as (key, value) pairs, sorted by key.
+pub type Tags = Vec<(String, String)>;
+
 /// Known metrics by record key, with their extra tags, so repeated writes skip the store.
 #[derive(Debug, Clone, Default)]
 pub struct MetricCache {
-    known: Arc<Mutex<HashMap<Vec<u8>, Vec<(String, String)>>>>,
+    known: Arc<Mutex<HashMap<Vec<u8>, Tags>>>,
 }
 
 impl MetricCache {

@@ -76,9 +76,18 @@ mod tests {
     fn vendors_come_from_the_first_three_octets() {
         let v = MacVendors::parse(SAMPLE);
         assert_eq!(v.len(), 2);
-        assert_eq!(v.vendor("3c:22:fb:7a:10:01").as_deref(), Some("Apple, Inc."));
-        assert_eq!(v.vendor("3C-22-FB-7A-10-01").as_deref(), Some("Apple, Inc."));
-        assert_eq!(v.vendor("00:22:72:00:00:01").as_deref(), Some("American Micro-Fuel Device Corp."));
+        assert_eq!(
+            v.vendor("3c:22:fb:7a:10:01").as_deref(),
+            Some("Apple, Inc.")
+        );
+        assert_eq!(
+            v.vendor("3C-22-FB-7A-10-01").as_deref(),
+            Some("Apple, Inc.")
+        );
+        assert_eq!(
+            v.vendor("00:22:72:00:00:01").as_deref(),
+            Some("American Micro-Fuel Device Corp.")
+        );
         assert_eq!(v.vendor("02:00:00:00:00:01").as_deref(), Some(""));
         assert_eq!(v.vendor("3045672"), None);
     }

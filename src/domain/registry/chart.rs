@@ -90,7 +90,11 @@ fn x_label(t: i64, zone: &Zone) -> String {
     let local = t.saturating_add(offset);
     let (y, m, d) = civil_from_days(local.div_euclid(SECS_PER_DAY));
     let sod = local.rem_euclid(SECS_PER_DAY);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", sod / 3600, sod / 60 % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60
+    )
 }
 
 /// Upstream `Chart.read`: `{"traces": [[name, [values…]], …], "x": [labels…], "summary":

@@ -70,7 +70,8 @@ const FORBIDDEN: [(&str, &str); 5] = [
 
 /// The default chart query (chart `query` null), and its object-metric suffix.
 const DEFAULT_QUERY: &str = "SELECT {field_name} FROM {key} WHERE time >= '{time}' {end_date}";
-const DEFAULT_QUERY_OBJECT: &str = " AND content_type = '{content_type}' AND object_id = '{object_id}'";
+const DEFAULT_QUERY_OBJECT: &str =
+    " AND content_type = '{content_type}' AND object_id = '{object_id}'";
 
 /// The time range of a chart: `time=<N>d`, or a custom `start`/`end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -567,7 +568,9 @@ pub(super) fn format_text(
 pub fn is_aggregate(query: &str) -> bool {
     let q = query.to_uppercase();
     AGGREGATES.iter().any(|w| {
-        q.contains(&format!("{w}(")) || q.contains(&format!("|{w}}}")) || q.contains(&format!("|{w}|"))
+        q.contains(&format!("{w}("))
+            || q.contains(&format!("|{w}}}"))
+            || q.contains(&format!("|{w}|"))
     })
 }
 

@@ -1,0 +1,519 @@
+//! The monitoring agent's endpoint as real routers use it: every NetJSON fixture case, the
+//! complete example of spec §3.7 checked through `/query`, backlogs arriving out of order,
+//! and the 404/403 rules. Data is read back with InfluxQL, as OpenWISP and Grafana read it.
+
+use serde_json::{Value, json};
+
+use crate::netjson_cases::{self, FIXTURES};
+use crate::operator_api::{call, create_device, create_org, server};
+use crate::util::TestServer;
+
+/// Percent-encodes a query value, leaving what the agent sends raw (`:`, `-`, `_`, `.`) alone.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b":-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// POSTs `body` as the agent does; returns (status, body text).
+fn post(s: &TestServer, path: &str, query: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let qs: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect();
+    let url = format!("{}?{}", s.url(path), qs.join("&"));
+    let r = ureq::post(&url)
+        .set("Content-Type", "application/json")
+        .set("User-Agent", "curl/8.5.0")
+        .send_bytes(body);
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("POST {url}: {e}"),
+    };
+    (r.status(), r.into_string().unwrap())
+}
+
+fn metrics_path(id: &str) -> String {
+    format!("/api/v1/monitoring/device/{id}/")
+}
+
+/// `q` against the monitoring database with ns timestamps → the first statement's series.
+fn influx(s: &TestServer, q: &str) -> Vec<Value> {
+    let url = format!("{}?db=openwisp2&epoch=ns&q={}", s.url("/query"), enc(q));
+    let (st, text) = crate::util::get(&url);
+    assert_eq!(st, 200, "{q}: {text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(v["results"][0].get("error").is_none(), "{q}: {text}");
+    v["results"][0]["series"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The rows of a one-series answer as (time ns, values).
+fn rows(series: &[Value]) -> Vec<Vec<Value>> {
+    series
+        .first()
+        .map(|s| {
+            s["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_array().unwrap().clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `dd-mm-YYYY_HH:MM:SS.000000` for a UTC epoch second, as the agent names its files.
+fn agent_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{d:02}-{m:02}-{y:04}_{:02}:{:02}:{:02}.000000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+struct Setup {
+    s: TestServer,
+    admin: String,
+    org: String,
+    _dir: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(&dir.path().join("data"));
+    let org = create_org(&s, &admin, "ISP")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Setup {
+        s,
+        admin,
+        org,
+        _dir: dir,
+    }
+}
+
+fn device(st: &Setup, name: &str, mac: &str) -> (String, String) {
+    let d = create_device(&st.s, &st.admin, &st.org, name, mac);
+    (
+        d["id"].as_str().unwrap().to_owned(),
+        d["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn every_fixture_case_gets_its_status_and_refusals_store_nothing() {
+    let st = setup();
+    let (bad_id, bad_key) = device(&st, "refused", "00:00:00:00:01:01");
+    let (good_id, good_key) = device(&st, "accepted", "00:00:00:00:01:02");
+    let mut n = 0;
+    for (file, id, key) in [
+        ("malformed-variants.json", &bad_id, &bad_key),
+        ("edge-cases-valid.json", &good_id, &good_key),
+    ] {
+        for case in netjson_cases::requests(file) {
+            let mut q: Vec<(&str, &str)> = vec![("key", key)];
+            q.extend(case.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let (status, text) = post(&st.s, &metrics_path(id), &q, &case.body);
+            let want = if case.expect_400 { 400 } else { 200 };
+            assert_eq!(status, want, "{file} {}: {text}", case.id);
+            if want == 200 {
+                assert_eq!(text, "null", "{}", case.id);
+            } else {
+                assert!(!text.is_empty(), "{}: a refusal says why", case.id);
+            }
+            n += 1;
+        }
+    }
+    assert_eq!(n, 82 + 25);
+    // Nothing of a refused sample is stored; the accepted ones are.
+    for (id, want) in [(&bad_id, 0), (&good_id, 1)] {
+        let snap = influx(
+            &st.s,
+            &format!("SELECT count(data) FROM short.device_data WHERE pk = '{id}'"),
+        );
+        assert_eq!(snap.len(), want, "{id}: {snap:?}");
+        let metrics = influx(
+            &st.s,
+            &format!(
+                "SELECT * FROM cpu, memory, disk, traffic, wifi_clients, signal WHERE object_id = '{id}'"
+            ),
+        );
+        assert_eq!(metrics.is_empty(), want == 0, "{metrics:?}");
+    }
+}
+
+/// The spec's complete example (§3.7), after a previous sample with the counters it assumes.
+#[test]
+fn the_spec_example_writes_the_spec_points() {
+    let st = setup();
+    let (id, key) = device(&st, "ap-lobby-01", "94:83:c4:12:aa:00");
+    let t = (now_secs() / 300 - 2) * 300;
+    let example: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/spec_example.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let previous = json!({
+        "type": "DeviceMonitoring",
+        "general": {"uptime": 431805},
+        "interfaces": [
+            {"name": "eth0", "statistics": {"rx_bytes": 10_000_000_000u64, "tx_bytes": 2_000_000_000u64}},
+            {"name": "wlan0", "statistics": {"rx_bytes": 500_000_000u64, "tx_bytes": 3_000_000_000u64}},
+        ],
+    });
+    for (doc, at) in [(&previous, t - 300), (&example, t)] {
+        let (status, text) = post(
+            &st.s,
+            &metrics_path(&id),
+            &[
+                ("key", &key),
+                ("time", &agent_time(at)),
+                ("current", "true"),
+            ],
+            doc.to_string().as_bytes(),
+        );
+        assert_eq!((status, text.as_str()), (200, "null"));
+    }
+    let ns = t * 1_000_000_000;
+    let traffic = |ifname: &str| {
+        rows(&influx(
+            &st.s,
+            &format!(
+                "SELECT rx_bytes, tx_bytes FROM traffic WHERE object_id = '{id}' AND ifname = '{ifname}'"
+            ),
+        ))
+    };
+    assert_eq!(
+        traffic("eth0"),
+        [vec![json!(ns), json!(250_000_000), json!(50_000_000)]]
+    );
+    assert_eq!(
+        traffic("wlan0"),
+        [vec![json!(ns), json!(20_000_000), json!(100_000_000)]]
+    );
+    // First samples of an interface: no lifetime counter as one spike (a departure).
+    assert!(traffic("wlan1").is_empty());
+    assert!(traffic("wwan0").is_empty());
+    // Tags exactly as upstream writes them.
+    let series = influx(
+        &st.s,
+        &format!("SHOW SERIES FROM traffic WHERE object_id = '{id}' AND ifname = 'eth0'"),
+    );
+    assert_eq!(
+        series[0]["values"][0][0],
+        format!(
+            "traffic,content_type=config.device,ifname=eth0,object_id={id},organization_id={}",
+            st.org
+        )
+    );
+    let cpu = rows(&influx(
+        &st.s,
+        &format!("SELECT cpu_usage, load_1, load_5, load_15 FROM cpu WHERE object_id = '{id}'"),
+    ));
+    assert_eq!(
+        cpu,
+        [vec![
+            json!(ns),
+            json!(17.5),
+            json!(0.35),
+            json!(0.22),
+            json!(0.18)
+        ]]
+    );
+    let disk = rows(&influx(
+        &st.s,
+        &format!("SELECT used_disk FROM disk WHERE object_id = '{id}'"),
+    ));
+    assert_eq!(disk, [vec![json!(ns), json!(58.92857142857143)]]);
+    let mem = rows(&influx(
+        &st.s,
+        &format!(
+            "SELECT percent_used, total_memory, available_memory, cached_memory FROM memory WHERE object_id = '{id}'"
+        ),
+    ));
+    assert_eq!(
+        mem,
+        [vec![
+            json!(ns),
+            json!(45.11315185306658),
+            json!(249_774_080),
+            json!(130_830_336),
+            json!(33_558_528)
+        ]]
+    );
+    let signal = rows(&influx(
+        &st.s,
+        &format!(
+            "SELECT signal_strength, signal_power, signal_quality, snr, access_tech FROM signal WHERE object_id = '{id}' AND ifname = 'wwan0'"
+        ),
+    ));
+    // InfluxDB prints whole floats without a decimal point.
+    assert_eq!(
+        signal,
+        [vec![
+            json!(ns),
+            Value::Null,
+            json!(-88),
+            json!(-10),
+            json!(15),
+            json!(5)
+        ]]
+    );
+    let clients = rows(&influx(
+        &st.s,
+        &format!("SELECT clients FROM wifi_clients WHERE object_id = '{id}' AND ifname = 'wlan0'"),
+    ));
+    assert_eq!(
+        clients,
+        [
+            vec![json!(ns), json!("3c:22:fb:7a:10:01")],
+            vec![json!(ns + 1000), json!("a4:83:e7:01:22:9f")],
+        ]
+    );
+    // The snapshot, at the sample's time, transformed.
+    let snap = rows(&influx(
+        &st.s,
+        &format!("SELECT data FROM short.device_data WHERE pk = '{id}' ORDER BY time DESC LIMIT 1"),
+    ));
+    assert_eq!(snap[0][0], json!(ns));
+    let data: Value = serde_json::from_str(snap[0][1].as_str().unwrap()).unwrap();
+    let wlan0 = &data["interfaces"][2]["wireless"];
+    assert_eq!(wlan0["bitrate"], json!(144.4));
+    assert_eq!(wlan0["clients"][0]["vht"], Value::Null);
+    assert_eq!(data["general"]["hostname"], "ap-lobby-01");
+}
+
+/// A backlog flushed in file-name order (not time order) still gives exact traffic, and a
+/// reboot counts the counters since boot.
+#[test]
+fn traffic_is_exact_whatever_the_arrival_order() {
+    let st = setup();
+    let (id, key) = device(&st, "cpe", "00:00:00:00:02:01");
+    let t0 = (now_secs() / 300 - 10) * 300;
+    let sample = |rx: u64, uptime: u64| -> Vec<u8> {
+        json!({
+            "type": "DeviceMonitoring",
+            "general": {"uptime": uptime},
+            "interfaces": [{"name": "eth0.2", "statistics": {"rx_bytes": rx, "tx_bytes": rx / 10}}],
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let counters = [1_000u64, 4_000, 9_000, 16_000];
+    // Arrival order 2, 0, 3, 1.
+    for i in [2usize, 0, 3, 1] {
+        let body = sample(counters[i], 10_000 + 300 * i as u64);
+        let (status, _) = post(
+            &st.s,
+            &metrics_path(&id),
+            &[("key", &key), ("time", &agent_time(t0 + 300 * i as i64))],
+            &body,
+        );
+        assert_eq!(status, 200);
+    }
+    // A reboot: uptime back to 100 s, counters restarted.
+    let body = sample(700, 100);
+    let (status, _) = post(
+        &st.s,
+        &metrics_path(&id),
+        &[("key", &key), ("time", &agent_time(t0 + 1200))],
+        &body,
+    );
+    assert_eq!(status, 200);
+    let got = rows(&influx(
+        &st.s,
+        &format!(
+            "SELECT rx_bytes, tx_bytes FROM traffic WHERE object_id = '{id}' AND ifname = 'eth0_2'"
+        ),
+    ));
+    let ns = |s: i64| json!(s * 1_000_000_000);
+    assert_eq!(
+        got,
+        [
+            vec![ns(t0 + 300), json!(3_000), json!(300)],
+            vec![ns(t0 + 600), json!(5_000), json!(500)],
+            vec![ns(t0 + 900), json!(7_000), json!(700)],
+            vec![ns(t0 + 1200), json!(700), json!(70)],
+        ]
+    );
+    // The same sample sent twice (a retry after a lost answer) changes nothing.
+    let body = sample(counters[3], 10_900);
+    post(
+        &st.s,
+        &metrics_path(&id),
+        &[("key", &key), ("time", &agent_time(t0 + 900))],
+        &body,
+    );
+    let again = rows(&influx(
+        &st.s,
+        &format!("SELECT rx_bytes FROM traffic WHERE object_id = '{id}' AND ifname = 'eth0_2'"),
+    ));
+    assert_eq!(again.len(), 4);
+    assert_eq!(again[2][1], json!(7_000));
+}
+
+#[test]
+fn unknown_devices_keys_and_deactivation_answer_like_upstream() {
+    let st = setup();
+    let (id, key) = device(&st, "ap", "00:00:00:00:03:01");
+    let body = br#"{"type":"DeviceMonitoring"}"#;
+    let plain = id.replace('-', "");
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, u16);
+    let cases: Vec<Case<'_>> = vec![
+        (metrics_path(&id), vec![("key", &key)], 200),
+        (metrics_path(&plain), vec![("key", &key)], 200),
+        (format!("/{}", metrics_path(&id)), vec![("key", &key)], 200),
+        (
+            metrics_path(&id),
+            vec![("key", "0123456789abcdef0123456789abcdef")],
+            403,
+        ),
+        (metrics_path(&id), vec![], 403),
+        (
+            metrics_path("5d2b7c1e-8f43-4a7e-9c61-2f0e9b1a7d33"),
+            vec![("key", &key)],
+            404,
+        ),
+        (metrics_path("not-a-uuid"), vec![("key", &key)], 404),
+    ];
+    for (path, q, want) in &cases {
+        let (status, text) = post(&st.s, path, q, body);
+        assert_eq!(status, *want, "{path} {q:?}: {text}");
+    }
+    // Deactivated device, then an inactive organization: 404.
+    let dev_url = st.s.url(&format!("/api/v1/controller/device/{id}/"));
+    call(
+        "PATCH",
+        &dev_url,
+        Some(&st.admin),
+        Some(&json!({"is_deactivated": true})),
+    );
+    assert_eq!(
+        post(&st.s, &metrics_path(&id), &[("key", &key)], body).0,
+        404
+    );
+    call(
+        "PATCH",
+        &dev_url,
+        Some(&st.admin),
+        Some(&json!({"is_deactivated": false})),
+    );
+    assert_eq!(
+        post(&st.s, &metrics_path(&id), &[("key", &key)], body).0,
+        200
+    );
+    let org_url = st.s.url(&format!("/api/v1/users/organization/{}/", st.org));
+    call(
+        "PATCH",
+        &org_url,
+        Some(&st.admin),
+        Some(&json!({"is_active": false})),
+    );
+    assert_eq!(
+        post(&st.s, &metrics_path(&id), &[("key", &key)], body).0,
+        404
+    );
+    // Bad time and bad body.
+    call(
+        "PATCH",
+        &org_url,
+        Some(&st.admin),
+        Some(&json!({"is_active": true})),
+    );
+    let (status, text) = post(
+        &st.s,
+        &metrics_path(&id),
+        &[("key", &key), ("time", "2026-08-21")],
+        body,
+    );
+    assert_eq!(
+        (status, text.as_str()),
+        (400, r#"{"detail":"Incorrect time format"}"#)
+    );
+    let (status, text) = post(
+        &st.s,
+        &metrics_path(&id),
+        &[("key", &key)],
+        br#"{"type":"DeviceMonitoring","interfaces":[{}]}"#,
+    );
+    assert_eq!(status, 400);
+    let msg: String = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        msg,
+        "Invalid data in \"#/interfaces/0\", validator says:\n\n'name' is a required property"
+    );
+}
+
+#[test]
+fn deleting_a_device_deletes_its_series() {
+    let st = setup();
+    let (id, key) = device(&st, "gone", "00:00:00:00:04:01");
+    let (other, other_key) = device(&st, "stays", "00:00:00:00:04:02");
+    let body = std::fs::read(format!("{FIXTURES}ap-two-radios.json")).unwrap();
+    for (d, k) in [(&id, &key), (&other, &other_key)] {
+        for i in 0..2 {
+            let (status, _) = post(
+                &st.s,
+                &metrics_path(d),
+                &[
+                    ("key", k),
+                    ("time", &agent_time(now_secs() - 600 + 300 * i)),
+                ],
+                &body,
+            );
+            assert_eq!(status, 200);
+        }
+    }
+    let series_of = |d: &str| influx(&st.s, &format!("SHOW SERIES WHERE object_id = '{d}'"));
+    assert!(!series_of(&id).is_empty());
+    let (status, _) = call(
+        "DELETE",
+        &st.s.url(&format!("/api/v1/controller/device/{id}/")),
+        Some(&st.admin),
+        None,
+    );
+    assert_eq!(status, 204);
+    assert!(series_of(&id).is_empty());
+    assert!(
+        influx(
+            &st.s,
+            &format!("SELECT count(data) FROM short.device_data WHERE pk = '{id}'")
+        )
+        .is_empty()
+    );
+    assert!(!series_of(&other).is_empty());
+}
