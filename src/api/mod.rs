@@ -48,6 +48,10 @@ pub mod paths {
     pub const DEVICE: &str = "/api/v1/controller/device/{pk}/";
     /// A device's metrics: the monitoring agent posts here; operators read charts.
     pub const DEVICE_METRICS: &str = "/api/v1/monitoring/device/{pk}/";
+    /// Devices with their monitoring status.
+    pub const MONITORING_DEVICES: &str = "/api/v1/monitoring/device/";
+    /// A device's metric list with health.
+    pub const DEVICE_METRIC_LIST: &str = "/api/v1/monitoring/device/{pk}/metric/";
 }
 
 /// What every handler can reach.
@@ -92,6 +96,8 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(paths::DEVICE, any(operator::device))
         // The agent's body is read by the handler: an oversized sample must be a 400.
+        .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
+        .route(paths::DEVICE_METRIC_LIST, get(monitoring::device_metric_list))
         .route(
             paths::DEVICE_METRICS,
             post(monitoring::post_device_metrics).layer(DefaultBodyLimit::disable()),

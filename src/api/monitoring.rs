@@ -17,8 +17,12 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
+use axum::http::{HeaderMap, Uri};
+
 use super::ApiState;
-use super::rest::json_response;
+use super::operator::device_json;
+use super::rest::{ApiError, Auth, blocking, json_response, paginate};
+use crate::domain::device::HealthStatus;
 use crate::domain::AgentDevice;
 use crate::domain::id::Id;
 use crate::domain::ingest::effective_time;
@@ -126,6 +130,73 @@ pub(crate) async fn post_device_metrics(
         Ok(Err(e)) => server_error(&e),
         Err(e) => server_error(&e),
     }
+}
+
+/// `GET /api/v1/monitoring/device/`: devices with their health status, filterable by
+/// `organization`, `organization_slug` and `monitoring__status`.
+pub(crate) async fn list_devices(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let status = match q.get("monitoring__status") {
+        None => None,
+        Some(s) => Some(HealthStatus::parse(s).ok_or_else(|| {
+            ApiError::field(
+                "monitoring__status",
+                &format!("Select a valid choice. {s} is not one of the available choices."),
+            )
+        })?),
+    };
+    let org = match q.get("organization") {
+        None => None,
+        Some(s) => Some(Id::parse(s).ok_or_else(|| {
+            ApiError::field("organization", "Select a valid choice. That choice is not one of the available choices.")
+        })?),
+    };
+    let slug = q.get("organization_slug").cloned();
+    let domain = st.domain.clone();
+    let (devices, orgs) = blocking(move || {
+        let orgs = domain.organizations(&who)?;
+        Ok((domain.devices(&who)?, orgs))
+    })
+    .await?;
+    let slug_org = slug.map(|s| orgs.iter().find(|o| o.slug == s).map(|o| o.id));
+    let items = devices
+        .iter()
+        .filter(|d| status.is_none_or(|s| d.status == s))
+        .filter(|d| org.is_none_or(|o| d.organization == o))
+        .filter(|d| slug_org.is_none_or(|o| o == Some(d.organization)))
+        .map(device_json)
+        .collect();
+    Ok(json_response(StatusCode::OK, &paginate(items, &q, &headers, uri.path())?))
+}
+
+/// `GET /api/v1/monitoring/device/{pk}/metric/`: the device's metrics with their health,
+/// filterable by `is_healthy`.
+pub(crate) async fn device_metric_list(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    Path(pk): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
+    let healthy = match q.get("is_healthy").map(String::as_str) {
+        None => None,
+        Some("true" | "True" | "1") => Some(true),
+        Some("false" | "False" | "0") => Some(false),
+        Some(_) => return Err(ApiError::field("is_healthy", "Enter a valid boolean.")),
+    };
+    let domain = st.domain.clone();
+    let metrics = blocking(move || domain.device_metrics(&who, id)).await?;
+    let list: Vec<Value> = metrics
+        .iter()
+        .filter(|m| healthy.is_none_or(|h| m.is_healthy == Some(h)))
+        .map(|m| json!({"name": m.name, "key": m.key, "is_healthy": m.is_healthy}))
+        .collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
 }
 
 /// A storage failure: 500, which the agent retries (the sample is kept on the router).

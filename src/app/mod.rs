@@ -225,6 +225,7 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
         registry,
         auto_charts: config.monitoring.auto_charts.clone(),
         mac_vendors,
+        wifi_sessions: config.monitoring.wifi_sessions_enabled,
     })
 }
 

@@ -353,6 +353,9 @@ impl super::Domain {
             historical: t < now.saturating_sub(HISTORICAL_NS),
             ..IngestOutcome::default()
         };
+        if self.settings.wifi_sessions && !out.historical {
+            super::wifi::update_sessions(&self.records, device.id, device.organization, sample, t)?;
+        }
         // 1. Raw counters (see the module documentation for the order).
         if !counter_points.is_empty() {
             out.points += self.write(COUNTERS_DB, None, counter_points)?;

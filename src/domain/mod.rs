@@ -17,6 +17,7 @@ pub mod registry;
 pub mod timeseries;
 pub mod user;
 pub mod vendor;
+pub mod wifi;
 
 pub use error::DomainError;
 
@@ -54,6 +55,8 @@ pub struct DomainSettings {
     pub auto_charts: Vec<String>,
     /// MAC vendor table, when vendor detection is on and the registry file exists.
     pub mac_vendors: Option<vendor::MacVendors>,
+    /// Whether WiFi clients and sessions are tracked (`WIFI_SESSIONS_ENABLED`).
+    pub wifi_sessions: bool,
 }
 
 impl DomainSettings {
@@ -64,6 +67,7 @@ impl DomainSettings {
             registry: registry::Registry::defaults().clone(),
             auto_charts: crate::config::Config::default().monitoring.auto_charts,
             mac_vendors: None,
+            wifi_sessions: true,
         }
     }
 }
@@ -334,6 +338,17 @@ impl Domain {
         Ok(AgentDevice::Active(Box::new(d)))
     }
 
+    /// The metrics of a device the principal may see, by name.
+    ///
+    /// # Errors
+    /// Unknown or invisible device, storage failure.
+    pub fn device_metrics(&self, who: &Principal, id: Id) -> Result<Vec<metric::Metric>, DomainError> {
+        self.device(who, id)?;
+        let mut v = metric::of_object(&self.records, id)?;
+        v.sort_by(|a, b| a.name.cmp(&b.name).then(a.key.cmp(&b.key)));
+        Ok(v)
+    }
+
     /// The server clock, ns since the epoch.
     pub fn now(&self) -> i64 {
         self.now_ns()
@@ -356,6 +371,7 @@ impl Domain {
             }
         }
         metric::remove_object(&self.records, &self.metrics, d.id)?;
+        wifi::remove_device(&self.records, d.id)?;
         self.counters.forget(d.id);
         device::remove(&self.records, d.id)
     }
