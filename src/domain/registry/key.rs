@@ -45,7 +45,10 @@ fn fold(c: char, out: &mut String) {
 
 /// Python's `\s` on ASCII text.
 fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f')
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' | '\x1c'..='\x1f'
+    )
 }
 
 /// Django's `slugify` (without `allow_unicode`): fold to ASCII, lower-case, drop everything but
@@ -100,7 +103,10 @@ mod tests {
     #[test]
     fn slugify_semantics() {
         // Punctuation dropped; blanks and dashes collapse; ends stripped of - and _.
-        assert_eq!(clean_timeseries_data_key("  My   WiFi!! -- 5GHz "), "my_wifi_5ghz");
+        assert_eq!(
+            clean_timeseries_data_key("  My   WiFi!! -- 5GHz "),
+            "my_wifi_5ghz"
+        );
         assert_eq!(clean_timeseries_data_key("a - ! - b"), "a_b");
         // `.` became `_` first, and `_` is a word character.
         assert_eq!(clean_timeseries_data_key("a - . - b"), "a___b");

@@ -35,7 +35,10 @@ fn default_metrics_match_the_spec_table() {
     assert_eq!(ping.label, "Ping");
     assert_eq!(ping.key, "ping");
     assert_eq!(ping.field_name, "reachable");
-    assert_eq!(ping.related_fields, ["loss", "rtt_min", "rtt_max", "rtt_avg"]);
+    assert_eq!(
+        ping.related_fields,
+        ["loss", "rtt_min", "rtt_max", "rtt_avg"]
+    );
     assert_eq!(
         ping.alert_settings,
         Some(AlertDefaults {
@@ -48,7 +51,10 @@ fn default_metrics_match_the_spec_table() {
     assert_eq!(ping.charts, ["uptime", "packet_loss", "rtt"]);
 
     let traffic = r.metric("traffic").unwrap();
-    assert_eq!((traffic.key.as_str(), traffic.name.as_str()), ("{key}", "{name}"));
+    assert_eq!(
+        (traffic.key.as_str(), traffic.name.as_str()),
+        ("{key}", "{name}")
+    );
     assert_eq!(traffic.alert_settings, None);
     assert_eq!(traffic.effective_alert(), FALLBACK_ALERT);
     assert!(!traffic.creates_alert_settings());
@@ -72,7 +78,14 @@ fn default_metrics_match_the_spec_table() {
     assert!(iperf3.notification_types.is_empty());
     assert_eq!(
         iperf3.charts,
-        ["bandwidth", "transfer", "retransmits", "jitter", "datagram", "datagram_loss"]
+        [
+            "bandwidth",
+            "transfer",
+            "retransmits",
+            "jitter",
+            "datagram",
+            "datagram_loss"
+        ]
     );
 
     let with_alerts: Vec<&str> = r
@@ -116,7 +129,10 @@ fn charts_to_create_follow_auto_charts() {
     .map(String::from)
     .to_vec();
     let ping = r.metric("ping").unwrap();
-    assert_eq!(ping.charts_to_create(&auto), ["uptime", "packet_loss", "rtt"]);
+    assert_eq!(
+        ping.charts_to_create(&auto),
+        ["uptime", "packet_loss", "rtt"]
+    );
     assert!(ping.charts_to_create(&[]).is_empty());
     assert_eq!(
         ping.charts_to_create(&["rtt".to_owned()]),
@@ -413,7 +429,10 @@ fn metric_errors_name_the_key() {
         "METRICS.cpu.alert_settings.tolerance: expected a non-negative integer"
     );
     assert_eq!(
-        err(new(json!({"alert_settings": {"operator": "<"}})), Value::Null),
+        err(
+            new(json!({"alert_settings": {"operator": "<"}})),
+            Value::Null
+        ),
         "METRICS.x.alert_settings: missing \"threshold\""
     );
     assert_eq!(
@@ -440,14 +459,18 @@ fn metric_errors_name_the_key() {
         "METRICS.cpu.charts: unknown chart \"nope\""
     );
     assert_eq!(
-        err(json!({"iperf3": {"alert_settings_inactive": "yes"}}), Value::Null),
+        err(
+            json!({"iperf3": {"alert_settings_inactive": "yes"}}),
+            Value::Null
+        ),
         "METRICS.iperf3.alert_settings_inactive: expected true or false"
     );
 }
 
 #[test]
 fn chart_errors_name_the_key() {
-    let full = json!({"type": "bar", "title": "T", "description": "D", "order": 1, "query": "SELECT 1"});
+    let full =
+        json!({"type": "bar", "title": "T", "description": "D", "order": 1, "query": "SELECT 1"});
     let without = |key: &str| {
         let mut c = full.clone();
         c.as_object_mut().unwrap().remove(key);
@@ -505,7 +528,10 @@ fn chart_errors_name_the_key() {
         "CHARTS.mychart.query_default_param.org: expected a string or a list of strings"
     );
     assert_eq!(
-        err(Value::Null, set("query_default_param", json!({"org": ["a", null]}))),
+        err(
+            Value::Null,
+            set("query_default_param", json!({"org": ["a", null]}))
+        ),
         "CHARTS.mychart.query_default_param.org[1]: expected a string"
     );
     let scale = json!({"max": 1, "min": 0, "label": "L", "scale": [[0, "#000"]]});

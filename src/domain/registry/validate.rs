@@ -238,7 +238,11 @@ fn check_metric(path: &str, entry: Value) -> Result<Option<Value>, RegistryError
     if let Some(alert_field) = get(m, "alert_field") {
         let fpath = format!("{path}.alert_field");
         string(&fpath, alert_field)?;
-        let mut fields: Vec<&str> = m.get("field_name").and_then(Value::as_str).into_iter().collect();
+        let mut fields: Vec<&str> = m
+            .get("field_name")
+            .and_then(Value::as_str)
+            .into_iter()
+            .collect();
         if let Some(Value::Array(related)) = get(m, "related_fields") {
             fields.extend(related.iter().filter_map(Value::as_str));
         }
@@ -268,7 +272,10 @@ fn normalise_query(path: &str, v: &mut Value) -> Result<(), RegistryError> {
                 "expected the InfluxQL query as a string",
             )),
         },
-        _ => Err(invalid(path, "expected a string or {\"influxdb\": \"<query>\"}")),
+        _ => Err(invalid(
+            path,
+            "expected a string or {\"influxdb\": \"<query>\"}",
+        )),
     }
 }
 
@@ -340,7 +347,13 @@ fn check_colorscale(path: &str, v: &Value) -> Result<(), RegistryError> {
         for (i, entry) in list(&mpath, map)?.iter().enumerate() {
             let ipath = format!("{mpath}[{i}]");
             match entry.as_array().map(Vec::as_slice) {
-                Some([Value::Number(_) | Value::Null, Value::String(_), Value::String(_)]) => {}
+                Some(
+                    [
+                        Value::Number(_) | Value::Null,
+                        Value::String(_),
+                        Value::String(_),
+                    ],
+                ) => {}
                 _ => return Err(invalid(&ipath, "expected [value or null, colour, label]")),
             }
         }

@@ -43,7 +43,11 @@ fn python_round_matches_cpython() {
         (123456.785, 2, 123456.79),
     ];
     for (x, n, want) in cases {
-        assert_eq!(python_round(x, n).to_bits(), want.to_bits(), "round({x}, {n})");
+        assert_eq!(
+            python_round(x, n).to_bits(),
+            want.to_bits(),
+            "round({x}, {n})"
+        );
     }
     // Signed zeros survive as Python's do.
     assert_eq!(python_round(0.00001, 4).to_bits(), 0.0f64.to_bits());
@@ -75,7 +79,10 @@ fn traces_x_and_summary() {
                 1_715_677_200,
                 vec![json!(12.3456), json!(20.0), json!(0.004567), json!(5)],
             ),
-            (1_715_680_800, vec![Value::Null, json!(-3.333333), json!(0.0)]),
+            (
+                1_715_680_800,
+                vec![Value::Null, json!(-3.333333), json!(0.0)],
+            ),
         ],
     );
     let summary = result(
@@ -111,7 +118,12 @@ fn trace_names_sort_by_code_point() {
         &["upload", "download", "Total", "_x"],
         vec![(0, vec![json!(1.0), json!(2.0), json!(3.0), json!(4.0)])],
     );
-    let got = chart_data(&chart("traffic"), &points, &QueryResult::default(), &Zone::utc());
+    let got = chart_data(
+        &chart("traffic"),
+        &points,
+        &QueryResult::default(),
+        &Zone::utc(),
+    );
     let names: Vec<&str> = got["traces"]
         .as_array()
         .unwrap()
@@ -141,7 +153,12 @@ fn x_labels_follow_the_zone() {
     );
     // A boolean is a Python int: rounded to 1.
     assert_eq!(got["traces"][0][1], json!([100.0, 100.0, 1]));
-    let utc = chart_data(&chart("uptime"), &points, &QueryResult::default(), &Zone::utc());
+    let utc = chart_data(
+        &chart("uptime"),
+        &points,
+        &QueryResult::default(),
+        &Zone::utc(),
+    );
     assert_eq!(utc["x"][2], json!("1969-12-31 23:59"));
 }
 
@@ -151,8 +168,16 @@ fn short_rows_and_time_columns() {
         &["time", "a", "b"],
         vec![(0, vec![json!(0), json!(1.0)]), (60, Vec::new())],
     );
-    let got = chart_data(&chart("cpu"), &points, &QueryResult::default(), &Zone::utc());
-    assert_eq!(got["traces"], json!([["a", [1.0, null]], ["b", [null, null]]]));
+    let got = chart_data(
+        &chart("cpu"),
+        &points,
+        &QueryResult::default(),
+        &Zone::utc(),
+    );
+    assert_eq!(
+        got["traces"],
+        json!([["a", [1.0, null]], ["b", [null, null]]])
+    );
     assert_eq!(got["x"], json!(["1970-01-01 00:00", "1970-01-01 00:01"]));
     let empty = chart_data(
         &chart("cpu"),
@@ -175,7 +200,12 @@ fn summary_of_a_non_aggregate_query_is_null() {
     assert_eq!(got["summary"], json!({"cpu_usage": null}));
     // False is kept (not truthy), strings pass through.
     let summary = result(&["a", "b"], vec![(0, vec![json!(false), json!("x")])]);
-    let got = chart_data(&chart("cpu"), &QueryResult::default(), &summary, &Zone::utc());
+    let got = chart_data(
+        &chart("cpu"),
+        &QueryResult::default(),
+        &summary,
+        &Zone::utc(),
+    );
     assert_eq!(got["summary"], json!({"a": false, "b": "x"}));
 }
 
@@ -206,8 +236,18 @@ fn device_api_attributes() {
     assert_eq!(got["title"], json!("Ping Success Rate"));
     assert_eq!(got["colors"], json!(["#1f77b4"]));
     assert_eq!(got["colorscale"]["fixed_value"], json!(100));
-    assert_eq!(got["colorscale"]["map"][4], json!([null, "#c13000", "Unreachable"]));
-    for absent in ["fill", "xaxis", "yaxis", "trace_type", "calculate_total", "connect_points"] {
+    assert_eq!(
+        got["colorscale"]["map"][4],
+        json!([null, "#c13000", "Unreachable"])
+    );
+    for absent in [
+        "fill",
+        "xaxis",
+        "yaxis",
+        "trace_type",
+        "calculate_total",
+        "connect_points",
+    ] {
         assert!(!got.contains_key(absent), "{absent}");
     }
     let got = chart_attributes(&chart("signal_strength"), &tags, "signal strength").unwrap();
@@ -234,7 +274,12 @@ fn device_api_attributes() {
 #[test]
 fn admin_chart_json() {
     let points = result(&["CPU_load"], vec![(0, vec![json!(1.234)])]);
-    let got = chart_json(&chart("cpu"), &points, &QueryResult::default(), &Zone::utc());
+    let got = chart_json(
+        &chart("cpu"),
+        &points,
+        &QueryResult::default(),
+        &Zone::utc(),
+    );
     assert_eq!(
         got,
         json!({
@@ -263,4 +308,36 @@ fn sort_key_is_textual() {
             "240 Traffic: wlan0"
         ]
     );
+}
+
+#[test]
+fn top_fields_by_sum() {
+    let summary = result(
+        &[
+            "time",
+            "sum_ssh",
+            "sum_http",
+            "sum_apple-music",
+            "sum_dns",
+            "sum_ntp",
+        ],
+        vec![(
+            0,
+            vec![
+                json!(0),
+                json!(10),
+                json!(300.5),
+                json!(10),
+                Value::Null,
+                json!(2),
+            ],
+        )],
+    );
+    assert_eq!(top_fields(&summary, 3), ["http", "apple-music", "ssh"]);
+    assert_eq!(
+        top_fields(&summary, 10),
+        ["http", "apple-music", "ssh", "ntp"]
+    );
+    assert!(top_fields(&summary, 0).is_empty());
+    assert!(top_fields(&QueryResult::default(), 3).is_empty());
 }

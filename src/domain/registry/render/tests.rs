@@ -167,7 +167,9 @@ fn range_start() {
         Err(RenderError::DaysOutOfRange(99_999_999))
     );
     assert_eq!(
-        Timeframe::parse("-9223372036854775807d").unwrap().start(NOW),
+        Timeframe::parse("-9223372036854775807d")
+            .unwrap()
+            .start(NOW),
         Err(RenderError::DaysOutOfRange(-9_223_372_036_854_775_807))
     );
     assert_eq!(
@@ -179,7 +181,10 @@ fn range_start() {
 #[test]
 fn custom_range() {
     let t = Timeframe::custom("2024-05-01 00:00:00", "2024-05-03 12:00:00").unwrap();
-    assert_eq!((t.text(), t.days(), t.interval().as_str()), ("2d", 2, "10m"));
+    assert_eq!(
+        (t.text(), t.days(), t.interval().as_str()),
+        ("2d", 2, "10m")
+    );
     assert_eq!(t.start(NOW).unwrap(), "2024-05-01 00:00:00");
     let mut p = device_params("reachable", "ping", &[]);
     p.timeframe = t;
@@ -337,7 +342,11 @@ fn fields_expansion() {
     );
     // An empty list counts as none.
     p.fields = Some(Vec::new());
-    assert!(render(&c, &p).unwrap().starts_with("SELECT SUM(\"ssh\") / 1 AS ssh FROM"));
+    assert!(
+        render(&c, &p)
+            .unwrap()
+            .starts_with("SELECT SUM(\"ssh\") / 1 AS ssh FROM")
+    );
     let bare = custom_chart("SELECT {fields} FROM {key} WHERE time >= '{time}'", "bar");
     p.fields = Some(vec!["a".into(), "b-c".into()]);
     assert_eq!(
@@ -382,18 +391,32 @@ fn group_by_rewrite() {
         "SELECT MEAN(x) FROM m WHERE time >= 'a' GROUP BY ifname"
     );
     let q = "SELECT MEAN(x) FROM m GROUP BY time(1d)";
-    assert_eq!(group_by(q, "20m", false), "SELECT MEAN(x) FROM m GROUP BY time(20m)");
+    assert_eq!(
+        group_by(q, "20m", false),
+        "SELECT MEAN(x) FROM m GROUP BY time(20m)"
+    );
     assert_eq!(group_by(q, "20m", true), "SELECT MEAN(x) FROM m ");
     let q = "SELECT MEAN(x) FROM m";
-    assert_eq!(group_by(q, "20m", false), "SELECT MEAN(x) FROM m GROUP BY time(20m)");
+    assert_eq!(
+        group_by(q, "20m", false),
+        "SELECT MEAN(x) FROM m GROUP BY time(20m)"
+    );
     assert_eq!(group_by(q, "20m", true), "SELECT MEAN(x) FROM m ");
     // Case-insensitive, and upstream's `\s?` swallows the blank after time(...).
     assert_eq!(
-        group_by("select mean(x) from m group by TIME(1d) fill(0)", "1h", false),
+        group_by(
+            "select mean(x) from m group by TIME(1d) fill(0)",
+            "1h",
+            false
+        ),
         "select mean(x) from m group by time(1h)fill(0)"
     );
     assert_eq!(
-        group_by("select mean(x) from m group by TIME(1d) fill(0)", "1h", true),
+        group_by(
+            "select mean(x) from m group by TIME(1d) fill(0)",
+            "1h",
+            true
+        ),
         "select mean(x) from m fill(0)"
     );
     // `GROUP BY time(x),tag` without a blank is not the tag form: upstream leaves `,tag`.
@@ -419,7 +442,9 @@ fn aggregate_detection() {
     assert!(is_aggregate("SELECT {fields|SUM} FROM m"));
     assert!(is_aggregate("SELECT {fields|sum|/ 1} FROM m"));
     assert!(is_aggregate("SELECT cumulative_sum(x) FROM m"));
-    assert!(!is_aggregate("SELECT {field_name} FROM {key} WHERE time >= '{time}'"));
+    assert!(!is_aggregate(
+        "SELECT {field_name} FROM {key} WHERE time >= '{time}'"
+    ));
     assert!(!is_aggregate("SELECT ROUND(x) FROM m"));
     assert!(!is_aggregate("SELECT MEAN (x) FROM m"));
     for name in Registry::defaults().charts().keys() {
@@ -438,7 +463,9 @@ fn template_substitution() {
         python_format("{b}", &p),
         Err(RenderError::UnknownPlaceholder("b".into()))
     );
-    for bad in ["{", "a}", "{a", "{}", "{0}", "{a.b}", "{a[0]}", "{a!r}", "{a:>3}", "{a{b}}"] {
+    for bad in [
+        "{", "a}", "{a", "{}", "{0}", "{a.b}", "{a[0]}", "{a!r}", "{a:>3}", "{a{b}}",
+    ] {
         assert!(
             matches!(python_format(bad, &p), Err(RenderError::BadTemplate(_))),
             "{bad}"
@@ -497,10 +524,16 @@ fn hostile_values_are_refused() {
     );
     p = device_params("rx_bytes", "traffic", &[("ifname", "eth0")]);
     p.extra.insert("location_id".into(), list(&["a\\"]));
-    assert!(matches!(render(&c, &p), Err(RenderError::UnsafeValue { .. })));
+    assert!(matches!(
+        render(&c, &p),
+        Err(RenderError::UnsafeValue { .. })
+    ));
     p.extra.clear();
     p.timezone = "Europe/Rome') ".into();
-    assert!(matches!(render(&c, &p), Err(RenderError::UnsafeValue { .. })));
+    assert!(matches!(
+        render(&c, &p),
+        Err(RenderError::UnsafeValue { .. })
+    ));
     // Upstream's forbidden words, checked on the rendered query.
     p = device_params("rx_bytes", "traffic", &[("ifname", "dropbox0")]);
     assert_eq!(render(&c, &p), Err(RenderError::ForbiddenWord("DROP")));
@@ -521,7 +554,11 @@ fn summary_query_replaces_the_query_for_summaries() {
     c.summary_query = Some("SELECT LAST(cpu_usage) FROM {key} WHERE time >= '{time}'".into());
     let mut p = device_params("cpu_usage", "cpu", &[]);
     p.timezone = "UTC".into();
-    assert!(render(&c, &p).unwrap().starts_with("SELECT MEAN(cpu_usage)"));
+    assert!(
+        render(&c, &p)
+            .unwrap()
+            .starts_with("SELECT MEAN(cpu_usage)")
+    );
     p.summary = true;
     assert_eq!(
         render(&c, &p).unwrap(),
@@ -539,4 +576,24 @@ fn civil_date_round_trip() {
         assert_eq!(days_from_civil(y, m, d), z);
     }
     assert_eq!(civil_from_days(19_857), (2024, 5, 14));
+}
+
+#[test]
+fn top_fields_query() {
+    let c = custom_chart(
+        "SELECT {fields|SUM|/ 1} FROM {key} WHERE time >= '{time}'",
+        "histogram",
+    );
+    let mut p = device_params("ssh", "traffic_apps", &[]);
+    p.timezone = "UTC".into();
+    p.fields = Some(vec!["ignored".into()]);
+    assert_eq!(
+        render_top_fields_query(&c, &p).unwrap(),
+        "SELECT SUM(*) FROM traffic_apps WHERE time >= '2024-05-08'  AND content_type = 'config.device' AND object_id = '5d2b7c1e-8f43-4a7e-9c61-2f0e9b1a7d33'  LIMIT 1 tz('UTC')"
+    );
+    let p = general_params("ssh", "traffic_apps");
+    assert_eq!(
+        render_top_fields_query(&c, &p).unwrap(),
+        "SELECT SUM(*) FROM traffic_apps WHERE time >= '2024-05-08'   LIMIT 1 tz('Europe/Rome')"
+    );
 }
