@@ -341,3 +341,15 @@ fn top_fields_by_sum() {
     assert!(top_fields(&summary, 0).is_empty());
     assert!(top_fields(&QueryResult::default(), 3).is_empty());
 }
+
+proptest::proptest! {
+    /// Rounding is idempotent and moves a value by at most half a unit of the last kept digit
+    /// (plus float error).
+    #[test]
+    fn rounding_is_stable(x in -1e9f64..1e9) {
+        let r = round_value(x);
+        proptest::prop_assert_eq!(round_value(r).to_bits(), r.to_bits());
+        let unit = if x < 0.01 { 1e-4 } else { 1e-2 };
+        proptest::prop_assert!((r - x).abs() <= unit / 2.0 + x.abs() * 1e-15 + 1e-12);
+    }
+}

@@ -597,3 +597,37 @@ fn top_fields_query() {
         "SELECT SUM(*) FROM traffic_apps WHERE time >= '2024-05-08'   LIMIT 1 tz('Europe/Rome')"
     );
 }
+
+proptest::proptest! {
+    /// Arbitrary templates, time values and custom dates give a result or an error, never a
+    /// panic; the rewrite helpers keep text they do not match.
+    #[test]
+    fn junk_never_panics(
+        template in r"[{}a-zA-Z_|()0-9 ,é\-]{0,60}",
+        time in r"[-+0-9a-z]{0,12}",
+        start in r"[0-9: \-]{0,20}",
+        now in proptest::num::i64::ANY,
+    ) {
+        let mut c = chart("cpu");
+        c.query = Some(template.clone());
+        let mut p = device_params("f", "m", &[("ifname", "eth0")]);
+        p.now = now;
+        if let Ok(t) = Timeframe::parse(&time) {
+            let _ = t.start(now);
+            p.timeframe = t;
+        }
+        let _ = Timeframe::custom(&start, "2024-01-01 00:00:00");
+        for summary in [false, true] {
+            p.summary = summary;
+            let _ = render(&c, &p);
+        }
+        let _ = expand_fields(&template, None, "f");
+        for strip in [false, true] {
+            let _ = group_by(&template, "1h", strip);
+        }
+        let empty = BTreeMap::new();
+        if !template.contains(['{', '}']) {
+            proptest::prop_assert_eq!(python_format(&template, &empty).unwrap(), template);
+        }
+    }
+}
