@@ -352,4 +352,12 @@ proptest::proptest! {
         let unit = if x < 0.01 { 1e-4 } else { 1e-2 };
         proptest::prop_assert!((r - x).abs() <= unit / 2.0 + x.abs() * 1e-15 + 1e-12);
     }
+
+    /// Any bucket time and value gives chart JSON (no overflow at the ends of i64).
+    #[test]
+    fn any_row_renders(t in proptest::num::i64::ANY, v in proptest::num::f64::ANY) {
+        let points = result(&["a"], vec![(t, vec![json!(v)])]);
+        let got = chart_data(&chart("cpu"), &points, &points, &rome());
+        proptest::prop_assert_eq!(got["x"][0].as_str().map(str::len).unwrap_or(0) >= 16, true);
+    }
 }
