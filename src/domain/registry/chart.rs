@@ -239,6 +239,30 @@ pub fn chart_attributes(
     Ok(m)
 }
 
+/// Upstream `_get_top_fields`: from the answer of
+/// [`render_top_fields_query`](super::render_top_fields_query) (one row of `sum_<field>`
+/// columns), the `n` fields with the largest sums, largest first, `sum_` removed. Nulls and
+/// non-numbers are skipped; ties come out in reverse column order, as upstream's stable
+/// ascending sort followed by a reversal gives them.
+pub fn top_fields(summary: &QueryResult, n: usize) -> Vec<String> {
+    let Some(row) = summary.rows.first() else {
+        return Vec::new();
+    };
+    let mut sums: Vec<(&str, f64)> = summary
+        .columns
+        .iter()
+        .zip(&row.values)
+        .filter(|(c, _)| c.as_str() != "time")
+        .filter_map(|(c, v)| v.as_f64().map(|f| (c.as_str(), f)))
+        .collect();
+    sums.sort_by(|a, b| a.1.total_cmp(&b.1));
+    sums.iter()
+        .rev()
+        .take(n)
+        .map(|(c, _)| c.replace("sum_", ""))
+        .collect()
+}
+
 /// The key the device charts API sorts charts by: `"<order> <title>"` (a string, so `1000`
 /// sorts before `200`, as upstream's does; equal keys collapse into one chart upstream).
 pub fn sort_key(order: i64, title: &str) -> String {

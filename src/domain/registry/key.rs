@@ -135,6 +135,18 @@ mod tests {
         assert_eq!(clean_timeseries_data_key("e\u{301}th0"), "eth0");
     }
 
+    proptest::proptest! {
+        /// Any text cleans to `[a-z0-9_]*` without `_` at either end, and cleaning is
+        /// idempotent.
+        #[test]
+        fn cleaned_keys_are_clean(key in "\\PC{0,40}") {
+            let k = clean_timeseries_data_key(&key);
+            proptest::prop_assert!(k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            proptest::prop_assert!(!k.starts_with('_') && !k.ends_with('_'));
+            proptest::prop_assert_eq!(clean_timeseries_data_key(&k), k.clone());
+        }
+    }
+
     #[test]
     fn fold_table_parses_and_is_sorted() {
         let parsed: Vec<(u32, u32, String)> = serde_json::from_str(ASCII_FOLD_JSON).unwrap();

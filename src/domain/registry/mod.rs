@@ -3,9 +3,11 @@
 //!
 //! Owns: the default metric and chart configurations (`defaults.json`, embedded and parsed
 //! once), the operator's `METRICS` / `CHARTS` overrides deep-merged over them and validated
-//! ([`Registry::with_overrides`]), chart query rendering ([`render`], spec §2.4), chart JSON
-//! ([`chart_data`], [`chart_attributes`], spec §2.5), Python-compatible rounding and the
-//! timeseries key cleaning of spec §1.1 ([`clean_timeseries_data_key`]).
+//! ([`Registry::with_overrides`]), chart query rendering ([`render`], spec §2.4, and the
+//! top-fields pre-query [`render_top_fields_query`] / [`top_fields`]), chart JSON
+//! ([`chart_data`], [`chart_attributes`], [`chart_json`], spec §2.5), Python-compatible
+//! rounding ([`python_round`]) and the timeseries key cleaning of spec §1.1
+//! ([`clean_timeseries_data_key`]).
 //!
 //! Must not: run queries, read records or the clock. Everything here is a pure function of its
 //! arguments; "now" and the time zone are parameters.
@@ -24,11 +26,14 @@ use serde_json::{Map, Number, Value};
 
 pub use chart::{
     QueryResult, ResultRow, chart_attributes, chart_data, chart_json, python_round, round_value,
-    sort_key,
+    sort_key, top_fields,
 };
 pub use error::{RegistryError, RenderError};
 pub use key::clean_timeseries_data_key;
-pub use render::{MetricObject, RenderParams, Timeframe, group_interval, is_aggregate, render};
+pub use render::{
+    MetricObject, RenderParams, Timeframe, group_interval, is_aggregate, render,
+    render_top_fields_query,
+};
 
 /// The embedded defaults: metric configurations of spec §2.1, chart configurations of §2.2
 /// with the query templates of §2.3, and `DEFAULT_COLORS`.

@@ -309,14 +309,47 @@ pub fn render(chart: &ChartConfig, p: &RenderParams) -> Result<String, RenderErr
         (Some(s), _) if p.summary => s.as_str(),
         (_, Some(q)) => q.as_str(),
         (_, None) => {
-            default_query = if p.object.is_some() {
-                format!("{DEFAULT_QUERY}{DEFAULT_QUERY_OBJECT}")
-            } else {
-                DEFAULT_QUERY.to_owned()
-            };
+            default_query = default_query_for(p);
             default_query.as_str()
         }
     };
+    render_template(chart, template, p)
+}
+
+/// The query upstream runs first for `top_fields` charts (`Chart.get_top_fields`): the
+/// metric's default query with `SUM(*)` as its field list, rendered as a summary (no
+/// grouping, ` LIMIT 1`). Pass the default chart time as `p.timeframe` and the server's zone
+/// as `p.timezone`, as upstream does; `p.fields` and `p.summary` are ignored. Its answer goes
+/// to [`super::top_fields`].
+///
+/// # Errors
+/// As [`render`].
+pub fn render_top_fields_query(
+    chart: &ChartConfig,
+    p: &RenderParams,
+) -> Result<String, RenderError> {
+    let template = default_query_for(p).replace("{field_name}", "{fields}");
+    let p = RenderParams {
+        fields: Some(vec!["SUM(*)".to_owned()]),
+        summary: true,
+        ..p.clone()
+    };
+    render_template(chart, &template, &p)
+}
+
+fn default_query_for(p: &RenderParams) -> String {
+    if p.object.is_some() {
+        format!("{DEFAULT_QUERY}{DEFAULT_QUERY_OBJECT}")
+    } else {
+        DEFAULT_QUERY.to_owned()
+    }
+}
+
+fn render_template(
+    chart: &ChartConfig,
+    template: &str,
+    p: &RenderParams,
+) -> Result<String, RenderError> {
     if let Some(fields) = &p.fields {
         for f in fields {
             check_quotable("fields", f, &['"', '\\'])?;

@@ -309,3 +309,55 @@ fn sort_key_is_textual() {
         ]
     );
 }
+
+#[test]
+fn top_fields_by_sum() {
+    let summary = result(
+        &[
+            "time",
+            "sum_ssh",
+            "sum_http",
+            "sum_apple-music",
+            "sum_dns",
+            "sum_ntp",
+        ],
+        vec![(
+            0,
+            vec![
+                json!(0),
+                json!(10),
+                json!(300.5),
+                json!(10),
+                Value::Null,
+                json!(2),
+            ],
+        )],
+    );
+    assert_eq!(top_fields(&summary, 3), ["http", "apple-music", "ssh"]);
+    assert_eq!(
+        top_fields(&summary, 10),
+        ["http", "apple-music", "ssh", "ntp"]
+    );
+    assert!(top_fields(&summary, 0).is_empty());
+    assert!(top_fields(&QueryResult::default(), 3).is_empty());
+}
+
+proptest::proptest! {
+    /// Rounding is idempotent and moves a value by at most half a unit of the last kept digit
+    /// (plus float error).
+    #[test]
+    fn rounding_is_stable(x in -1e9f64..1e9) {
+        let r = round_value(x);
+        proptest::prop_assert_eq!(round_value(r).to_bits(), r.to_bits());
+        let unit = if x < 0.01 { 1e-4 } else { 1e-2 };
+        proptest::prop_assert!((r - x).abs() <= unit / 2.0 + x.abs() * 1e-15 + 1e-12);
+    }
+
+    /// Any bucket time and value gives chart JSON (no overflow at the ends of i64).
+    #[test]
+    fn any_row_renders(t in proptest::num::i64::ANY, v in proptest::num::f64::ANY) {
+        let points = result(&["a"], vec![(t, vec![json!(v)])]);
+        let got = chart_data(&chart("cpu"), &points, &points, &rome());
+        proptest::prop_assert_eq!(got["x"][0].as_str().map(str::len).unwrap_or(0) >= 16, true);
+    }
+}

@@ -577,3 +577,57 @@ fn civil_date_round_trip() {
     }
     assert_eq!(civil_from_days(19_857), (2024, 5, 14));
 }
+
+#[test]
+fn top_fields_query() {
+    let c = custom_chart(
+        "SELECT {fields|SUM|/ 1} FROM {key} WHERE time >= '{time}'",
+        "histogram",
+    );
+    let mut p = device_params("ssh", "traffic_apps", &[]);
+    p.timezone = "UTC".into();
+    p.fields = Some(vec!["ignored".into()]);
+    assert_eq!(
+        render_top_fields_query(&c, &p).unwrap(),
+        "SELECT SUM(*) FROM traffic_apps WHERE time >= '2024-05-08'  AND content_type = 'config.device' AND object_id = '5d2b7c1e-8f43-4a7e-9c61-2f0e9b1a7d33'  LIMIT 1 tz('UTC')"
+    );
+    let p = general_params("ssh", "traffic_apps");
+    assert_eq!(
+        render_top_fields_query(&c, &p).unwrap(),
+        "SELECT SUM(*) FROM traffic_apps WHERE time >= '2024-05-08'   LIMIT 1 tz('Europe/Rome')"
+    );
+}
+
+proptest::proptest! {
+    /// Arbitrary templates, time values and custom dates give a result or an error, never a
+    /// panic; the rewrite helpers keep text they do not match.
+    #[test]
+    fn junk_never_panics(
+        template in r"[{}a-zA-Z_|()0-9 ,é\-]{0,60}",
+        time in r"[-+0-9a-z]{0,12}",
+        start in r"[0-9: \-]{0,20}",
+        now in proptest::num::i64::ANY,
+    ) {
+        let mut c = chart("cpu");
+        c.query = Some(template.clone());
+        let mut p = device_params("f", "m", &[("ifname", "eth0")]);
+        p.now = now;
+        if let Ok(t) = Timeframe::parse(&time) {
+            let _ = t.start(now);
+            p.timeframe = t;
+        }
+        let _ = Timeframe::custom(&start, "2024-01-01 00:00:00");
+        for summary in [false, true] {
+            p.summary = summary;
+            let _ = render(&c, &p);
+        }
+        let _ = expand_fields(&template, None, "f");
+        for strip in [false, true] {
+            let _ = group_by(&template, "1h", strip);
+        }
+        let empty = BTreeMap::new();
+        if !template.contains(['{', '}']) {
+            proptest::prop_assert_eq!(python_format(&template, &empty).unwrap(), template);
+        }
+    }
+}
