@@ -340,7 +340,7 @@ mod tests {
             (1, 0)
         );
         assert_eq!(close_all(&r, dev, 60).unwrap(), 1);
-        assert_eq!(sessions_of(&r, dev).unwrap().len(), 5);
+        assert_eq!(sessions_of(&r, dev).unwrap().len(), 4);
         remove_device(&r, dev).unwrap();
         assert!(sessions_of(&r, dev).unwrap().is_empty());
     }
