@@ -517,3 +517,131 @@ fn deleting_a_device_deletes_its_series() {
     );
     assert!(!series_of(&other).is_empty());
 }
+
+/// Two samples five minutes apart, the charts read back through the operator API and with the
+/// device's key, as JSON and CSV, and the parameter errors.
+#[test]
+fn device_charts_show_what_was_posted() {
+    let st = setup();
+    let (id, key) = device(&st, "ap-charts", "00:00:00:00:05:01");
+    let t = (now_secs() / 600) * 600 - 1200;
+    let doc = |rx: u64, load: f64| {
+        json!({
+            "type": "DeviceMonitoring",
+            "general": {"uptime": 5000},
+            "resources": {
+                "load": [load, 0.1, 0.1], "cpus": 2,
+                "memory": {"total": 1000, "free": 500, "buffered": 0, "shared": 0},
+                "disk": [{"filesystem": "/dev/root", "mount_point": "/", "used_bytes": 25,
+                          "available_bytes": 75, "used_percent": 25, "size_bytes": 100}],
+            },
+            "interfaces": [{"name": "eth0", "statistics": {"rx_bytes": rx, "tx_bytes": rx / 2}}],
+        })
+        .to_string()
+    };
+    for (at, rx, load) in [(t, 1_000_000_000u64, 0.5), (t + 300, 3_000_000_000, 1.5)] {
+        let (status, _) = post(
+            &st.s,
+            &metrics_path(&id),
+            &[("key", &key), ("time", &agent_time(at))],
+            doc(rx, load).as_bytes(),
+        );
+        assert_eq!(status, 200);
+    }
+    let url = |q: &str| st.s.url(&format!("{}?{q}", metrics_path(&id)));
+    let (status, v) = call("GET", &url("time=1d&status=true"), Some(&st.admin), None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["monitoring"]["status"], "unknown");
+    let related: Vec<&str> = v["monitoring"]["related_metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        related,
+        ["CPU usage", "Disk usage", "Memory usage", "eth0 traffic"]
+    );
+    let titles: Vec<&str> = v["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Traffic: eth0", "Memory Usage", "CPU Load", "Disk Usage"]
+    );
+    let x = v["x"].as_array().unwrap();
+    assert!((144..=145).contains(&x.len()), "{} labels", x.len());
+    let chart = |title: &str| {
+        v["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["title"] == title)
+            .unwrap()
+            .clone()
+    };
+    let cpu = chart("CPU Load");
+    assert_eq!(cpu["summary"], json!({"CPU_load": 50.0}), "{cpu}");
+    assert_eq!(cpu["unit"], "%");
+    assert_eq!(cpu["colors"], json!(["#7f7f7f"]));
+    let traffic = chart("Traffic: eth0");
+    // 2 GB downloaded, 1 GB uploaded in the second sample's bucket.
+    assert_eq!(traffic["summary"], json!({"download": 2.0, "upload": 1.0}));
+    assert_eq!(traffic["traces"][0][0], "download");
+    assert_eq!(
+        traffic["description"],
+        "Network traffic (total, download and upload) of the interface \"eth0\"."
+    );
+    assert_eq!(chart("Disk Usage")["summary"], json!({"disk_usage": 25.0}));
+    assert_eq!(v["data"]["interfaces"][0]["name"], "eth0");
+
+    // The device's own key reads the same; a wrong one is refused; nobody else is let in.
+    let (status, by_key) = call("GET", &url(&format!("time=1d&key={key}")), None, None);
+    assert_eq!(status, 200);
+    assert_eq!(by_key["charts"], v["charts"]);
+    assert!(by_key.get("data").is_none());
+    let (status, _) = call(
+        "GET",
+        &url("time=1d&key=0123456789abcdef0123456789abcdef"),
+        None,
+        None,
+    );
+    assert_eq!(status, 403);
+    let (status, _) = call("GET", &url("time=1d"), None, None);
+    assert_eq!(status, 401);
+
+    // CSV.
+    let resp = ureq::get(&url("time=1d&csv=1"))
+        .set("Authorization", &format!("Bearer {}", st.admin))
+        .call()
+        .unwrap();
+    assert_eq!(resp.header("Content-Type"), Some("text/csv"));
+    assert_eq!(
+        resp.header("Content-Disposition"),
+        Some("attachment; filename=data.csv")
+    );
+    let text = resp.into_string().unwrap();
+    let mut lines = text.split("\r\n");
+    assert_eq!(
+        lines.next().unwrap(),
+        "time,download - Traffic: eth0,upload - Traffic: eth0,memory_usage - Memory Usage,CPU_load - CPU Load,disk_usage - Disk Usage"
+    );
+    assert!(text.contains(",2.0,1.0,50.0,50.0,25.0\r\n"), "{text}");
+
+    // Parameter errors are one-element lists.
+    for (q, msg) in [
+        ("time=3w", "Time range not supported"),
+        ("timezone=Nowhere/Land", "Unkown Time Zone"),
+        (
+            "start=2024-01-01&end=2024-01-02",
+            "Incorrect custom date format, should be YYYY-MM-DD H:M:S",
+        ),
+    ] {
+        let (status, v) = call("GET", &url(q), Some(&st.admin), None);
+        assert_eq!((status, v), (400, json!([msg])), "{q}");
+    }
+}

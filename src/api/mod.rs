@@ -97,10 +97,15 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::DEVICE, any(operator::device))
         // The agent's body is read by the handler: an oversized sample must be a 400.
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
-        .route(paths::DEVICE_METRIC_LIST, get(monitoring::device_metric_list))
+        .route(
+            paths::DEVICE_METRIC_LIST,
+            get(monitoring::device_metric_list),
+        )
         .route(
             paths::DEVICE_METRICS,
-            post(monitoring::post_device_metrics).layer(DefaultBodyLimit::disable()),
+            get(monitoring::get_device_charts)
+                .post(monitoring::post_device_metrics)
+                .layer(DefaultBodyLimit::disable()),
         )
         .fallback(not_found)
         .with_state(state)

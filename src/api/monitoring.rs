@@ -21,9 +21,11 @@ use axum::http::{HeaderMap, Uri};
 
 use super::ApiState;
 use super::operator::device_json;
-use super::rest::{ApiError, Auth, blocking, json_response, paginate};
-use crate::domain::device::HealthStatus;
+use super::rest::{ApiError, Auth, authenticate, blocking, json_response, paginate};
 use crate::domain::AgentDevice;
+use crate::domain::ChartAccess;
+use crate::domain::charts::{self, ChartRequest};
+use crate::domain::device::HealthStatus;
 use crate::domain::id::Id;
 use crate::domain::ingest::effective_time;
 use crate::domain::netjson::{self, MAX_BODY_BYTES};
@@ -153,7 +155,10 @@ pub(crate) async fn list_devices(
     let org = match q.get("organization") {
         None => None,
         Some(s) => Some(Id::parse(s).ok_or_else(|| {
-            ApiError::field("organization", "Select a valid choice. That choice is not one of the available choices.")
+            ApiError::field(
+                "organization",
+                "Select a valid choice. That choice is not one of the available choices.",
+            )
         })?),
     };
     let slug = q.get("organization_slug").cloned();
@@ -171,7 +176,10 @@ pub(crate) async fn list_devices(
         .filter(|d| slug_org.is_none_or(|o| o == Some(d.organization)))
         .map(device_json)
         .collect();
-    Ok(json_response(StatusCode::OK, &paginate(items, &q, &headers, uri.path())?))
+    Ok(json_response(
+        StatusCode::OK,
+        &paginate(items, &q, &headers, uri.path())?,
+    ))
 }
 
 /// `GET /api/v1/monitoring/device/{pk}/metric/`: the device's metrics with their health,
@@ -197,6 +205,59 @@ pub(crate) async fn device_metric_list(
         .map(|m| json!({"name": m.name, "key": m.key, "is_healthy": m.is_healthy}))
         .collect();
     Ok(json_response(StatusCode::OK, &Value::Array(list)))
+}
+
+/// `GET /api/v1/monitoring/device/{pk}/`: the device, its metrics' health and its charts
+/// (spec §4.2), or their CSV export with `?csv=…`. A non-empty `key` authenticates as the
+/// device itself; otherwise an operator token is needed.
+pub(crate) async fn get_device_charts(
+    State(st): State<ApiState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let access = match q.get("key").filter(|k| !k.is_empty()) {
+        Some(k) => ChartAccess::DeviceKey(k.clone()),
+        None => ChartAccess::Operator(authenticate(&st, &headers).await?),
+    };
+    let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
+    let non_empty = |k: &str| q.get(k).is_some_and(|v| !v.is_empty());
+    let req = ChartRequest {
+        time: q.get("time").cloned(),
+        start: q.get("start").cloned(),
+        end: q.get("end").cloned(),
+        timezone: q.get("timezone").cloned(),
+    };
+    let (want_csv, want_status) = (non_empty("csv"), non_empty("status"));
+    let domain = st.domain.clone();
+    let page =
+        blocking(move || domain.device_charts(&access, id, &req, want_status && !want_csv)).await?;
+    if want_csv {
+        return Ok((
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=data.csv"),
+            ],
+            charts::csv(&page.charts, page.x.as_ref()),
+        )
+            .into_response());
+    }
+    let mut body = device_json(&page.device);
+    body["monitoring"]["related_metrics"] = Value::Array(
+        page.metrics
+            .iter()
+            .map(|m| json!({"name": m.name, "is_healthy": m.is_healthy}))
+            .collect(),
+    );
+    body["charts"] = Value::Array(page.charts);
+    if let Some(x) = page.x {
+        body["x"] = x;
+    }
+    if want_status {
+        body["data"] = page.data.unwrap_or(Value::Null);
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// A storage failure: 500, which the agent retries (the sample is kept on the router).

@@ -55,6 +55,7 @@ impl From<DomainError> for ApiError {
                 "You do not have permission to perform this action.",
             ),
             DomainError::Invalid { field, reason } => ApiError::field(field, &reason),
+            DomainError::Refused(msg) => ApiError(StatusCode::BAD_REQUEST, json!([msg])),
             other => ApiError::internal(other),
         }
     }
@@ -107,8 +108,18 @@ impl FromRequestParts<ApiState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &ApiState) -> Result<Auth, ApiError> {
+        authenticate(st, &parts.headers).await.map(Auth)
+    }
+}
+
+/// The principal of a request's token; 401 without one or with a bad one.
+pub(crate) async fn authenticate(
+    st: &ApiState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    {
         let unauthorized = |msg: &str| ApiError::detail(StatusCode::UNAUTHORIZED, msg);
-        let token = match bearer(&parts.headers) {
+        let token = match bearer(headers) {
             None => {
                 return Err(unauthorized(
                     "Authentication credentials were not provided.",
@@ -119,7 +130,7 @@ impl FromRequestParts<ApiState> for Auth {
         };
         let domain = st.domain.clone();
         let p = blocking(move || domain.principal_for_token(&token)).await?;
-        p.map(Auth).ok_or_else(|| unauthorized("Invalid token."))
+        p.ok_or_else(|| unauthorized("Invalid token."))
     }
 }
 

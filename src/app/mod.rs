@@ -226,6 +226,7 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
         auto_charts: config.monitoring.auto_charts.clone(),
         mac_vendors,
         wifi_sessions: config.monitoring.wifi_sessions_enabled,
+        default_chart_time: config.monitoring.default_chart_time.as_str().to_owned(),
     })
 }
 

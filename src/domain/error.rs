@@ -20,6 +20,13 @@ pub enum DomainError {
     /// existence does not leak across organizations).
     #[error("not found")]
     NotFound,
+    /// A request refused with a message shown as is (chart parameters: upstream answers a
+    /// one-element JSON list).
+    #[error("{0}")]
+    Refused(String),
+    /// A chart could not be rendered (a registry override that does not fit the metric).
+    #[error("chart failed: {0}")]
+    Chart(String),
     /// The caller may see the object but not change it.
     #[error("permission denied")]
     Forbidden,

@@ -5,6 +5,7 @@
 //! touch sockets, HTTP or sled, or read the wall clock other than through `time::Clock`.
 
 pub mod access;
+pub mod charts;
 pub mod counters;
 pub mod device;
 mod error;
@@ -44,6 +45,30 @@ pub enum AgentDevice {
     Active(Box<Device>),
 }
 
+/// How a charts request is authorized: an operator, or the device's own key (spec §4.2).
+#[derive(Debug, Clone)]
+pub enum ChartAccess {
+    /// An authenticated operator.
+    Operator(Principal),
+    /// `?key=`: the device's key.
+    DeviceKey(String),
+}
+
+/// A device's charts page (spec §4.2).
+#[derive(Debug, Clone)]
+pub struct DeviceCharts {
+    /// The device.
+    pub device: Device,
+    /// Its metrics, by name.
+    pub metrics: Vec<metric::Metric>,
+    /// Charts with data, in display order.
+    pub charts: Vec<serde_json::Value>,
+    /// Shared bucket labels.
+    pub x: Option<serde_json::Value>,
+    /// The latest snapshot, when asked for (`status`).
+    pub data: Option<serde_json::Value>,
+}
+
 /// What the domain is configured with.
 #[derive(Debug, Clone)]
 pub struct DomainSettings {
@@ -57,6 +82,8 @@ pub struct DomainSettings {
     pub mac_vendors: Option<vendor::MacVendors>,
     /// Whether WiFi clients and sessions are tracked (`WIFI_SESSIONS_ENABLED`).
     pub wifi_sessions: bool,
+    /// Chart timeframe when a request names none (`DEFAULT_CHART_TIME`).
+    pub default_chart_time: String,
 }
 
 impl DomainSettings {
@@ -68,6 +95,7 @@ impl DomainSettings {
             auto_charts: crate::config::Config::default().monitoring.auto_charts,
             mac_vendors: None,
             wifi_sessions: true,
+            default_chart_time: "7d".to_owned(),
         }
     }
 }
@@ -342,11 +370,100 @@ impl Domain {
     ///
     /// # Errors
     /// Unknown or invisible device, storage failure.
-    pub fn device_metrics(&self, who: &Principal, id: Id) -> Result<Vec<metric::Metric>, DomainError> {
+    pub fn device_metrics(
+        &self,
+        who: &Principal,
+        id: Id,
+    ) -> Result<Vec<metric::Metric>, DomainError> {
         self.device(who, id)?;
         let mut v = metric::of_object(&self.records, id)?;
         v.sort_by(|a, b| a.name.cmp(&b.name).then(a.key.cmp(&b.key)));
         Ok(v)
+    }
+
+    /// A device's charts over the requested window (spec §4.2).
+    ///
+    /// # Errors
+    /// Unknown, invisible or disabled device (`NotFound`), a wrong key (`Forbidden`), bad
+    /// parameters (`Refused`), chart or storage failure.
+    pub fn device_charts(
+        &self,
+        access: &ChartAccess,
+        id: Id,
+        req: &charts::ChartRequest,
+        with_status: bool,
+    ) -> Result<DeviceCharts, DomainError> {
+        let device = match access {
+            ChartAccess::Operator(p) => self.device(p, id)?,
+            ChartAccess::DeviceKey(key) => {
+                let d = device::get(&self.records, id)?.ok_or(DomainError::NotFound)?;
+                if !id::secrets_equal(key, &d.key) {
+                    return Err(DomainError::Forbidden);
+                }
+                d
+            }
+        };
+        match org::get(&self.records, device.organization)? {
+            Some(o) if o.is_active => {}
+            _ => return Err(DomainError::NotFound),
+        }
+        let now = self.now_ns();
+        let window = charts::validate(req, &self.settings.default_chart_time, now)?;
+        let mut metrics = metric::of_object(&self.records, id)?;
+        metrics.sort_by(|a, b| a.name.cmp(&b.name).then(a.key.cmp(&b.key)));
+        let (charts, x) = charts::device_charts(
+            &self.engine,
+            &self.settings.registry,
+            &self.settings.database,
+            &metrics,
+            &window,
+            now,
+        )?;
+        let data = if with_status {
+            self.latest_snapshot(id)?
+        } else {
+            None
+        };
+        Ok(DeviceCharts {
+            device,
+            metrics,
+            charts,
+            x,
+            data,
+        })
+    }
+
+    /// The latest `device_data` snapshot of a device, as JSON.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn latest_snapshot(&self, id: Id) -> Result<Option<serde_json::Value>, DomainError> {
+        let db = &self.settings.database;
+        let Some(series) = self
+            .engine
+            .series_with_tag(db, "device_data", "pk", &id.to_string())?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let Some(col) = self.engine.read(
+            db,
+            Some(timeseries::SHORT_RP),
+            series,
+            "data",
+            i64::MIN,
+            i64::MAX,
+        )?
+        else {
+            return Ok(None);
+        };
+        match col.values {
+            crate::storage::ColumnValues::String(v) => {
+                Ok(v.last().and_then(|s| serde_json::from_str(s).ok()))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The server clock, ns since the epoch.

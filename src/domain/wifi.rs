@@ -208,13 +208,13 @@ pub fn sessions_of(records: &Records, device: Id) -> Result<Vec<WifiSession>, Do
         .into_iter()
         .map(|(_, OpenSession(s))| s)
         .collect();
-    out.sort_by(|a, b| b.start_ns.cmp(&a.start_ns));
+    out.sort_by_key(|s| std::cmp::Reverse(s.start_ns));
     let mut closed: Vec<WifiSession> = records
         .list_prefix::<ClosedSession>(&device.0)?
         .into_iter()
         .map(|(_, ClosedSession(s))| s)
         .collect();
-    closed.sort_by(|a, b| b.start_ns.cmp(&a.start_ns));
+    closed.sort_by_key(|s| std::cmp::Reverse(s.start_ns));
     out.extend(closed);
     Ok(out)
 }
@@ -329,7 +329,10 @@ mod tests {
         assert_eq!((closed_a.start_ns, closed_a.stop_ns), (10, Some(30)));
         assert_eq!(all_sessions(&r).unwrap().len(), 3);
         let c = client(&r, a).unwrap().unwrap();
-        assert_eq!((c.he, c.vht, c.ht, c.wmm), (Some(true), Some(true), Some(true), true));
+        assert_eq!(
+            (c.he, c.vht, c.ht, c.wmm),
+            (Some(true), Some(true), Some(true), true)
+        );
         // An empty sample closes everything; a reappearing client opens a new session.
         assert_eq!(
             update_sessions(&r, dev, org, &sample(&[]), 40).unwrap(),

@@ -1,0 +1,480 @@
+//! A device's charts (spec §4.2): every chart of every metric of the device, each an InfluxQL
+//! query rendered from the registry and run by our own engine, shaped as upstream's API
+//! answers, plus the CSV export of the same data.
+//!
+//! Owns: the request's validation (with upstream's exact messages), which charts appear and in
+//! what order, and the CSV layout. Query text and chart JSON come from [`super::registry`].
+//!
+//! Departure from upstream, on purpose: two charts with the same order and title (two mobile
+//! interfaces' signal charts) are both shown; upstream keeps only one (§11 quirk 10).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::error::DomainError;
+use super::ingest::DEVICE_CONTENT_TYPE;
+use super::metric::Metric;
+use super::registry::{
+    self, MetricObject, QueryResult, RenderError, RenderParams, ResultRow, Timeframe,
+};
+use crate::influxql::{self, Statement, exec};
+use crate::storage::Engine;
+use crate::time::Zone;
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ChartRequest {
+    /// `time`: `<N>d`, default the configured default chart time.
+    pub time: Option<String>,
+    /// `start` of a custom range, `YYYY-MM-DD HH:MM:SS`.
+    pub start: Option<String>,
+    /// `end` of a custom range.
+    pub end: Option<String>,
+    /// IANA zone for buckets and labels, default UTC.
+    pub timezone: Option<String>,
+}
+
+/// A validated request.
+#[derive(Debug, Clone)]
+pub struct Window {
+    timeframe: Timeframe,
+    zone: Zone,
+}
+
+fn refused(msg: &str) -> DomainError {
+    DomainError::Refused(msg.to_owned())
+}
+
+/// Validates a request in upstream's order, with its messages (each becomes a one-element
+/// JSON list in a 400).
+///
+/// # Errors
+/// `DomainError::Refused` with the message.
+pub fn validate(req: &ChartRequest, default_time: &str, now: i64) -> Result<Window, DomainError> {
+    let zone = match req.timezone.as_deref() {
+        None | Some("") => Zone::utc(),
+        Some(z) => Zone::named(z).map_err(|_| refused("Unkown Time Zone"))?,
+    };
+    let timeframe = match (req.start.as_deref(), req.end.as_deref()) {
+        (Some(s), Some(e)) => {
+            let tf = Timeframe::custom(s, e).map_err(|err| match err {
+                RenderError::CustomRangeTooLong => {
+                    refused("The date range shouldn't be greater than 365 days")
+                }
+                RenderError::StartAfterEnd => refused("start_date cannot be greater than end_date"),
+                _ => refused("Incorrect custom date format, should be YYYY-MM-DD H:M:S"),
+            })?;
+            // The strings are the browser's wall clock: compare them with now in its zone.
+            let local = |t: &str| zone.parse_time(t).ok();
+            if local(s).is_some_and(|t| t > now) {
+                return Err(refused("start_date cannot be greater than today's date"));
+            }
+            if local(e).is_some_and(|t| t > now) {
+                return Err(refused("end_date cannot be greater than today's date"));
+            }
+            tf
+        }
+        _ => {
+            let t = req.time.as_deref().unwrap_or(default_time);
+            Timeframe::parse(t).map_err(|_| refused("Time range not supported"))?
+        }
+    };
+    Ok(Window { timeframe, zone })
+}
+
+/// Runs one SELECT against `db`; rows as (epoch seconds, values).
+fn run(engine: &Engine, db: &str, q: &str, now: i64) -> Result<QueryResult, DomainError> {
+    let query = influxql::parse_query(q).map_err(|e| DomainError::Chart(format!("{q}: {e}")))?;
+    let mut out = QueryResult {
+        columns: Vec::new(),
+        rows: Vec::new(),
+    };
+    for stmt in &query.statements {
+        let Statement::Select(s) = stmt else {
+            return Err(DomainError::Chart(format!("not a SELECT: {q}")));
+        };
+        let ctx = exec::Context {
+            db: Some(db),
+            rp: None,
+            now,
+        };
+        let r = influxql::select::execute(engine, s, &ctx);
+        if let Some(e) = r.error {
+            // A measurement not written yet is "no data", as InfluxDB answers it.
+            tracing::debug!(query = q, error = %e, "chart query answered an error");
+            continue;
+        }
+        for series in r.series {
+            if out.columns.is_empty() {
+                // The first column is the time, taken out of every row below.
+                out.columns = series.columns.iter().skip(1).cloned().collect();
+            }
+            for row in series.values {
+                let mut it = row.into_iter();
+                let time = match it.next() {
+                    Some(exec::Value::Time(ns)) => ns.div_euclid(1_000_000_000),
+                    Some(v) => v.as_f64().map_or(0, |f| f as i64),
+                    None => 0,
+                };
+                out.rows.push(ResultRow {
+                    time,
+                    values: it.map(to_json).collect(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn to_json(v: exec::Value) -> Value {
+    match v {
+        exec::Value::Null => Value::Null,
+        exec::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        exec::Value::Int(i) => json!(i),
+        exec::Value::Unsigned(u) => json!(u),
+        exec::Value::Bool(b) => json!(b),
+        exec::Value::Str(s) => json!(s),
+        exec::Value::Time(t) => json!(t),
+    }
+}
+
+/// One rendered chart with its ordering key.
+struct Rendered {
+    key: String,
+    histogram: bool,
+    json: Map<String, Value>,
+}
+
+/// The charts of `metrics` (one device's) over `window`: `(charts, x)`.
+///
+/// # Errors
+/// A chart that cannot be rendered (a bad registry override) or engine failure.
+pub fn device_charts(
+    engine: &Engine,
+    registry: &registry::Registry,
+    db: &str,
+    metrics: &[Metric],
+    window: &Window,
+    now: i64,
+) -> Result<(Vec<Value>, Option<Value>), DomainError> {
+    let mut rendered = Vec::new();
+    for m in metrics {
+        let mut tags: BTreeMap<String, String> = m.main_tags.iter().cloned().collect();
+        for (k, v) in &m.extra_tags {
+            tags.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for name in &m.charts {
+            let Some(chart) = registry.chart(name) else {
+                continue;
+            };
+            let params = |summary: bool| RenderParams {
+                field_name: m.field_name.clone(),
+                key: m.key.clone(),
+                object: m.object_id.map(|o| MetricObject {
+                    content_type: DEVICE_CONTENT_TYPE.to_owned(),
+                    object_id: o.to_string(),
+                    tags: tags.clone(),
+                }),
+                timeframe: window.timeframe.clone(),
+                now,
+                timezone: window.zone.name().to_owned(),
+                extra: BTreeMap::new(),
+                fields: None,
+                summary,
+            };
+            let render = |summary: bool| {
+                registry::render(chart, &params(summary))
+                    .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))
+            };
+            let points = run(engine, db, &render(false)?, now)?;
+            let summary = run(engine, db, &render(true)?, now)?;
+            let mut data = match registry::chart_data(chart, &points, &summary, &window.zone) {
+                Value::Object(o) => o,
+                _ => continue,
+            };
+            if data
+                .get("traces")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+            {
+                continue;
+            }
+            let attrs = registry::chart_attributes(chart, &tags, &m.name)
+                .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))?;
+            let title = attrs
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let histogram = chart.chart_type == "histogram";
+            let x = data.remove("x");
+            let mut json = attrs;
+            for (k, v) in data {
+                json.insert(k, v);
+            }
+            if histogram && let Some(x) = x {
+                json.insert("x".into(), x);
+            } else if let Some(x) = x {
+                json.insert("_x".into(), x);
+            }
+            rendered.push(Rendered {
+                key: registry::sort_key(chart.order, &title),
+                histogram,
+                json,
+            });
+        }
+    }
+    rendered.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut x = None;
+    let charts = rendered
+        .into_iter()
+        .map(|mut r| {
+            if let Some(cx) = r.json.remove("_x")
+                && !r.histogram
+                && x.is_none()
+            {
+                x = Some(cx);
+            }
+            Value::Object(r.json)
+        })
+        .collect();
+    Ok((charts, x))
+}
+
+/// Python's `repr` of a number as the CSV export prints it (`3`, `2.0`, `9.73`, `1e-05`).
+pub fn python_number(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(0.0);
+            let a = f.abs();
+            if a != 0.0 && !(1e-4..1e16).contains(&a) {
+                let s = format!("{f:e}");
+                let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+                let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
+                format!("{m}e{sign}{digits:0>2}")
+            } else if f.fract() == 0.0 {
+                format!("{f:.1}")
+            } else {
+                format!("{f}")
+            }
+        }
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The CSV export of charts (spec §4.2): `time`, then `<trace> - <title>` per trace of every
+/// non-histogram chart in chart order, one row per `x`; then, per histogram chart, an empty
+/// row, its title, and `field,value` rows by value descending (null as 0).
+pub fn csv(charts: &[Value], x: Option<&Value>) -> String {
+    let mut header = vec!["time".to_owned()];
+    let mut columns: Vec<&Vec<Value>> = Vec::new();
+    for c in charts.iter().filter(|c| c["type"] != "histogram") {
+        let title = c["title"].as_str().unwrap_or_default();
+        for t in c["traces"].as_array().into_iter().flatten() {
+            header.push(format!("{} - {title}", t[0].as_str().unwrap_or_default()));
+            if let Some(vals) = t[1].as_array() {
+                columns.push(vals);
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: &[String]| -> String {
+        let v: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        v.join(",") + "\r\n"
+    };
+    out.push_str(&line(&header));
+    for (i, label) in x
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let mut row = vec![label.as_str().unwrap_or_default().to_owned()];
+        for col in &columns {
+            row.push(col.get(i).map(python_number).unwrap_or_default());
+        }
+        out.push_str(&line(&row));
+    }
+    for c in charts.iter().filter(|c| c["type"] == "histogram") {
+        out.push_str("\r\n");
+        out.push_str(&line(&[c["title"].as_str().unwrap_or_default().to_owned()]));
+        let mut pairs: Vec<(String, f64, String)> = c["traces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                let v = t[1].get(0).cloned().unwrap_or(Value::Null);
+                let f = v.as_f64().unwrap_or(0.0);
+                let shown = if v.is_null() {
+                    "0".to_owned()
+                } else {
+                    python_number(&v)
+                };
+                (t[0].as_str().unwrap_or_default().to_owned(), f, shown)
+            })
+            .collect();
+        pairs.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (name, _, shown) in pairs {
+            out.push_str(&line(&[name, shown]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_715_681_700 * 1_000_000_000;
+
+    fn req(
+        time: Option<&str>,
+        start: Option<&str>,
+        end: Option<&str>,
+        tz: Option<&str>,
+    ) -> ChartRequest {
+        ChartRequest {
+            time: time.map(str::to_owned),
+            start: start.map(str::to_owned),
+            end: end.map(str::to_owned),
+            timezone: tz.map(str::to_owned),
+        }
+    }
+
+    fn msg(r: &ChartRequest) -> String {
+        match validate(r, "7d", NOW) {
+            Err(DomainError::Refused(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn requests_are_refused_with_upstreams_messages_in_its_order() {
+        assert_eq!(
+            msg(&req(Some("3w"), None, None, Some("Mars/Olympus"))),
+            "Unkown Time Zone"
+        );
+        assert_eq!(
+            msg(&req(
+                None,
+                Some("2024-05-01"),
+                Some("2024-05-02 00:00:00"),
+                None
+            )),
+            "Incorrect custom date format, should be YYYY-MM-DD H:M:S"
+        );
+        assert_eq!(
+            msg(&req(
+                None,
+                Some("2023-01-01 00:00:00"),
+                Some("2024-05-02 00:00:00"),
+                None
+            )),
+            "The date range shouldn't be greater than 365 days"
+        );
+        assert_eq!(
+            msg(&req(
+                None,
+                Some("2024-05-03 00:00:00"),
+                Some("2024-05-02 00:00:00"),
+                None
+            )),
+            "start_date cannot be greater than end_date"
+        );
+        assert_eq!(
+            msg(&req(
+                None,
+                Some("2024-05-15 00:00:00"),
+                Some("2024-05-16 00:00:00"),
+                None
+            )),
+            "start_date cannot be greater than today's date"
+        );
+        assert_eq!(
+            msg(&req(
+                None,
+                Some("2024-05-13 00:00:00"),
+                Some("2024-05-16 00:00:00"),
+                None
+            )),
+            "end_date cannot be greater than today's date"
+        );
+        assert_eq!(
+            msg(&req(Some("3w"), None, None, None)),
+            "Time range not supported"
+        );
+        assert_eq!(
+            msg(&req(Some("xd"), None, None, None)),
+            "Time range not supported"
+        );
+        // Only one of start/end: the time frame applies.
+        assert!(
+            validate(
+                &req(None, Some("2024-05-13 00:00:00"), None, None),
+                "7d",
+                NOW
+            )
+            .is_ok()
+        );
+        assert!(
+            validate(
+                &req(Some("30d"), None, None, Some("Europe/Rome")),
+                "7d",
+                NOW
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn numbers_print_as_python_prints_them() {
+        for (v, s) in [
+            (json!(3), "3"),
+            (json!(2.0), "2.0"),
+            (json!(9.73), "9.73"),
+            (json!(0.0001), "0.0001"),
+            (json!(0.00001), "1e-05"),
+            (json!(1e16), "1e+16"),
+            (json!(-0.5), "-0.5"),
+            (Value::Null, ""),
+        ] {
+            assert_eq!(python_number(&v), s, "{v}");
+        }
+    }
+
+    #[test]
+    fn csv_lays_out_traces_then_histograms() {
+        let charts = vec![
+            json!({"type": "bar", "title": "WiFi clients: wlan0",
+                   "traces": [["wifi_clients", [3, null]]]}),
+            json!({"type": "stackedbar+lines", "title": "Traffic: wlan0",
+                   "traces": [["download", [2.0, 0.5]], ["upload", [9.73, null]]]}),
+            json!({"type": "histogram", "title": "Top apps",
+                   "traces": [["ssh", [1.5]], ["web", [7]], ["dns", [null]]]}),
+        ];
+        let x = json!(["2024-05-14 09:00", "2024-05-14 10:00"]);
+        assert_eq!(
+            csv(&charts, Some(&x)),
+            "time,wifi_clients - WiFi clients: wlan0,download - Traffic: wlan0,upload - Traffic: wlan0\r\n\
+             2024-05-14 09:00,3,2.0,9.73\r\n\
+             2024-05-14 10:00,,0.5,\r\n\
+             \r\n\
+             Top apps\r\n\
+             web,7\r\n\
+             ssh,1.5\r\n\
+             dns,0\r\n"
+        );
+    }
+}
