@@ -74,20 +74,10 @@ fn rows(series: &[Value]) -> Vec<Vec<Value>> {
 
 /// `dd-mm-YYYY_HH:MM:SS.000000` for a UTC epoch second, as the agent names its files.
 fn agent_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{d:02}-{m:02}-{y:04}_{:02}:{:02}:{:02}.000000",
+        "{}_{:02}:{:02}:{:02}.000000",
+        crate::operator_api::agent_date(secs as u64),
         rem / 3600,
         rem % 3600 / 60,
         rem % 60

@@ -34,6 +34,22 @@ pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) 
     (status, v)
 }
 
+/// `dd-mm-YYYY` of a UTC epoch second (the date part of the agent's `time`).
+pub fn agent_date(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap();
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{d:02}-{m:02}-{y:04}")
+}
+
 pub fn token(s: &TestServer, user: &str, password: &str) -> String {
     let (st, v) = call(
         "POST",

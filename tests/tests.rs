@@ -6,6 +6,7 @@ mod compat_select;
 mod compat_write;
 mod config_cli;
 mod device_metrics;
+mod geo_api;
 mod influx_write;
 mod lifecycle;
 #[path = "support/netjson_cases.rs"]

@@ -4,6 +4,7 @@
 //! Owns: the listener's request handling, status codes and bodies. Must not: hold product
 //! rules (they live in `domain`) or open storage itself.
 
+mod geo;
 mod influx;
 mod influx_format;
 mod monitoring;
@@ -50,6 +51,24 @@ pub mod paths {
     pub const DEVICE_METRICS: &str = "/api/v1/monitoring/device/{pk}/";
     /// Devices with their monitoring status.
     pub const MONITORING_DEVICES: &str = "/api/v1/monitoring/device/";
+    /// Locations.
+    pub const LOCATIONS: &str = "/api/v1/geo/location/";
+    /// One location.
+    pub const LOCATION: &str = "/api/v1/geo/location/{pk}/";
+    /// Floor plans.
+    pub const FLOORPLANS: &str = "/api/v1/geo/floorplan/";
+    /// One floor plan.
+    pub const FLOORPLAN: &str = "/api/v1/geo/floorplan/{pk}/";
+    /// A floor plan's image.
+    pub const FLOORPLAN_IMAGE: &str = "/api/v1/geo/floorplan/{pk}/image/";
+    /// A device's place.
+    pub const DEVICE_LOCATION: &str = "/api/v1/controller/device/{pk}/location/";
+    /// The map: locations with devices, as GeoJSON.
+    pub const GEOJSON: &str = "/api/v1/monitoring/geojson/";
+    /// The devices at a location.
+    pub const LOCATION_DEVICES: &str = "/api/v1/monitoring/location/{pk}/device/";
+    /// Devices on a location's floor plans.
+    pub const INDOOR_COORDINATES: &str = "/api/v1/monitoring/location/{pk}/indoor-coordinates/";
     /// A device's metric list with health.
     pub const DEVICE_METRIC_LIST: &str = "/api/v1/monitoring/device/{pk}/metric/";
 }
@@ -96,6 +115,23 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(paths::DEVICE, any(operator::device))
         // The agent's body is read by the handler: an oversized sample must be a 400.
+        .route(paths::LOCATIONS, get(geo::locations).post(geo::locations))
+        .route(paths::LOCATION, any(geo::location))
+        .route(
+            paths::FLOORPLANS,
+            get(geo::floorplans).post(geo::floorplans),
+        )
+        .route(paths::FLOORPLAN, any(geo::floorplan))
+        .route(
+            paths::FLOORPLAN_IMAGE,
+            get(geo::floorplan_image)
+                .put(geo::floorplan_image)
+                .layer(DefaultBodyLimit::max(crate::domain::geo::MAX_IMAGE_BYTES)),
+        )
+        .route(paths::DEVICE_LOCATION, any(geo::device_location))
+        .route(paths::GEOJSON, get(geo::geojson))
+        .route(paths::LOCATION_DEVICES, get(geo::location_devices))
+        .route(paths::INDOOR_COORDINATES, get(geo::indoor_coordinates))
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
         .route(
             paths::DEVICE_METRIC_LIST,

@@ -142,13 +142,25 @@ pub(crate) fn paginate(
     headers: &HeaderMap,
     path: &str,
 ) -> Result<Value, ApiError> {
+    paginate_sized(items, query, headers, path, PAGE_SIZE, MAX_PAGE_SIZE)
+}
+
+/// [`paginate`] with another default and largest page size (the map pages by 1000).
+pub(crate) fn paginate_sized(
+    items: Vec<Value>,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    path: &str,
+    default_size: usize,
+    max_size: usize,
+) -> Result<Value, ApiError> {
     let page_size = match query.get("page_size") {
-        None => PAGE_SIZE,
+        None => default_size,
         Some(s) => s
             .parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
-            .map_or(PAGE_SIZE, |n| n.min(MAX_PAGE_SIZE)),
+            .map_or(default_size, |n| n.min(max_size)),
     };
     let count = items.len();
     let pages = count.div_ceil(page_size).max(1);

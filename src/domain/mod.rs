@@ -9,6 +9,7 @@ pub mod charts;
 pub mod counters;
 pub mod device;
 mod error;
+pub mod geo;
 pub mod id;
 pub mod ingest;
 pub mod metric;
@@ -296,7 +297,7 @@ impl Domain {
         device::create(&self.records, input, self.now_ns())
     }
 
-    fn check_org_for_write(&self, who: &Principal, org: Id) -> Result<(), DomainError> {
+    pub(crate) fn check_org_for_write(&self, who: &Principal, org: Id) -> Result<(), DomainError> {
         if org::get(&self.records, org)?.is_none() || !who.can_view(org) {
             return Err(DomainError::Invalid {
                 field: "organization",
