@@ -635,3 +635,130 @@ fn device_charts_show_what_was_posted() {
         assert_eq!((status, v), (400, json!([msg])), "{q}");
     }
 }
+
+/// The dashboard's general charts add up every device in scope, per organization for an org
+/// admin, and refuse organizations one cannot see.
+#[test]
+fn dashboard_general_charts_follow_the_scope() {
+    let st = setup();
+    let s = &st.s;
+    let org_b = create_org(s, &st.admin, "Second")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (a_id, a_key) = device(&st, "dash-a", "00:00:00:00:07:01");
+    let b = create_device(s, &st.admin, &org_b, "dash-b", "00:00:00:00:07:02");
+    let (b_id, b_key) = (
+        b["id"].as_str().unwrap().to_owned(),
+        b["key"].as_str().unwrap().to_owned(),
+    );
+    let t = (now_secs() / 600) * 600 - 1200;
+    let doc = |rx: u64, client: &str| {
+        json!({
+            "type": "DeviceMonitoring",
+            "interfaces": [
+                {"name": "eth1", "statistics": {"rx_bytes": rx, "tx_bytes": rx}},
+                {"name": "lan", "statistics": {"rx_bytes": rx * 7, "tx_bytes": 0}},
+                {"name": "wlan0", "type": "wireless",
+                 "wireless": {"ssid": "x", "mode": "access_point", "channel": 1, "country": "IT",
+                              "frequency": 2412, "noise": -90, "tx_power": 20,
+                              "clients": [{"mac": client, "auth": true, "authorized": true,
+                                           "ht": true, "vht": false, "wmm": true, "mfp": false}]}},
+            ],
+        })
+        .to_string()
+    };
+    for (id, key, client) in [
+        (&a_id, &a_key, "aa:00:00:00:00:01"),
+        (&b_id, &b_key, "aa:00:00:00:00:02"),
+    ] {
+        for (at, rx) in [(t, 1_000_000_000u64), (t + 300, 2_000_000_000)] {
+            let (status, _) = post(
+                s,
+                &metrics_path(id),
+                &[("key", key), ("time", &agent_time(at))],
+                doc(rx, client).as_bytes(),
+            );
+            assert_eq!(status, 200);
+        }
+    }
+    let dash = |token: &str, q: &str| {
+        call(
+            "GET",
+            &s.url(&format!("/api/v1/monitoring/dashboard/?time=1d{q}")),
+            Some(token),
+            None,
+        )
+    };
+    let summary = |v: &Value, title: &str| {
+        v["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["title"] == title)
+            .unwrap()["summary"]
+            .clone()
+    };
+    let (status, v) = dash(&st.admin, "");
+    assert_eq!(status, 200, "{v}");
+    // Only eth1 counts (the default interface list), both organizations: 1 GB each.
+    assert_eq!(
+        summary(&v, "General Traffic"),
+        json!({"download": 2.0, "upload": 2.0})
+    );
+    assert_eq!(
+        summary(&v, "General WiFi Clients"),
+        json!({"wifi_clients": 2})
+    );
+    assert_eq!(v["organizations"].as_array().unwrap().len(), 2);
+    let (_, v) = dash(&st.admin, "&organization_slug=second");
+    assert_eq!(
+        summary(&v, "General Traffic"),
+        json!({"download": 1.0, "upload": 1.0})
+    );
+    let (status, _) = dash(&st.admin, "&organization_slug=nope");
+    assert_eq!(status, 404);
+
+    // An admin of the first organization sees only it.
+    let (status, _) = call(
+        "POST",
+        &s.url("/api/v1/users/user/"),
+        Some(&st.admin),
+        Some(&json!({"username": "ann", "password": "password-123",
+                     "organization_users": [{"organization": st.org, "is_admin": true}]})),
+    );
+    assert_eq!(status, 201);
+    let ann = crate::operator_api::token(s, "ann", "password-123");
+    let (status, v) = dash(&ann, "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        summary(&v, "General Traffic"),
+        json!({"download": 1.0, "upload": 1.0})
+    );
+    assert_eq!(
+        summary(&v, "General WiFi Clients"),
+        json!({"wifi_clients": 1})
+    );
+    assert!(v.get("organizations").is_none());
+    let (status, _) = dash(&ann, "&organization_slug=second");
+    assert_eq!(status, 403);
+    // A user of no organization is refused; CSV has upstream's header.
+    call(
+        "POST",
+        &s.url("/api/v1/users/user/"),
+        Some(&st.admin),
+        Some(&json!({"username": "nobody", "password": "password-123"})),
+    );
+    let nobody = crate::operator_api::token(s, "nobody", "password-123");
+    assert_eq!(dash(&nobody, "").0, 403);
+    let text = ureq::get(&s.url("/api/v1/monitoring/dashboard/?time=1d&csv=1"))
+        .set("Authorization", &format!("Bearer {}", st.admin))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        text.starts_with("time,wifi_clients - General WiFi Clients,download - General Traffic,upload - General Traffic\r\n"),
+        "{text}"
+    );
+}

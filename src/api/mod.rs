@@ -51,6 +51,8 @@ pub mod paths {
     pub const DEVICE_METRICS: &str = "/api/v1/monitoring/device/{pk}/";
     /// Devices with their monitoring status.
     pub const MONITORING_DEVICES: &str = "/api/v1/monitoring/device/";
+    /// The dashboard's general charts.
+    pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
     /// Locations.
     pub const LOCATIONS: &str = "/api/v1/geo/location/";
     /// One location.
@@ -133,6 +135,7 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::LOCATION_DEVICES, get(geo::location_devices))
         .route(paths::INDOOR_COORDINATES, get(geo::indoor_coordinates))
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
+        .route(paths::DASHBOARD, get(monitoring::dashboard))
         .route(
             paths::DEVICE_METRIC_LIST,
             get(monitoring::device_metric_list),

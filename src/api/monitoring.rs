@@ -260,6 +260,63 @@ pub(crate) async fn get_device_charts(
     Ok(json_response(StatusCode::OK, &body))
 }
 
+/// `GET /api/v1/monitoring/dashboard/`: the general charts (spec §4.6), or their CSV.
+pub(crate) async fn dashboard(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let list = |k: &str| -> Vec<String> {
+        q.get(k)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (slugs, locations, floorplans) = (
+        list("organization_slug"),
+        list("location_id"),
+        list("floorplan_id"),
+    );
+    let req = ChartRequest {
+        time: q.get("time").cloned(),
+        start: q.get("start").cloned(),
+        end: q.get("end").cloned(),
+        timezone: q.get("timezone").cloned(),
+    };
+    let want_csv = q.get("csv").is_some_and(|v| !v.is_empty());
+    let domain = st.domain.clone();
+    let d = blocking(move || domain.dashboard(&who, &req, &slugs, &locations, &floorplans)).await?;
+    if want_csv {
+        return Ok((
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=data.csv"),
+            ],
+            charts::csv(&d.charts, d.x.as_ref()),
+        )
+            .into_response());
+    }
+    let mut body = json!({ "charts": d.charts });
+    if let Some(x) = d.x {
+        body["x"] = x;
+    }
+    if d.organizations.len() >= 2 {
+        body["organizations"] = Value::Array(
+            d.organizations
+                .iter()
+                .map(|o| json!({"id": o.slug, "text": o.name}))
+                .collect(),
+        );
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
 /// A storage failure: 500, which the agent retries (the sample is kept on the router).
 fn server_error(e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "storing a device sample failed");

@@ -144,6 +144,102 @@ struct Rendered {
     key: String,
     histogram: bool,
     json: Map<String, Value>,
+    x: Option<Value>,
+}
+
+/// What one chart is drawn from.
+struct ChartSource<'a> {
+    chart_name: &'a str,
+    metric_name: &'a str,
+    field_name: &'a str,
+    key: &'a str,
+    object: Option<MetricObject>,
+    tags: BTreeMap<String, String>,
+    extra: BTreeMap<String, registry::ParamValue>,
+}
+
+/// Renders, runs and shapes one chart; `None` when it has no data (or no configuration).
+fn draw(
+    engine: &Engine,
+    registry: &registry::Registry,
+    db: &str,
+    src: ChartSource<'_>,
+    window: &Window,
+    now: i64,
+) -> Result<Option<Rendered>, DomainError> {
+    let name = src.chart_name;
+    let Some(chart) = registry.chart(name) else {
+        return Ok(None);
+    };
+    let params = |summary: bool| RenderParams {
+        field_name: src.field_name.to_owned(),
+        key: src.key.to_owned(),
+        object: src.object.clone(),
+        timeframe: window.timeframe.clone(),
+        now,
+        timezone: window.zone.name().to_owned(),
+        extra: src.extra.clone(),
+        fields: None,
+        summary,
+    };
+    let render = |summary: bool| {
+        registry::render(chart, &params(summary))
+            .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))
+    };
+    let points = run(engine, db, &render(false)?, now)?;
+    let summary = run(engine, db, &render(true)?, now)?;
+    let Value::Object(mut data) = registry::chart_data(chart, &points, &summary, &window.zone)
+    else {
+        return Ok(None);
+    };
+    if data
+        .get("traces")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+    {
+        return Ok(None);
+    }
+    let attrs = registry::chart_attributes(chart, &src.tags, src.metric_name)
+        .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))?;
+    let title = attrs
+        .get("title")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let histogram = chart.chart_type == "histogram";
+    let x = data.remove("x");
+    let mut json = attrs;
+    json.extend(data);
+    let x = if histogram {
+        if let Some(x) = x {
+            json.insert("x".into(), x);
+        }
+        None
+    } else {
+        x
+    };
+    Ok(Some(Rendered {
+        key: registry::sort_key(chart.order, &title),
+        histogram,
+        json,
+        x,
+    }))
+}
+
+/// Orders rendered charts and takes the shared `x` from the first non-histogram one.
+fn assemble(mut rendered: Vec<Rendered>) -> (Vec<Value>, Option<Value>) {
+    rendered.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut x = None;
+    let charts = rendered
+        .into_iter()
+        .map(|r| {
+            if x.is_none() && !r.histogram {
+                x = r.x;
+            }
+            Value::Object(r.json)
+        })
+        .collect();
+    (charts, x)
 }
 
 /// The charts of `metrics` (one device's) over `window`: `(charts, x)`.
@@ -165,81 +261,84 @@ pub fn device_charts(
             tags.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for name in &m.charts {
-            let Some(chart) = registry.chart(name) else {
-                continue;
-            };
-            let params = |summary: bool| RenderParams {
-                field_name: m.field_name.clone(),
-                key: m.key.clone(),
+            let src = ChartSource {
+                chart_name: name,
+                metric_name: &m.name,
+                field_name: &m.field_name,
+                key: &m.key,
                 object: m.object_id.map(|o| MetricObject {
                     content_type: DEVICE_CONTENT_TYPE.to_owned(),
                     object_id: o.to_string(),
                     tags: tags.clone(),
                 }),
-                timeframe: window.timeframe.clone(),
-                now,
-                timezone: window.zone.name().to_owned(),
+                tags: tags.clone(),
                 extra: BTreeMap::new(),
-                fields: None,
-                summary,
             };
-            let render = |summary: bool| {
-                registry::render(chart, &params(summary))
-                    .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))
-            };
-            let points = run(engine, db, &render(false)?, now)?;
-            let summary = run(engine, db, &render(true)?, now)?;
-            let mut data = match registry::chart_data(chart, &points, &summary, &window.zone) {
-                Value::Object(o) => o,
-                _ => continue,
-            };
-            if data
-                .get("traces")
-                .and_then(Value::as_array)
-                .is_none_or(Vec::is_empty)
-            {
-                continue;
-            }
-            let attrs = registry::chart_attributes(chart, &tags, &m.name)
-                .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))?;
-            let title = attrs
-                .get("title")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let histogram = chart.chart_type == "histogram";
-            let x = data.remove("x");
-            let mut json = attrs;
-            for (k, v) in data {
-                json.insert(k, v);
-            }
-            if histogram && let Some(x) = x {
-                json.insert("x".into(), x);
-            } else if let Some(x) = x {
-                json.insert("_x".into(), x);
-            }
-            rendered.push(Rendered {
-                key: registry::sort_key(chart.order, &title),
-                histogram,
-                json,
-            });
+            rendered.extend(draw(engine, registry, db, src, window, now)?);
         }
     }
-    rendered.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut x = None;
-    let charts = rendered
-        .into_iter()
-        .map(|mut r| {
-            if let Some(cx) = r.json.remove("_x")
-                && !r.histogram
-                && x.is_none()
-            {
-                x = Some(cx);
-            }
-            Value::Object(r.json)
-        })
-        .collect();
-    Ok((charts, x))
+    Ok(assemble(rendered))
+}
+
+/// Filters of the dashboard's general charts (spec §4.6); empty lists mean "no filter".
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Organizations (`None`: every organization, for superusers without a filter).
+    pub organizations: Option<Vec<String>>,
+    /// Locations.
+    pub locations: Vec<String>,
+    /// Floor plans.
+    pub floorplans: Vec<String>,
+    /// Interfaces counted in general traffic (cleaned names).
+    pub interfaces: Vec<String>,
+}
+
+/// The general (network-wide) charts over `window` within `scope`: `(charts, x)`.
+///
+/// # Errors
+/// A chart that cannot be rendered or engine failure.
+pub fn general_charts(
+    engine: &Engine,
+    registry: &registry::Registry,
+    db: &str,
+    scope: &Scope,
+    window: &Window,
+    now: i64,
+) -> Result<(Vec<Value>, Option<Value>), DomainError> {
+    use registry::ParamValue as P;
+    let mut extra = BTreeMap::new();
+    if let Some(orgs) = &scope.organizations {
+        extra.insert("organization_id".to_owned(), P::List(orgs.clone()));
+    }
+    if !scope.locations.is_empty() {
+        extra.insert("location_id".to_owned(), P::List(scope.locations.clone()));
+    }
+    if !scope.floorplans.is_empty() {
+        extra.insert("floorplan_id".to_owned(), P::List(scope.floorplans.clone()));
+    }
+    let mut rendered = Vec::new();
+    for metric_name in ["general_clients", "general_traffic"] {
+        let Some(cfg) = registry.metric(metric_name) else {
+            continue;
+        };
+        let mut extra = extra.clone();
+        if metric_name == "general_traffic" {
+            extra.insert("ifname".to_owned(), P::List(scope.interfaces.clone()));
+        }
+        for chart in &cfg.charts {
+            let src = ChartSource {
+                chart_name: chart,
+                metric_name: &cfg.name,
+                field_name: &cfg.field_name,
+                key: &cfg.key,
+                object: None,
+                tags: BTreeMap::new(),
+                extra: extra.clone(),
+            };
+            rendered.extend(draw(engine, registry, db, src, window, now)?);
+        }
+    }
+    Ok(assemble(rendered))
 }
 
 /// Python's `repr` of a number as the CSV export prints it (`3`, `2.0`, `9.73`, `1e-05`).

@@ -70,6 +70,17 @@ pub struct DeviceCharts {
     pub data: Option<serde_json::Value>,
 }
 
+/// The dashboard's general charts.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// Charts with data, in display order.
+    pub charts: Vec<serde_json::Value>,
+    /// Shared bucket labels.
+    pub x: Option<serde_json::Value>,
+    /// The organizations the principal sees.
+    pub organizations: Vec<Organization>,
+}
+
 /// What the domain is configured with.
 #[derive(Debug, Clone)]
 pub struct DomainSettings {
@@ -85,6 +96,9 @@ pub struct DomainSettings {
     pub wifi_sessions: bool,
     /// Chart timeframe when a request names none (`DEFAULT_CHART_TIME`).
     pub default_chart_time: String,
+    /// Interfaces summed by the dashboard's traffic chart, per organization slug and
+    /// `__all__` (`DASHBOARD_TRAFFIC_CHART`).
+    pub dashboard_traffic: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl DomainSettings {
@@ -97,6 +111,9 @@ impl DomainSettings {
             mac_vendors: None,
             wifi_sessions: true,
             default_chart_time: "7d".to_owned(),
+            dashboard_traffic: crate::config::Config::default()
+                .monitoring
+                .dashboard_traffic_chart,
         }
     }
 }
@@ -431,6 +448,95 @@ impl Domain {
             charts,
             x,
             data,
+        })
+    }
+
+    /// The dashboard's general charts (spec §4.6) within the requested organizations (slugs),
+    /// locations and floor plans; also the organizations the principal sees (for the selector).
+    ///
+    /// # Errors
+    /// No organization (`Forbidden`), an unknown or foreign slug, location or floor plan
+    /// (`NotFound` / `Forbidden`), bad parameters (`Refused`), chart or storage failure.
+    pub fn dashboard(
+        &self,
+        who: &Principal,
+        req: &charts::ChartRequest,
+        slugs: &[String],
+        locations: &[String],
+        floorplans: &[String],
+    ) -> Result<Dashboard, DomainError> {
+        if !who.is_superuser && who.memberships.is_empty() {
+            return Err(DomainError::Forbidden);
+        }
+        let all = org::list(&self.records)?;
+        let visible: Vec<Organization> =
+            all.iter().filter(|o| who.can_view(o.id)).cloned().collect();
+        let mut in_scope: Vec<&Organization> = Vec::new();
+        for s in slugs {
+            let o = all
+                .iter()
+                .find(|o| &o.slug == s)
+                .ok_or(DomainError::NotFound)?;
+            if !who.can_view(o.id) {
+                return Err(DomainError::Forbidden);
+            }
+            in_scope.push(o);
+        }
+        let organizations = if !in_scope.is_empty() {
+            Some(in_scope.iter().map(|o| o.id).collect::<Vec<_>>())
+        } else {
+            who.visible_orgs()
+        };
+        let allowed = |org: Id| organizations.as_ref().is_none_or(|v| v.contains(&org));
+        for l in locations {
+            let ok = Id::parse(l)
+                .and_then(|id| geo::location(&self.records, id).ok().flatten())
+                .is_some_and(|loc| who.can_view(loc.organization) && allowed(loc.organization));
+            if !ok {
+                return Err(DomainError::NotFound);
+            }
+        }
+        for f in floorplans {
+            let ok = Id::parse(f)
+                .and_then(|id| geo::floorplan(&self.records, id).ok().flatten())
+                .is_some_and(|fp| who.can_view(fp.organization) && allowed(fp.organization));
+            if !ok {
+                return Err(DomainError::NotFound);
+            }
+        }
+        let single_slug = match organizations.as_deref() {
+            Some([one]) => all.iter().find(|o| o.id == *one).map(|o| o.slug.clone()),
+            _ => None,
+        };
+        let interfaces = single_slug
+            .and_then(|s| self.settings.dashboard_traffic.get(&s))
+            .or_else(|| self.settings.dashboard_traffic.get("__all__"))
+            .map(|v| {
+                v.iter()
+                    .map(|i| registry::clean_timeseries_data_key(i))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let scope = charts::Scope {
+            organizations: organizations.map(|v| v.iter().map(Id::to_string).collect()),
+            locations: locations.to_vec(),
+            floorplans: floorplans.to_vec(),
+            interfaces,
+        };
+        let now = self.now_ns();
+        let window = charts::validate(req, &self.settings.default_chart_time, now)?;
+        let (charts, x) = charts::general_charts(
+            &self.engine,
+            &self.settings.registry,
+            &self.settings.database,
+            &scope,
+            &window,
+            now,
+        )?;
+        Ok(Dashboard {
+            charts,
+            x,
+            organizations: visible,
         })
     }
 
