@@ -53,6 +53,10 @@ pub mod paths {
     pub const MONITORING_DEVICES: &str = "/api/v1/monitoring/device/";
     /// The dashboard's general charts.
     pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
+    /// WiFi sessions.
+    pub const WIFI_SESSIONS: &str = "/api/v1/monitoring/wifi-session/";
+    /// One WiFi session.
+    pub const WIFI_SESSION: &str = "/api/v1/monitoring/wifi-session/{pk}/";
     /// Locations.
     pub const LOCATIONS: &str = "/api/v1/geo/location/";
     /// One location.
@@ -136,6 +140,8 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::INDOOR_COORDINATES, get(geo::indoor_coordinates))
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
         .route(paths::DASHBOARD, get(monitoring::dashboard))
+        .route(paths::WIFI_SESSIONS, get(monitoring::wifi_sessions))
+        .route(paths::WIFI_SESSION, get(monitoring::wifi_session))
         .route(
             paths::DEVICE_METRIC_LIST,
             get(monitoring::device_metric_list),

@@ -21,7 +21,8 @@ use axum::http::{HeaderMap, Uri};
 
 use super::ApiState;
 use super::operator::device_json;
-use super::rest::{ApiError, Auth, authenticate, blocking, json_response, paginate};
+use super::rest::{ApiError, Auth, authenticate, blocking, iso_time, json_response, paginate};
+use crate::domain::wifi::SessionView;
 use crate::domain::AgentDevice;
 use crate::domain::ChartAccess;
 use crate::domain::charts::{self, ChartRequest};
@@ -315,6 +316,102 @@ pub(crate) async fn dashboard(
         );
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+fn session_json(v: &SessionView) -> Value {
+    let flag = |f: Option<bool>| f.map(|b| if b { "yes" } else { "no" });
+    let c = v.client.as_ref();
+    json!({
+        "id": v.session.id.to_string(),
+        "organization": v.organization_name,
+        "device": v.device_name,
+        "ssid": v.session.ssid,
+        "interface_name": v.session.interface_name,
+        "client": {
+            "mac_address": v.session.client,
+            "vendor": c.and_then(|c| c.vendor.clone()),
+            "wifi6": flag(c.and_then(|c| c.he)),
+            "wifi5": flag(c.and_then(|c| c.vht)),
+            "wifi4": flag(c.and_then(|c| c.ht)),
+            "wmm": c.is_some_and(|c| c.wmm),
+            "wds": c.is_some_and(|c| c.wds),
+            "wps": c.is_some_and(|c| c.wps),
+        },
+        "start_time": iso_time(v.session.start_ns),
+        "stop_time": v.session.stop_ns.map(iso_time),
+        "modified": iso_time(v.session.modified_ns),
+    })
+}
+
+/// `GET /api/v1/monitoring/wifi-session/`: sessions of the devices one sees, newest first,
+/// filterable by `device`, `device__organization`, `start_time__gt/gte/lt/lte`,
+/// `stop_time__gt/gte/lt/lte` (ISO 8601 or `YYYY-MM-DD[ HH:MM:SS]`) and `stop_time__isnull`.
+pub(crate) async fn wifi_sessions(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id_filter = |k: &str| -> Result<Option<Id>, ApiError> {
+        q.get(k)
+            .map(|s| Id::parse(s).ok_or_else(|| ApiError::field(k, "Enter a valid UUID.")))
+            .transpose()
+    };
+    let device = id_filter("device")?;
+    let org = id_filter("device__organization")?;
+    let utc = crate::time::Zone::utc();
+    let mut bounds: Vec<(&str, &str, i64)> = Vec::new();
+    for field in ["start_time", "stop_time"] {
+        for op in ["gt", "gte", "lt", "lte"] {
+            let k = format!("{field}__{op}");
+            if let Some(v) = q.get(&k) {
+                let t = utc
+                    .parse_time(v)
+                    .map_err(|_| ApiError::field(&k, "Enter a valid date/time."))?;
+                bounds.push((field, op, t));
+            }
+        }
+    }
+    let open = match q.get("stop_time__isnull").map(String::as_str) {
+        None => None,
+        Some("true" | "True" | "1") => Some(true),
+        Some(_) => Some(false),
+    };
+    let domain = st.domain.clone();
+    let list = blocking(move || domain.wifi_sessions(&who)).await?;
+    let items = list
+        .iter()
+        .filter(|v| device.is_none_or(|d| v.session.device == d))
+        .filter(|v| org.is_none_or(|o| v.session.organization == o))
+        .filter(|v| open.is_none_or(|o| v.session.stop_ns.is_none() == o))
+        .filter(|v| {
+            bounds.iter().all(|(field, op, t)| {
+                let x = if *field == "start_time" { Some(v.session.start_ns) } else { v.session.stop_ns };
+                x.is_some_and(|x| match *op {
+                    "gt" => x > *t,
+                    "gte" => x >= *t,
+                    "lt" => x < *t,
+                    _ => x <= *t,
+                })
+            })
+        })
+        .map(session_json)
+        .collect();
+    Ok(json_response(StatusCode::OK, &paginate(items, &q, &headers, uri.path())?))
+}
+
+/// `GET /api/v1/monitoring/wifi-session/{id}/`.
+pub(crate) async fn wifi_session(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    Path(pk): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
+    let domain = st.domain.clone();
+    let list = blocking(move || domain.wifi_sessions(&who)).await?;
+    let v = list.iter().find(|v| v.session.id == id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(StatusCode::OK, &session_json(v)))
 }
 
 /// A storage failure: 500, which the agent retries (the sample is kept on the router).

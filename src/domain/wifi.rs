@@ -348,3 +348,48 @@ mod tests {
         assert!(sessions_of(&r, dev).unwrap().is_empty());
     }
 }
+
+/// A session with what its API listing shows alongside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionView {
+    /// The session.
+    pub session: WifiSession,
+    /// Its device's name.
+    pub device_name: String,
+    /// Its organization's name.
+    pub organization_name: String,
+    /// Its client.
+    pub client: Option<WifiClient>,
+}
+
+impl super::Domain {
+    /// The WiFi sessions of the devices the principal may see, newest first.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn wifi_sessions(&self, who: &super::access::Principal) -> Result<Vec<SessionView>, DomainError> {
+        let devices: std::collections::HashMap<Id, String> = self
+            .devices(who)?
+            .into_iter()
+            .map(|d| (d.id, d.name))
+            .collect();
+        let orgs: std::collections::HashMap<Id, String> = self
+            .organizations(who)?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect();
+        let mut out = Vec::new();
+        for s in all_sessions(&self.records)? {
+            let Some(device_name) = devices.get(&s.device) else {
+                continue;
+            };
+            out.push(SessionView {
+                device_name: device_name.clone(),
+                organization_name: orgs.get(&s.organization).cloned().unwrap_or_default(),
+                client: client(&self.records, &s.client)?,
+                session: s,
+            });
+        }
+        Ok(out)
+    }
+}
