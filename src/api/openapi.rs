@@ -78,8 +78,12 @@ mod tests {
     /// The body of `pub mod paths { … }` in `mod.rs`, and the rest of the file.
     fn mod_rs() -> (&'static str, &'static str) {
         let src = include_str!("mod.rs");
-        let start = src.find("pub mod paths {").expect("mod.rs declares `pub mod paths`");
-        let len = src[start..].find("\n}\n").expect("`pub mod paths` is closed");
+        let start = src
+            .find("pub mod paths {")
+            .expect("mod.rs declares `pub mod paths`");
+        let len = src[start..]
+            .find("\n}\n")
+            .expect("`pub mod paths` is closed");
         (&src[start..start + len], &src[start + len..])
     }
 
@@ -104,7 +108,14 @@ mod tests {
         assert_eq!(d["info"]["title"], "wispmon");
         assert_eq!(d["info"]["version"], env!("CARGO_PKG_VERSION"));
         assert!(!DOCUMENT.contains(VERSION_PLACEHOLDER));
-        for scheme in ["tokenAuth", "drfToken", "influxBasic", "influxToken"] {
+        for scheme in [
+            "tokenAuth",
+            "drfToken",
+            "influxBasic",
+            "influxToken",
+            "influxUser",
+            "influxPassword",
+        ] {
             assert!(
                 d["components"]["securitySchemes"][scheme].is_object(),
                 "security scheme {scheme} is missing"
@@ -115,7 +126,10 @@ mod tests {
     #[test]
     fn every_path_constant_is_in_all() {
         let consts = path_constants();
-        assert!(consts.len() >= 15, "the constant scan found too few: {consts:?}");
+        assert!(
+            consts.len() >= 15,
+            "the constant scan found too few: {consts:?}"
+        );
         let all: BTreeSet<&str> = paths::ALL.iter().copied().collect();
         assert_eq!(all.len(), paths::ALL.len(), "ALL has duplicates");
         let declared: BTreeSet<&str> = consts.iter().map(|(_, v)| v.as_str()).collect();
@@ -276,7 +290,12 @@ mod tests {
     }
 
     /// The status and body of one request with the superuser's token.
-    async fn answer(app: &axum::Router, method: &Method, path: &str, token: &str) -> (u16, Vec<u8>) {
+    async fn answer(
+        app: &axum::Router,
+        method: &Method,
+        path: &str,
+        token: &str,
+    ) -> (u16, Vec<u8>) {
         let req = Request::builder()
             .method(method)
             .uri(path)
