@@ -8,6 +8,7 @@ mod geo;
 mod influx;
 mod influx_format;
 mod monitoring;
+mod openapi;
 mod operator;
 mod rest;
 
@@ -77,6 +78,31 @@ pub mod paths {
     pub const INDOOR_COORDINATES: &str = "/api/v1/monitoring/location/{pk}/indoor-coordinates/";
     /// A device's metric list with health.
     pub const DEVICE_METRIC_LIST: &str = "/api/v1/monitoring/device/{pk}/metric/";
+    /// This API's OpenAPI document.
+    pub const DOCS: &str = "/api/v1/docs/";
+    /// The same document under a file name, for tools that want one.
+    pub const DOCS_JSON: &str = "/api/v1/docs/openapi.json";
+
+    /// Every path above. The OpenAPI tests hold it equal to the constants, the router and the
+    /// document, so a route added without documentation fails them.
+    #[cfg(test)]
+    pub(crate) const ALL: &[&str] = &[
+        HEALTHZ,
+        PING,
+        WRITE,
+        QUERY,
+        TOKEN,
+        USERS,
+        ORGANIZATIONS,
+        ORGANIZATION,
+        DEVICES,
+        DEVICE,
+        DEVICE_METRICS,
+        MONITORING_DEVICES,
+        DEVICE_METRIC_LIST,
+        DOCS,
+        DOCS_JSON,
+    ];
 }
 
 /// What every handler can reach.
@@ -152,6 +178,8 @@ pub fn router(state: ApiState) -> Router {
                 .post(monitoring::post_device_metrics)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route(paths::DOCS, get(openapi::document))
+        .route(paths::DOCS_JSON, get(openapi::document))
         .fallback(not_found)
         .with_state(state)
 }
