@@ -154,6 +154,23 @@ fn tokens_organizations_devices_and_tenant_walls() {
         );
         assert_eq!(st, 201, "{v}");
     }
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/users/user/"),
+        Some(&admin),
+        Some(&json!({
+            "username": "carol", "password": "password-123",
+            "organization_users": [{"organization": "5d2b7c1e-8f43-4a7e-9c61-2f0e9b1a7d33"}],
+        })),
+    );
+    assert_eq!(st, 400, "{v}");
+    let (st, _) = call(
+        "POST",
+        &s.url("/api/v1/users/token/"),
+        None,
+        Some(&json!({"username": "carol", "password": "password-123"})),
+    );
+    assert_eq!(st, 400, "a refused user is not half-created");
     let alice = token(&s, "alice", "password-123");
     let bob = token(&s, "bob", "password-123");
     let (st, _) = call(
@@ -223,9 +240,27 @@ fn tokens_organizations_devices_and_tenant_walls() {
             .contains("does not exist")
     );
 
-    // A viewer reads but does not change.
-    let (st, _) = call("GET", &db_url, Some(&bob), None);
+    // A viewer reads but does not change, and does not see the secrets (a device key lets one
+    // post as the device; the shared secret registers new devices).
+    let (st, v) = call("GET", &db_url, Some(&bob), None);
     assert_eq!(st, 200);
+    assert_eq!(v["key"], Value::Null);
+    let (_, v) = call(
+        "GET",
+        &s.url(&format!("/api/v1/users/organization/{b_id}/")),
+        Some(&bob),
+        None,
+    );
+    assert_eq!(v["shared_secret"], Value::Null);
+    let (_, v) = call(
+        "GET",
+        &s.url("/api/v1/monitoring/device/"),
+        Some(&bob),
+        None,
+    );
+    assert_eq!(v["results"][0]["key"], Value::Null);
+    let (_, v) = call("GET", &db_url, Some(&admin), None);
+    assert_eq!(v["key"], db["key"]);
     let (st, v) = call("PATCH", &db_url, Some(&bob), Some(&json!({"notes": "x"})));
     assert_eq!(st, 403, "{v}");
 

@@ -16,11 +16,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use super::operator::device_json;
+use super::operator::device_json_for;
 use super::rest::{
     ApiError, Auth, Fields, blocking, iso_time, json_object, json_response, paginate,
     paginate_sized,
 };
+use crate::domain::access::Principal;
 use crate::domain::device::{Device, HealthStatus};
 use crate::domain::geo::{DevicePlace, FloorPlan, Location, LocationInput, LocationKind};
 use crate::domain::id::Id;
@@ -381,8 +382,8 @@ fn status_label(s: HealthStatus) -> &'static str {
     s.as_str()
 }
 
-fn device_with_status(d: &Device) -> Value {
-    let mut v = device_json(d);
+fn device_with_status(who: &Principal, d: &Device) -> Value {
+    let mut v = device_json_for(who, d);
     v["monitoring"] = json!({"status": d.status.as_str(), "status_label": status_label(d.status)});
     v["admin_edit_url"] = json!(format!("/devices/{}/", d.id));
     v
@@ -407,6 +408,7 @@ pub(crate) async fn location_devices(
         .filter_map(HealthStatus::parse)
         .collect();
     let search = q.get("search").map(|s| s.to_lowercase());
+    let w = who.clone();
     let domain = st.domain.clone();
     let (devices, has_floorplan) = blocking(move || {
         let devices = domain.location_devices(&who, id)?;
@@ -422,7 +424,7 @@ pub(crate) async fn location_devices(
                 d.name.to_lowercase().contains(s) || d.mac_address.to_lowercase().contains(s)
             })
         })
-        .map(device_with_status)
+        .map(|d| device_with_status(&w, d))
         .collect();
     let mut page = paginate(items, &q, &headers, uri.path())?;
     page["has_floorplan"] = json!(has_floorplan);

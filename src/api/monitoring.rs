@@ -20,9 +20,8 @@ use serde_json::{Value, json};
 use axum::http::{HeaderMap, Uri};
 
 use super::ApiState;
-use super::operator::device_json;
+use super::operator::{device_json, device_json_for};
 use super::rest::{ApiError, Auth, authenticate, blocking, iso_time, json_response, paginate};
-use crate::domain::wifi::SessionView;
 use crate::domain::AgentDevice;
 use crate::domain::ChartAccess;
 use crate::domain::charts::{self, ChartRequest};
@@ -30,6 +29,7 @@ use crate::domain::device::HealthStatus;
 use crate::domain::id::Id;
 use crate::domain::ingest::effective_time;
 use crate::domain::netjson::{self, MAX_BODY_BYTES};
+use crate::domain::wifi::SessionView;
 
 /// Bytes of an oversized body read and discarded before answering, so the agent (curl) reads
 /// our 400 instead of a reset connection; beyond this the connection is closed.
@@ -163,6 +163,7 @@ pub(crate) async fn list_devices(
         })?),
     };
     let slug = q.get("organization_slug").cloned();
+    let w = who.clone();
     let domain = st.domain.clone();
     let (devices, orgs) = blocking(move || {
         let orgs = domain.organizations(&who)?;
@@ -175,7 +176,7 @@ pub(crate) async fn list_devices(
         .filter(|d| status.is_none_or(|s| d.status == s))
         .filter(|d| org.is_none_or(|o| d.organization == o))
         .filter(|d| slug_org.is_none_or(|o| o == Some(d.organization)))
-        .map(device_json)
+        .map(|d| device_json_for(&w, d))
         .collect();
     Ok(json_response(
         StatusCode::OK,
@@ -217,9 +218,12 @@ pub(crate) async fn get_device_charts(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let access = match q.get("key").filter(|k| !k.is_empty()) {
-        Some(k) => ChartAccess::DeviceKey(k.clone()),
-        None => ChartAccess::Operator(authenticate(&st, &headers).await?),
+    let (access, who) = match q.get("key").filter(|k| !k.is_empty()) {
+        Some(k) => (ChartAccess::DeviceKey(k.clone()), None),
+        None => {
+            let p = authenticate(&st, &headers).await?;
+            (ChartAccess::Operator(p.clone()), Some(p))
+        }
     };
     let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
     let non_empty = |k: &str| q.get(k).is_some_and(|v| !v.is_empty());
@@ -244,7 +248,11 @@ pub(crate) async fn get_device_charts(
         )
             .into_response());
     }
-    let mut body = device_json(&page.device);
+    // The device itself (by key) may see its key; operators as their role allows.
+    let mut body = match &who {
+        Some(p) => device_json_for(p, &page.device),
+        None => device_json(&page.device),
+    };
     body["monitoring"]["related_metrics"] = Value::Array(
         page.metrics
             .iter()
@@ -387,7 +395,11 @@ pub(crate) async fn wifi_sessions(
         .filter(|v| open.is_none_or(|o| v.session.stop_ns.is_none() == o))
         .filter(|v| {
             bounds.iter().all(|(field, op, t)| {
-                let x = if *field == "start_time" { Some(v.session.start_ns) } else { v.session.stop_ns };
+                let x = if *field == "start_time" {
+                    Some(v.session.start_ns)
+                } else {
+                    v.session.stop_ns
+                };
                 x.is_some_and(|x| match *op {
                     "gt" => x > *t,
                     "gte" => x >= *t,
@@ -398,7 +410,10 @@ pub(crate) async fn wifi_sessions(
         })
         .map(session_json)
         .collect();
-    Ok(json_response(StatusCode::OK, &paginate(items, &q, &headers, uri.path())?))
+    Ok(json_response(
+        StatusCode::OK,
+        &paginate(items, &q, &headers, uri.path())?,
+    ))
 }
 
 /// `GET /api/v1/monitoring/wifi-session/{id}/`.
@@ -410,7 +425,10 @@ pub(crate) async fn wifi_session(
     let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
     let domain = st.domain.clone();
     let list = blocking(move || domain.wifi_sessions(&who)).await?;
-    let v = list.iter().find(|v| v.session.id == id).ok_or_else(ApiError::not_found)?;
+    let v = list
+        .iter()
+        .find(|v| v.session.id == id)
+        .ok_or_else(ApiError::not_found)?;
     Ok(json_response(StatusCode::OK, &session_json(v)))
 }
 

@@ -16,7 +16,7 @@ use super::ApiState;
 use super::rest::{
     ApiError, Auth, Fields, blocking, iso_time, json_object, json_response, paginate,
 };
-use crate::domain::access::Role;
+use crate::domain::access::{Principal, Role};
 use crate::domain::device::{Device, DeviceInput};
 use crate::domain::id::Id;
 use crate::domain::org::{Organization, OrganizationInput};
@@ -111,6 +111,15 @@ pub(crate) async fn create_user(
     ))
 }
 
+/// An organization as `who` may see it: the registration secret only for its managers.
+fn org_json_for(who: &Principal, o: &Organization) -> Value {
+    let mut v = org_json(o);
+    if !who.can_manage(o.id) {
+        v["shared_secret"] = Value::Null;
+    }
+    v
+}
+
 fn org_json(o: &Organization) -> Value {
     json!({
         "id": o.id.to_string(),
@@ -162,8 +171,9 @@ pub(crate) async fn organizations(
         let o = blocking(move || domain.create_organization(&who, input)).await?;
         return Ok(json_response(StatusCode::CREATED, &org_json(&o)));
     }
+    let w = who.clone();
     let list = blocking(move || domain.organizations(&who)).await?;
-    let items = list.iter().map(org_json).collect();
+    let items = list.iter().map(|o| org_json_for(&w, o)).collect();
     Ok(json_response(
         StatusCode::OK,
         &paginate(items, &q, &headers, uri.path())?,
@@ -182,8 +192,9 @@ pub(crate) async fn organization(
     let domain = st.domain.clone();
     match method {
         Method::GET | Method::HEAD => {
+            let w = who.clone();
             let o = blocking(move || domain.organization(&who, id)).await?;
-            Ok(json_response(StatusCode::OK, &org_json(&o)))
+            Ok(json_response(StatusCode::OK, &org_json_for(&w, &o)))
         }
         Method::PUT | Method::PATCH => {
             let parsed = org_input(&body, method == Method::PUT);
@@ -206,6 +217,16 @@ fn method_not_allowed(m: &Method) -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         &format!("Method \"{m}\" not allowed."),
     )
+}
+
+/// A device as `who` may see it: its key (which lets one post as the device) only for its
+/// organization's managers.
+pub(crate) fn device_json_for(who: &Principal, d: &Device) -> Value {
+    let mut v = device_json(d);
+    if !who.can_manage(d.organization) {
+        v["key"] = Value::Null;
+    }
+    v
 }
 
 pub(crate) fn device_json(d: &Device) -> Value {
@@ -283,11 +304,12 @@ pub(crate) async fn devices(
         ),
         None => None,
     };
+    let w = who.clone();
     let list = blocking(move || domain.devices(&who)).await?;
     let items = list
         .iter()
         .filter(|d| org_filter.is_none_or(|o| d.organization == o))
-        .map(device_json)
+        .map(|d| device_json_for(&w, d))
         .collect();
     Ok(json_response(
         StatusCode::OK,
@@ -307,8 +329,9 @@ pub(crate) async fn device(
     let domain = st.domain.clone();
     match method {
         Method::GET | Method::HEAD => {
+            let w = who.clone();
             let d = blocking(move || domain.device(&who, id)).await?;
-            Ok(json_response(StatusCode::OK, &device_json(&d)))
+            Ok(json_response(StatusCode::OK, &device_json_for(&w, &d)))
         }
         Method::PUT | Method::PATCH => {
             // Visibility first: another organization's device is a 404 whatever the body.

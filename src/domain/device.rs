@@ -185,16 +185,16 @@ fn apply(d: &mut Device, input: DeviceInput) -> Result<(), DomainError> {
         d.mac_address = normalize_mac(&v)
             .ok_or_else(|| invalid("mac_address", "Enter a valid MAC address."))?;
     }
-    for (slot, v, max) in [
-        (&mut d.model, model, 64),
-        (&mut d.os, os, 128),
-        (&mut d.system, system, 128),
-        (&mut d.notes, notes, 10_000),
+    for (field, slot, v, max) in [
+        ("model", &mut d.model, model, 64),
+        ("os", &mut d.os, os, 128),
+        ("system", &mut d.system, system, 128),
+        ("notes", &mut d.notes, notes, 10_000),
     ] {
         if let Some(v) = v {
             if v.chars().count() > max {
                 return Err(invalid(
-                    "model/os/system/notes",
+                    field,
                     format!("Ensure this field has no more than {max} characters."),
                 ));
             }

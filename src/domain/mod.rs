@@ -190,6 +190,15 @@ impl Domain {
         if !who.is_superuser {
             return Err(DomainError::Forbidden);
         }
+        // Every organization first, so a bad one leaves no half-made user behind.
+        for (org, _) in memberships {
+            if org::get(&self.records, *org)?.is_none() {
+                return Err(DomainError::Invalid {
+                    field: "organization",
+                    reason: format!("Invalid pk \"{org}\" - object does not exist."),
+                });
+            }
+        }
         let u = user::create(
             &self.records,
             username,
@@ -415,6 +424,11 @@ impl Domain {
             ChartAccess::Operator(p) => self.device(p, id)?,
             ChartAccess::DeviceKey(key) => {
                 let d = device::get(&self.records, id)?.ok_or(DomainError::NotFound)?;
+                // A disabled organization's devices do not exist, whatever the key.
+                match org::get(&self.records, d.organization)? {
+                    Some(o) if o.is_active => {}
+                    _ => return Err(DomainError::NotFound),
+                }
                 if !id::secrets_equal(key, &d.key) {
                     return Err(DomainError::Forbidden);
                 }

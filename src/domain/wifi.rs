@@ -367,7 +367,10 @@ impl super::Domain {
     ///
     /// # Errors
     /// Storage failure.
-    pub fn wifi_sessions(&self, who: &super::access::Principal) -> Result<Vec<SessionView>, DomainError> {
+    pub fn wifi_sessions(
+        &self,
+        who: &super::access::Principal,
+    ) -> Result<Vec<SessionView>, DomainError> {
         let devices: std::collections::HashMap<Id, String> = self
             .devices(who)?
             .into_iter()
