@@ -466,6 +466,22 @@ fn unknown_devices_keys_and_deactivation_answer_like_upstream() {
         msg,
         "Invalid data in \"#/interfaces/0\", validator says:\n\n'name' is a required property"
     );
+    // Not JSON at all: the framework's answer (§11 quirk 19).
+    let (status, text) = post(
+        &st.s,
+        &metrics_path(&id),
+        &[("key", &key)],
+        b"Data not sent",
+    );
+    assert_eq!(status, 400);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - "),
+        "{v}"
+    );
 }
 
 #[test]
@@ -590,6 +606,17 @@ fn device_charts_show_what_was_posted() {
     assert_eq!(v["data"]["interfaces"][0]["name"], "eth0");
 
     // The device's own key reads the same; a wrong one is refused; nobody else is let in.
+    // Any non-empty `status` adds the snapshot, even `false`; any non-empty `csv` is a CSV
+    // (§11 quirk 6, reproduced: scripts may rely on it).
+    let (_, v_false) = call("GET", &url("time=1d&status=false"), Some(&st.admin), None);
+    assert_eq!(v_false["data"]["interfaces"][0]["name"], "eth0");
+    let (_, v_none) = call("GET", &url("time=1d&status="), Some(&st.admin), None);
+    assert!(v_none.get("data").is_none());
+    let csv0 = ureq::get(&url("time=1d&csv=0"))
+        .set("Authorization", &format!("Bearer {}", st.admin))
+        .call()
+        .unwrap();
+    assert_eq!(csv0.header("Content-Type"), Some("text/csv"));
     let (status, by_key) = call("GET", &url(&format!("time=1d&key={key}")), None, None);
     assert_eq!(status, 200);
     assert_eq!(by_key["charts"], v["charts"]);
@@ -761,4 +788,41 @@ fn dashboard_general_charts_follow_the_scope() {
         text.starts_with("time,wifi_clients - General WiFi Clients,download - General Traffic,upload - General Traffic\r\n"),
         "{text}"
     );
+}
+
+/// Two mobile interfaces: both signal charts are shown (upstream keeps one of two charts with
+/// the same order and title, §11 quirk 10; their queries do not filter by interface, which is
+/// reproduced).
+#[test]
+fn two_modems_show_two_signal_charts() {
+    let st = setup();
+    let (id, key) = device(&st, "dual-modem", "00:00:00:00:08:01");
+    let modem = |name: &str, rsrp: i32| {
+        json!({"name": name, "type": "modem-manager",
+               "mobile": {"imei": "356938035643809", "operator_code": "22210", "operator_name": "X",
+                          "connection_status": "connected", "power_status": "on",
+                          "manufacturer": "Q", "model": "M",
+                          "signal": {"lte": {"rssi": -60, "rsrp": rsrp, "rsrq": -10, "snr": 9}}}})
+    };
+    let doc = json!({"type": "DeviceMonitoring", "interfaces": [modem("wwan0", -90), modem("wwan1", -100)]});
+    let (status, text) = post(
+        &st.s,
+        &metrics_path(&id),
+        &[("key", &key)],
+        doc.to_string().as_bytes(),
+    );
+    assert_eq!(status, 200, "{text}");
+    let (_, v) = call(
+        "GET",
+        &st.s.url(&format!("{}?time=1d", metrics_path(&id))),
+        Some(&st.admin),
+        None,
+    );
+    let strength = v["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["title"] == "Signal Strength (RSSI)")
+        .count();
+    assert_eq!(strength, 2, "{v}");
 }

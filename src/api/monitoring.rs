@@ -103,6 +103,19 @@ pub(crate) async fn post_device_metrics(
     };
     let doc = match netjson::parse_document(&body) {
         Ok(d) => d,
+        // A body that is not JSON gets the framework's answer upstream (§11 quirk 19).
+        Err(netjson::Invalid::NotJson { reason }) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &json!({"detail": format!("JSON parse error - {reason}")}),
+            );
+        }
+        Err(netjson::Invalid::Empty) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &json!({"detail": "JSON parse error - the request body is empty"}),
+            );
+        }
         Err(e) => return text(StatusCode::BAD_REQUEST, &Value::String(e.to_string())),
     };
     let given = match q.get("time") {
