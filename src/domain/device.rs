@@ -98,6 +98,33 @@ impl Record for Device {
     const VERSION: u8 = 1;
 }
 
+/// An index entry: a device id under a unique attribute (name or MAC within an organization,
+/// key everywhere), so creating and updating devices does not scan every device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+struct DeviceRef(Id);
+
+impl Record for DeviceRef {
+    const TREE: &'static str = "device_index";
+    const VERSION: u8 = 1;
+}
+
+/// Index keys of a device: `n | org | name`, `m | org | mac`, `k | key`.
+fn index_keys(d: &Device) -> [Vec<u8>; 3] {
+    let with = |tag: u8, org: Option<Id>, v: &str| {
+        let mut k = vec![tag];
+        if let Some(o) = org {
+            k.extend_from_slice(&o.0);
+        }
+        k.extend_from_slice(v.as_bytes());
+        k
+    };
+    [
+        with(b'n', Some(d.organization), &d.name),
+        with(b'm', Some(d.organization), &d.mac_address),
+        with(b'k', None, &d.key),
+    ]
+}
+
 /// What an operator may set on a device; `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceInput {
@@ -227,7 +254,7 @@ fn apply(d: &mut Device, input: DeviceInput) -> Result<(), DomainError> {
     Ok(())
 }
 
-fn check(d: &Device, others: &[Device]) -> Result<(), DomainError> {
+fn check(records: &Records, d: &Device) -> Result<(), DomainError> {
     let n = d.name.chars().count();
     if n == 0 || n > 64 || d.name.chars().any(char::is_whitespace) {
         return Err(invalid(
@@ -235,24 +262,58 @@ fn check(d: &Device, others: &[Device]) -> Result<(), DomainError> {
             "Must be a valid hostname or MAC address (1 to 64 characters, no spaces).",
         ));
     }
-    for o in others.iter().filter(|o| o.id != d.id) {
-        if o.key == d.key {
-            return Err(invalid("key", "device with this key already exists."));
-        }
-        if o.organization == d.organization && o.name == d.name {
-            return Err(invalid(
-                "name",
-                "Device with this Name and Organization already exists.",
-            ));
-        }
-        if o.organization == d.organization && o.mac_address == d.mac_address {
-            return Err(invalid(
-                "mac_address",
-                "Device with this Mac address and Organization already exists.",
-            ));
-        }
+    let [name, mac, key] = index_keys(d);
+    let taken = |k: &[u8]| -> Result<bool, DomainError> {
+        Ok(records
+            .get::<DeviceRef>(k)?
+            .is_some_and(|DeviceRef(id)| id != d.id))
+    };
+    if taken(&key)? {
+        return Err(invalid("key", "device with this key already exists."));
+    }
+    if taken(&name)? {
+        return Err(invalid(
+            "name",
+            "Device with this Name and Organization already exists.",
+        ));
+    }
+    if taken(&mac)? {
+        return Err(invalid(
+            "mac_address",
+            "Device with this Mac address and Organization already exists.",
+        ));
     }
     Ok(())
+}
+
+/// Stores `d` and moves its index entries from `old` (the stored version, if any).
+fn store(records: &Records, d: &Device, old: Option<&Device>) -> Result<(), DomainError> {
+    let new_keys = index_keys(d);
+    if let Some(old) = old {
+        for k in index_keys(old) {
+            if !new_keys.contains(&k) {
+                records.remove::<DeviceRef>(&k)?;
+            }
+        }
+    }
+    for k in &new_keys {
+        records.put(k, &DeviceRef(d.id))?;
+    }
+    records.put(&d.id.0, d)?;
+    Ok(())
+}
+
+/// The device whose key is `key`.
+///
+/// # Errors
+/// Storage failure.
+pub fn by_key(records: &Records, key: &str) -> Result<Option<Device>, DomainError> {
+    let mut k = vec![b'k'];
+    k.extend_from_slice(key.as_bytes());
+    match records.get::<DeviceRef>(&k)? {
+        Some(DeviceRef(id)) => get(records, id),
+        None => Ok(None),
+    }
 }
 
 /// Creates a device; the organization must exist (the caller checks it and the permission).
@@ -292,8 +353,8 @@ pub fn create(records: &Records, input: DeviceInput, now_ns: i64) -> Result<Devi
         modified_ns: now_ns,
     };
     apply(&mut d, input)?;
-    check(&d, &list(records)?)?;
-    records.put(&d.id.0, &d)?;
+    check(records, &d)?;
+    store(records, &d, None)?;
     Ok(d)
 }
 
@@ -307,13 +368,14 @@ pub fn update(
     input: DeviceInput,
     now_ns: i64,
 ) -> Result<Option<Device>, DomainError> {
-    let Some(mut d) = get(records, id)? else {
+    let Some(old) = get(records, id)? else {
         return Ok(None);
     };
+    let mut d = old.clone();
     apply(&mut d, input)?;
     d.modified_ns = now_ns;
-    check(&d, &list(records)?)?;
-    records.put(&d.id.0, &d)?;
+    check(records, &d)?;
+    store(records, &d, Some(&old))?;
     Ok(Some(d))
 }
 
@@ -322,7 +384,11 @@ pub fn update(
 /// # Errors
 /// Storage failure.
 pub fn save(records: &Records, d: &Device) -> Result<(), DomainError> {
-    Ok(records.put(&d.id.0, d)?)
+    let old = get(records, d.id)?;
+    if old.as_ref().is_some_and(|o| index_keys(o) == index_keys(d)) {
+        return Ok(records.put(&d.id.0, d)?);
+    }
+    store(records, d, old.as_ref())
 }
 
 /// The device with this id.
@@ -352,6 +418,11 @@ pub fn list(records: &Records) -> Result<Vec<Device>, DomainError> {
 /// # Errors
 /// Storage failure.
 pub fn remove(records: &Records, id: Id) -> Result<(), DomainError> {
+    if let Some(d) = get(records, id)? {
+        for k in index_keys(&d) {
+            records.remove::<DeviceRef>(&k)?;
+        }
+    }
     Ok(records.remove::<Device>(&id.0)?)
 }
 
@@ -433,7 +504,24 @@ mod tests {
         .unwrap();
         assert_eq!(d.status, HealthStatus::Unknown);
         assert_eq!(list(&r).unwrap().len(), 2);
+        assert_eq!(by_key(&r, &a.key).unwrap().map(|d| d.id), Some(a.id));
+        // A renamed device frees its old name.
+        update(
+            &r,
+            a.id,
+            DeviceInput {
+                name: Some("ap-renamed".into()),
+                ..Default::default()
+            },
+            4,
+        )
+        .unwrap()
+        .unwrap();
+        create(&r, input(o1, "ap-1", "00:11:22:aa:bb:77"), 5).unwrap();
         remove(&r, a.id).unwrap();
         assert_eq!(get(&r, a.id).unwrap(), None);
+        assert_eq!(by_key(&r, &a.key).unwrap(), None);
+        // Its MAC is free again.
+        create(&r, input(o1, "ap-3", "00:11:22:aa:bb:cc"), 6).unwrap();
     }
 }
