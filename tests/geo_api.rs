@@ -162,6 +162,33 @@ fn places_floorplans_and_the_map() {
         json!({"lat": 40.0, "lng": 120.5})
     );
 
+    // Nearby devices, by operator and by the device's own key.
+    let near_url = |q: &str| {
+        url(&format!(
+            "/api/v1/monitoring/device/{}/nearby-devices/{q}",
+            d1["id"].as_str().unwrap()
+        ))
+    };
+    let (st, v) = call("GET", &near_url(""), Some(&admin), None);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["count"], 2);
+    assert_eq!(v["results"][0]["name"], "t2");
+    assert_eq!(v["results"][0]["distance"], json!(0.0));
+    assert_eq!(v["results"][1]["name"], "in1");
+    let km = v["results"][1]["distance"].as_f64().unwrap() / 1000.0;
+    assert!((470.0..485.0).contains(&km), "{km}");
+    let (_, v) = call("GET", &near_url("?distance__lte=1000"), Some(&admin), None);
+    assert_eq!(v["count"], 1);
+    let (st, v) = call(
+        "GET",
+        &near_url(&format!("?key={}", d1["key"].as_str().unwrap())),
+        None,
+        None,
+    );
+    assert_eq!((st, v["count"].clone()), (200, json!(2)));
+    let (st, _) = call("GET", &near_url("?key=wrong"), None, None);
+    assert_eq!(st, 404);
+
     // Metrics of a placed device carry its location and floor plan tags.
     let (key, id) = (d3["key"].as_str().unwrap(), d3["id"].as_str().unwrap());
     // Two samples: the second one's traffic is written (the first has no predecessor).

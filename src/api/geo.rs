@@ -490,3 +490,77 @@ pub(crate) async fn indoor_coordinates(
     page["floors"] = json!(floors);
     Ok(json_response(StatusCode::OK, &page))
 }
+
+/// `GET /api/v1/monitoring/device/{pk}/nearby-devices/`: other placed devices by distance from
+/// this one (metres), with `organization`, `organization_slug`, `monitoring__status`, `model`
+/// (`|`-separated) and `distance__lte` filters; by operator token or the device's `key`.
+pub(crate) async fn nearby_devices(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let access = match q.get("key").filter(|k| !k.is_empty()) {
+        Some(k) => crate::domain::ChartAccess::DeviceKey(k.clone()),
+        None => {
+            crate::domain::ChartAccess::Operator(super::rest::authenticate(&st, &headers).await?)
+        }
+    };
+    let id = pk(&id)?;
+    let status = q.get("monitoring__status").map(|s| HealthStatus::parse(s));
+    let org = q.get("organization").map(|s| Id::parse(s));
+    let slug = q.get("organization_slug").cloned();
+    let models: Option<Vec<String>> = q
+        .get("model")
+        .map(|m| m.split('|').map(str::to_owned).collect());
+    let max = match q.get("distance__lte") {
+        Some(v) => Some(
+            v.parse::<f64>()
+                .map_err(|_| ApiError::field("distance__lte", "Enter a number."))?,
+        ),
+        None => None,
+    };
+    let domain = st.domain.clone();
+    let (list, snapshots, slug_org) = blocking(move || {
+        let list = domain.nearby(&access, id)?;
+        let slug_org = match slug {
+            Some(s) => Some(domain.organization_by_slug(&s)?),
+            None => None,
+        };
+        let mut snaps = Vec::with_capacity(list.len());
+        for (d, _) in list.iter().take(100) {
+            snaps.push((d.id, domain.latest_snapshot(d.id)?));
+        }
+        Ok((list, snaps, slug_org))
+    })
+    .await?;
+    let snap = |d: Id| {
+        snapshots
+            .iter()
+            .find(|(i, _)| *i == d)
+            .and_then(|(_, s)| s.clone())
+    };
+    let items = list
+        .iter()
+        .filter(|(d, _)| status.is_none_or(|s| s == Some(d.status)))
+        .filter(|(d, _)| org.is_none_or(|o| o == Some(d.organization)))
+        .filter(|(d, _)| slug_org.is_none_or(|o| o == Some(d.organization)))
+        .filter(|(d, _)| models.as_ref().is_none_or(|m| m.contains(&d.model)))
+        .filter(|(_, dist)| max.is_none_or(|m| *dist <= m))
+        .map(|(d, dist)| {
+            json!({
+                "id": d.id.to_string(), "name": d.name, "organization": d.organization.to_string(),
+                "group": d.group, "mac_address": d.mac_address, "management_ip": d.management_ip,
+                "model": d.model, "os": d.os, "system": d.system, "notes": d.notes,
+                "distance": dist.round(),
+                "monitoring_status": d.status.as_str(),
+                "monitoring_data": snap(d.id),
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &paginate(items, &q, &headers, uri.path())?,
+    ))
+}

@@ -52,6 +52,8 @@ pub mod paths {
     pub const DEVICE_METRICS: &str = "/api/v1/monitoring/device/{pk}/";
     /// Devices with their monitoring status.
     pub const MONITORING_DEVICES: &str = "/api/v1/monitoring/device/";
+    /// Devices near a device.
+    pub const NEARBY_DEVICES: &str = "/api/v1/monitoring/device/{pk}/nearby-devices/";
     /// The dashboard's general charts.
     pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
     /// WiFi sessions.
@@ -101,6 +103,7 @@ pub mod paths {
         MONITORING_DEVICES,
         DEVICE_METRIC_LIST,
         DASHBOARD,
+        NEARBY_DEVICES,
         WIFI_SESSIONS,
         WIFI_SESSION,
         LOCATIONS,
@@ -178,6 +181,7 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::INDOOR_COORDINATES, get(geo::indoor_coordinates))
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
         .route(paths::DASHBOARD, get(monitoring::dashboard))
+        .route(paths::NEARBY_DEVICES, get(geo::nearby_devices))
         .route(paths::WIFI_SESSIONS, get(monitoring::wifi_sessions))
         .route(paths::WIFI_SESSION, get(monitoring::wifi_session))
         .route(

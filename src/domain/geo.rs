@@ -839,6 +839,32 @@ impl super::Domain {
             .collect())
     }
 
+    /// The nearby-devices list of a device (spec §4.5), accessed by an operator (only their
+    /// organizations' devices, the device itself must be visible) or with the device's key
+    /// (every organization; a wrong key is `NotFound`).
+    ///
+    /// # Errors
+    /// Unknown, invisible or unplaced device (`NotFound`), storage failure.
+    pub fn nearby(
+        &self,
+        access: &super::ChartAccess,
+        id: Id,
+    ) -> Result<Vec<(super::device::Device, f64)>, DomainError> {
+        match access {
+            super::ChartAccess::Operator(p) => {
+                let d = self.device(p, id)?;
+                let orgs = p.visible_orgs();
+                self.nearby_devices(&d, orgs.as_deref())
+            }
+            super::ChartAccess::DeviceKey(key) => {
+                let d = super::device::get(&self.records, id)?
+                    .filter(|d| super::id::secrets_equal(key, &d.key))
+                    .ok_or(DomainError::NotFound)?;
+                self.nearby_devices(&d, None)
+            }
+        }
+    }
+
     /// Devices with a location, nearest first from `from`'s location, with their distance in
     /// metres; `organizations` limits the candidates (`None`: all).
     ///

@@ -234,6 +234,17 @@ impl Domain {
         }
     }
 
+    /// The id of the organization with this slug (`None` when there is none).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn organization_by_slug(&self, slug: &str) -> Result<Option<Id>, DomainError> {
+        Ok(org::list(&self.records)?
+            .into_iter()
+            .find(|o| o.slug == slug)
+            .map(|o| o.id))
+    }
+
     /// Creates an organization (superusers only).
     ///
     /// # Errors
