@@ -1,4 +1,5 @@
-//! The NetJSON fixture cases of `../shared/fixtures/netjson/` as requests: JSON Patch on the
+//! The NetJSON fixture cases of `tests/fixtures/netjson/` (the project's shared device
+//! fixtures, copied into the repository so a clean clone tests them) as requests: JSON Patch on the
 //! device documents, base64 and generated bodies, and the query string of each case. Shared by
 //! the netjson unit tests and the HTTP test of the device endpoint (included with `#[path]`).
 
@@ -10,8 +11,7 @@ use std::fs;
 
 use serde_json::Value;
 
-pub(crate) const FIXTURES: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/netjson/");
+pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/netjson/");
 
 pub(crate) fn fixture(name: &str) -> Value {
     let text = fs::read_to_string(format!("{FIXTURES}{name}")).unwrap();

@@ -1,4 +1,4 @@
-//! Tests against the shared fixtures (`../shared/fixtures/netjson/`, read at test time) and the
+//! Tests against the NetJSON fixtures (`tests/fixtures/netjson/`, read at test time) and the
 //! complete example of spec §3.7.
 
 use proptest::prelude::*;
