@@ -19,10 +19,16 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::CheckConfig => {
-            print!("{config}");
-            ExitCode::SUCCESS
-        }
+        Command::CheckConfig => match wispmon::app::check_config(&config) {
+            Ok(()) => {
+                print!("{config}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("wispmon: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Vacuum => {
             wispmon::app::logging::init(config.log_level);
             match wispmon::app::vacuum(&config) {

@@ -90,3 +90,41 @@ fn check_config_lists_every_problem() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn bad_metric_and_chart_overrides_are_refused_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wispmon.toml");
+    std::fs::write(
+        &file,
+        "[monitoring.metrics.cpu.alert_settings]\nthreshold = \"high\"\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    for cmd in [
+        &["--config", f, "check-config"][..],
+        &["--config", f, "serve", "--listen", "127.0.0.1:0"],
+    ] {
+        let out = run(cmd, &[], Some(dir.path()));
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("METRICS.cpu.alert_settings.threshold: expected a number"),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("wispmon-data").exists(), "nothing started");
+    // A valid override is accepted: a partial change of one default.
+    std::fs::write(
+        &file,
+        "[monitoring.metrics.cpu.alert_settings]\nthreshold = 80\n",
+    )
+    .unwrap();
+    let out = run(&["--config", f, "check-config"], &[], Some(dir.path()));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -53,6 +53,8 @@ pub async fn start(
     admin_password: Option<String>,
     clock: SharedClock,
 ) -> anyhow::Result<Running> {
+    // The registry overrides are checked before anything touches the data directory.
+    let settings = domain_settings(config)?;
     let t = Instant::now();
     let storage = {
         let dir = config.data_dir.clone();
@@ -72,7 +74,6 @@ pub async fn start(
     info!(elapsed_ms = t.elapsed().as_millis() as u64, data_dir = %config.data_dir.display(), "storage started");
 
     let t = Instant::now();
-    let settings = domain_settings(config)?;
     let domain = Domain::new(&storage, settings, clock.clone());
     let admin = {
         let d = domain.clone();
@@ -199,16 +200,28 @@ impl Running {
     }
 }
 
+/// Checks what the configuration loader cannot: the metric and chart registry overrides.
+///
+/// # Errors
+/// An override that does not validate; the message names the key.
+pub fn check_config(config: &Config) -> anyhow::Result<()> {
+    registry(config).map(|_| ())
+}
+
+fn registry(config: &Config) -> anyhow::Result<Registry> {
+    let to_json = |t: &toml::Table| serde_json::to_value(t).unwrap_or(serde_json::Value::Null);
+    Registry::with_overrides(
+        &to_json(&config.monitoring.metrics),
+        &to_json(&config.monitoring.charts),
+    )
+    .context("invalid metric or chart configuration")
+}
+
 /// The domain's settings from the configuration: the registry with the operator's `METRICS`
 /// and `CHARTS` overrides (validated here, so a bad override stops the start with a message
 /// naming the key), and the MAC vendor table when detection is on and `ieee-data` is there.
 fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
-    let to_json = |t: &toml::Table| serde_json::to_value(t).unwrap_or(serde_json::Value::Null);
-    let registry = Registry::with_overrides(
-        &to_json(&config.monitoring.metrics),
-        &to_json(&config.monitoring.charts),
-    )
-    .context("invalid metric or chart configuration")?;
+    let registry = registry(config)?;
     let mac_vendors = if config.monitoring.mac_vendor_detection {
         match std::fs::read_to_string(vendor::OUI_TXT) {
             Ok(text) => Some(vendor::MacVendors::parse(&text)),

@@ -147,6 +147,8 @@ impl super::Domain {
         mut doc: Document,
         t: i64,
     ) -> Result<IngestOutcome, DomainError> {
+        let _serial =
+            self.ingest_locks[usize::from(device.id.0[15]) % self.ingest_locks.len()].lock();
         let now = self.now_ns();
         if let Some(lookup) = &self.settings.mac_vendors {
             doc.set_vendors(|mac| lookup.vendor(mac));

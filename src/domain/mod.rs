@@ -127,6 +127,10 @@ pub struct Domain {
     settings: Arc<DomainSettings>,
     metrics: metric::MetricCache,
     counters: Arc<counters::Counters>,
+    /// Striped locks serializing one device's samples, so two requests for the same device
+    /// (an agent retrying while its first attempt is still being stored) place their traffic
+    /// counters one after the other.
+    ingest_locks: Arc<[parking_lot::Mutex<()>; 64]>,
     clock: SharedClock,
 }
 
@@ -139,6 +143,7 @@ impl Domain {
             settings: Arc::new(settings),
             metrics: metric::MetricCache::default(),
             counters: Arc::new(counters::Counters::default()),
+            ingest_locks: Arc::new(std::array::from_fn(|_| parking_lot::Mutex::new(()))),
             clock,
         }
     }
