@@ -173,7 +173,9 @@ pub fn router(state: ApiState) -> Router {
             paths::FLOORPLAN_IMAGE,
             get(geo::floorplan_image)
                 .put(geo::floorplan_image)
-                .layer(DefaultBodyLimit::max(crate::domain::geo::MAX_IMAGE_BYTES)),
+                .layer(DefaultBodyLimit::max(
+                    crate::domain::geo::MAX_IMAGE_BYTES + 1,
+                )),
         )
         .route(paths::DEVICE_LOCATION, any(geo::device_location))
         .route(paths::GEOJSON, get(geo::geojson))

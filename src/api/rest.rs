@@ -273,7 +273,8 @@ impl Fields<'_> {
 
     /// A primary-key field naming another object.
     pub(crate) fn id(&self, name: &str) -> Result<Option<crate::domain::id::Id>, ApiError> {
-        match self.string(name)? {
+        // `null` (what a GET answered for "none") reads as absent.
+        match self.string(name)?.filter(|s| !s.is_empty()) {
             None => Ok(None),
             Some(s) => crate::domain::id::Id::parse(&s).map(Some).ok_or_else(|| {
                 ApiError::field(name, &format!("\u{201c}{s}\u{201d} is not a valid UUID."))

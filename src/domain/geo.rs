@@ -338,9 +338,11 @@ pub fn set_floorplan_image(
             format!("The image is larger than {MAX_IMAGE_BYTES} bytes."),
         ));
     }
+    // WebP is a RIFF container like WAV and AVI: its form type says which.
+    let webp = bytes.len() >= 12 && &bytes[8..12] == b"WEBP";
     let Some((mime, _)) = IMAGE_TYPES
         .iter()
-        .find(|(_, magic)| bytes.starts_with(magic))
+        .find(|(mime, magic)| bytes.starts_with(magic) && (*mime != "image/webp" || webp))
     else {
         return Err(invalid(
             "image",
@@ -448,6 +450,8 @@ mod tests {
         assert!(create_floorplan(&r, hq.id, 1, 4).is_err());
         assert_eq!(f1.organization, org);
         assert!(set_floorplan_image(&r, f1.id, b"not an image", 5).is_err());
+        assert!(set_floorplan_image(&r, f1.id, b"RIFF\0\0\0\0WAVEfmt ", 5).is_err());
+        assert!(set_floorplan_image(&r, f1.id, b"RIFF\0\0\0\0WEBPVP8 ", 5).is_ok());
         let png = b"\x89PNG\r\n\x1a\nrest-of-image";
         let f1 = set_floorplan_image(&r, f1.id, png, 5).unwrap();
         assert_eq!(
