@@ -826,3 +826,94 @@ fn two_modems_show_two_signal_charts() {
         .count();
     assert_eq!(strength, 2, "{v}");
 }
+
+/// Alert settings are created with the metrics that alert, edited by admins only, and custom
+/// values equal to the defaults are stored as "use the default".
+#[test]
+fn alert_settings_follow_the_defaults_until_changed() {
+    let st = setup();
+    let (id, key) = device(&st, "alerting", "00:00:00:00:09:01");
+    let doc = json!({"type": "DeviceMonitoring", "resources": {"load": [0.1, 0.1, 0.1], "cpus": 1},
+                     "interfaces": [{"name": "eth0", "statistics": {"rx_bytes": 1, "tx_bytes": 1}}]});
+    assert_eq!(
+        post(
+            &st.s,
+            &metrics_path(&id),
+            &[("key", &key)],
+            doc.to_string().as_bytes()
+        )
+        .0,
+        200
+    );
+    let list_url = st.s.url(&format!("/api/v1/monitoring/device/{id}/metric/"));
+    let (_, list) = call("GET", &list_url, Some(&st.admin), None);
+    let find = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let cpu = find("CPU usage");
+    assert_eq!(
+        cpu["alert_settings"],
+        json!({"is_active": true, "custom_operator": null, "custom_threshold": null,
+               "custom_tolerance": null, "operator": ">", "threshold": 90.0, "tolerance": 30})
+    );
+    assert_eq!(find("eth0 traffic")["alert_settings"], Value::Null);
+    let url = |m: &Value| {
+        st.s.url(&format!(
+            "/api/v1/monitoring/device/{id}/metric/{}/alert-settings/",
+            m["id"].as_str().unwrap()
+        ))
+    };
+    let (status, v) = call(
+        "PATCH",
+        &url(&cpu),
+        Some(&st.admin),
+        Some(&json!({"custom_threshold": 80, "custom_tolerance": 30})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["threshold"].clone(), v["custom_tolerance"].clone()),
+        (json!(80.0), Value::Null)
+    );
+    let (_, v) = call(
+        "PATCH",
+        &url(&cpu),
+        Some(&st.admin),
+        Some(&json!({"custom_threshold": 90})),
+    );
+    assert_eq!(v["custom_threshold"], Value::Null);
+    let (status, _) = call(
+        "PATCH",
+        &url(&cpu),
+        Some(&st.admin),
+        Some(&json!({"custom_tolerance": 10081})),
+    );
+    assert_eq!(status, 400);
+    let (status, _) = call("GET", &url(&find("eth0 traffic")), Some(&st.admin), None);
+    assert_eq!(status, 404);
+    // A viewer of the organization reads but does not change.
+    call(
+        "POST",
+        &st.s.url("/api/v1/users/user/"),
+        Some(&st.admin),
+        Some(&json!({
+        "username": "vic", "password": "password-123",
+        "organization_users": [{"organization": st.org, "is_admin": false}]})),
+    );
+    let vic = crate::operator_api::token(&st.s, "vic", "password-123");
+    assert_eq!(call("GET", &url(&cpu), Some(&vic), None).0, 200);
+    assert_eq!(
+        call(
+            "PATCH",
+            &url(&cpu),
+            Some(&vic),
+            Some(&json!({"is_active": false}))
+        )
+        .0,
+        403
+    );
+}

@@ -54,6 +54,9 @@ pub mod paths {
     pub const MONITORING_DEVICES: &str = "/api/v1/monitoring/device/";
     /// Devices near a device.
     pub const NEARBY_DEVICES: &str = "/api/v1/monitoring/device/{pk}/nearby-devices/";
+    /// One metric's alert settings.
+    pub const ALERT_SETTINGS: &str =
+        "/api/v1/monitoring/device/{pk}/metric/{metric}/alert-settings/";
     /// The dashboard's general charts.
     pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
     /// WiFi sessions.
@@ -104,6 +107,7 @@ pub mod paths {
         DEVICE_METRIC_LIST,
         DASHBOARD,
         NEARBY_DEVICES,
+        ALERT_SETTINGS,
         WIFI_SESSIONS,
         WIFI_SESSION,
         LOCATIONS,
@@ -184,6 +188,12 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
         .route(paths::DASHBOARD, get(monitoring::dashboard))
         .route(paths::NEARBY_DEVICES, get(geo::nearby_devices))
+        .route(
+            paths::ALERT_SETTINGS,
+            get(monitoring::alert_settings)
+                .patch(monitoring::alert_settings)
+                .put(monitoring::alert_settings),
+        )
         .route(paths::WIFI_SESSIONS, get(monitoring::wifi_sessions))
         .route(paths::WIFI_SESSION, get(monitoring::wifi_session))
         .route(

@@ -217,7 +217,13 @@ pub(crate) async fn device_metric_list(
     let list: Vec<Value> = metrics
         .iter()
         .filter(|m| healthy.is_none_or(|h| m.is_healthy == Some(h)))
-        .map(|m| json!({"name": m.name, "key": m.key, "is_healthy": m.is_healthy}))
+        .map(|m| {
+            json!({
+                "id": m.id.to_string(), "name": m.name, "key": m.key,
+                "is_healthy": m.is_healthy, "is_healthy_tolerant": m.is_healthy_tolerant,
+                "alert_settings": alert_json(&st, m),
+            })
+        })
         .collect();
     Ok(json_response(StatusCode::OK, &Value::Array(list)))
 }
@@ -443,6 +449,96 @@ pub(crate) async fn wifi_session(
         .find(|v| v.session.id == id)
         .ok_or_else(ApiError::not_found)?;
     Ok(json_response(StatusCode::OK, &session_json(v)))
+}
+
+/// A metric's alert settings: the custom values and the values in force.
+fn alert_json(st: &ApiState, m: &crate::domain::metric::Metric) -> Value {
+    let Some(a) = &m.alert else {
+        return Value::Null;
+    };
+    let registry = &st.domain.settings().registry;
+    let d = registry
+        .metric(&m.configuration)
+        .map_or(crate::domain::registry::FALLBACK_ALERT, |c| {
+            c.effective_alert()
+        });
+    let op = a.custom_operator.clone().unwrap_or_else(|| {
+        match d.operator {
+            crate::domain::registry::Operator::LessThan => "<",
+            crate::domain::registry::Operator::GreaterThan => ">",
+        }
+        .to_owned()
+    });
+    json!({
+        "is_active": a.is_active,
+        "custom_operator": a.custom_operator,
+        "custom_threshold": a.custom_threshold,
+        "custom_tolerance": a.custom_tolerance,
+        "operator": op,
+        "threshold": a.custom_threshold.unwrap_or(d.threshold),
+        "tolerance": a.custom_tolerance.unwrap_or(d.tolerance),
+    })
+}
+
+/// `GET|PATCH|PUT /api/v1/monitoring/device/{pk}/metric/{metric}/alert-settings/`: one
+/// metric's alert settings; `null` clears a custom value, and a custom value equal to the
+/// configured default is stored as "use the default".
+pub(crate) async fn alert_settings(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    method: axum::http::Method,
+    Path((pk, metric)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let device = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
+    let metric = Id::parse(&metric).ok_or_else(ApiError::not_found)?;
+    let domain = st.domain.clone();
+    let m = if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        blocking(move || {
+            domain
+                .device_metrics(&who, device)?
+                .into_iter()
+                .find(|m| m.id == metric && m.alert.is_some())
+                .ok_or(crate::domain::DomainError::NotFound)
+        })
+        .await?
+    } else {
+        let obj = super::rest::json_object(&body)?;
+        let nullable_f64 = |k: &str| -> Result<Option<Option<f64>>, ApiError> {
+            match obj.get(k) {
+                None => Ok(None),
+                Some(Value::Null) => Ok(Some(None)),
+                Some(v) => v
+                    .as_f64()
+                    .map(|f| Some(Some(f)))
+                    .ok_or_else(|| ApiError::field(k, "A valid number is required.")),
+            }
+        };
+        let tolerance = match obj.get("custom_tolerance") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(v) => Some(Some(
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        ApiError::field("custom_tolerance", "A valid integer is required.")
+                    })?,
+            )),
+        };
+        let fields = super::rest::Fields(&obj);
+        let input = crate::domain::metric::AlertInput {
+            is_active: fields.boolean("is_active")?,
+            operator: match obj.get("custom_operator") {
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(_) => Some(fields.string("custom_operator")?),
+            },
+            threshold: nullable_f64("custom_threshold")?,
+            tolerance,
+        };
+        blocking(move || domain.edit_alert_settings(&who, device, metric, input)).await?
+    };
+    Ok(json_response(StatusCode::OK, &alert_json(&st, &m)))
 }
 
 /// A storage failure: 500, which the agent retries (the sample is kept on the router).

@@ -90,13 +90,14 @@ mod tests {
     /// `NAME → value` of every `pub const NAME: &str = "value";` in the `paths` module.
     fn path_constants() -> Vec<(String, String)> {
         let (paths_mod, _) = mod_rs();
+        // Statement by statement, not line by line: rustfmt breaks long constants after `=`.
         paths_mod
-            .lines()
-            .filter_map(|l| {
-                let rest = l.trim().strip_prefix("pub const ")?;
-                let (name, value) = rest.split_once(": &str = \"")?;
-                let value = value.strip_suffix("\";")?;
-                Some((name.to_owned(), value.to_owned()))
+            .split(';')
+            .filter_map(|stmt| {
+                let rest = &stmt[stmt.find("pub const ")? + "pub const ".len()..];
+                let (name, value) = rest.split_once(": &str =")?;
+                let value = value.trim().strip_prefix('"')?.strip_suffix('"')?;
+                Some((name.trim().to_owned(), value.to_owned()))
             })
             .collect()
     }

@@ -257,3 +257,171 @@ mod tests {
         assert!(get_or_create(&r, &c2, spec(d1, "eth0", "o1"), 4).unwrap());
     }
 }
+
+/// What an operator may change in a metric's alert settings; `Some(None)` clears a custom value
+/// (back to the configured default).
+#[derive(Debug, Clone, Default)]
+pub struct AlertInput {
+    /// Alerts enabled.
+    pub is_active: Option<bool>,
+    /// `<` or `>`.
+    pub operator: Option<Option<String>>,
+    /// Threshold.
+    pub threshold: Option<Option<f64>>,
+    /// Tolerance, minutes.
+    pub tolerance: Option<Option<u32>>,
+}
+
+/// Largest tolerance: 7 days, in minutes (spec §1.1).
+pub const MAX_TOLERANCE_MIN: u32 = 10_080;
+
+/// Applies `input` to `current`, then resets every custom value equal to the configured
+/// default to "use the default", so a later change of the defaults reaches this metric
+/// (spec §5.4).
+///
+/// # Errors
+/// An unknown operator, a non-finite threshold or a tolerance beyond 7 days.
+pub fn edit_alert(
+    current: &AlertSettings,
+    input: AlertInput,
+    defaults: super::registry::AlertDefaults,
+) -> Result<AlertSettings, DomainError> {
+    let invalid = |field: &'static str, reason: &str| DomainError::Invalid {
+        field,
+        reason: reason.to_owned(),
+    };
+    let mut a = current.clone();
+    if let Some(v) = input.is_active {
+        a.is_active = v;
+    }
+    if let Some(op) = input.operator {
+        if let Some(o) = &op
+            && o != "<"
+            && o != ">"
+        {
+            return Err(invalid(
+                "custom_operator",
+                "Select a valid choice: \"<\" or \">\".",
+            ));
+        }
+        a.custom_operator = op;
+    }
+    if let Some(t) = input.threshold {
+        if t.is_some_and(|t| !t.is_finite()) {
+            return Err(invalid("custom_threshold", "A valid number is required."));
+        }
+        a.custom_threshold = t;
+    }
+    if let Some(t) = input.tolerance {
+        if t.is_some_and(|t| t > MAX_TOLERANCE_MIN) {
+            return Err(invalid(
+                "custom_tolerance",
+                "Ensure this value is less than or equal to 10080.",
+            ));
+        }
+        a.custom_tolerance = t;
+    }
+    let default_op = match defaults.operator {
+        super::registry::Operator::LessThan => "<",
+        super::registry::Operator::GreaterThan => ">",
+    };
+    if a.custom_operator.as_deref() == Some(default_op) {
+        a.custom_operator = None;
+    }
+    if a.custom_threshold == Some(defaults.threshold) {
+        a.custom_threshold = None;
+    }
+    if a.custom_tolerance == Some(defaults.tolerance) {
+        a.custom_tolerance = None;
+    }
+    Ok(a)
+}
+
+/// Stores a metric found by its id among one object's metrics after `f` changed it.
+///
+/// # Errors
+/// Unknown metric (`NotFound`), `f`'s error, storage failure.
+pub fn update_of_object(
+    records: &Records,
+    object: Id,
+    id: Id,
+    f: impl FnOnce(&mut Metric) -> Result<(), DomainError>,
+    now_ns: i64,
+) -> Result<Metric, DomainError> {
+    let (k, mut m) = records
+        .list_prefix::<Metric>(&object.0)?
+        .into_iter()
+        .find(|(_, m)| m.id == id)
+        .ok_or(DomainError::NotFound)?;
+    f(&mut m)?;
+    m.modified_ns = now_ns;
+    records.put(&k, &m)?;
+    Ok(m)
+}
+
+#[cfg(test)]
+mod alert_tests {
+    use super::*;
+    use crate::domain::registry::{AlertDefaults, Operator};
+
+    #[test]
+    fn custom_values_equal_to_defaults_become_defaults() {
+        let d = AlertDefaults {
+            operator: Operator::GreaterThan,
+            threshold: 90.0,
+            tolerance: 30,
+        };
+        let cur = AlertSettings {
+            is_active: true,
+            custom_operator: None,
+            custom_threshold: None,
+            custom_tolerance: None,
+        };
+        let a = edit_alert(
+            &cur,
+            AlertInput {
+                operator: Some(Some(">".into())),
+                threshold: Some(Some(80.0)),
+                tolerance: Some(Some(30)),
+                is_active: Some(false),
+            },
+            d,
+        )
+        .unwrap();
+        assert_eq!(
+            a,
+            AlertSettings {
+                is_active: false,
+                custom_operator: None,
+                custom_threshold: Some(80.0),
+                custom_tolerance: None,
+            }
+        );
+        let cleared = edit_alert(
+            &a,
+            AlertInput {
+                threshold: Some(None),
+                ..Default::default()
+            },
+            d,
+        )
+        .unwrap();
+        assert_eq!(cleared.custom_threshold, None);
+        for bad in [
+            AlertInput {
+                operator: Some(Some("=".into())),
+                ..Default::default()
+            },
+            AlertInput {
+                tolerance: Some(Some(10_081)),
+                ..Default::default()
+            },
+            AlertInput {
+                threshold: Some(Some(f64::NAN)),
+                ..Default::default()
+            },
+        ] {
+            assert!(edit_alert(&cur, bad, d).is_err());
+        }
+    }
+}

@@ -603,6 +603,42 @@ impl Domain {
         }
     }
 
+    /// Changes the alert settings of one metric of a device the principal manages.
+    ///
+    /// # Errors
+    /// Unknown device or metric, no permission, a metric without alert settings, invalid
+    /// values, storage failure.
+    pub fn edit_alert_settings(
+        &self,
+        who: &Principal,
+        device_id: Id,
+        metric_id: Id,
+        input: metric::AlertInput,
+    ) -> Result<metric::Metric, DomainError> {
+        let d = self.device(who, device_id)?;
+        if !who.can_manage(d.organization) {
+            return Err(DomainError::Forbidden);
+        }
+        let registry = &self.settings.registry;
+        let m = metric::update_of_object(
+            &self.records,
+            device_id,
+            metric_id,
+            |m| {
+                let current = m.alert.clone().ok_or(DomainError::NotFound)?;
+                let defaults = registry.metric(&m.configuration).map_or(
+                    registry::FALLBACK_ALERT,
+                    registry::MetricConfig::effective_alert,
+                );
+                m.alert = Some(metric::edit_alert(&current, input, defaults)?);
+                Ok(())
+            },
+            self.now_ns(),
+        )?;
+        self.metrics.forget_object(device_id);
+        Ok(m)
+    }
+
     /// The server clock, ns since the epoch.
     pub fn now(&self) -> i64 {
         self.now_ns()
