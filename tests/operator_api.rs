@@ -362,3 +362,111 @@ fn device_lists_paginate_like_openwisp() {
     );
     assert_eq!(v["results"].as_array().unwrap().len(), 23);
 }
+
+#[test]
+fn users_are_listed_changed_and_deleted_by_the_right_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(&dir.path().join("data"));
+    let a = create_org(&s, &admin, "Alpha")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = create_org(&s, &admin, "Beta")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (user, org, is_admin) in [("amy", &a, true), ("art", &a, false), ("ben", &b, false)] {
+        let (st, v) = call(
+            "POST",
+            &s.url("/api/v1/users/user/"),
+            Some(&admin),
+            Some(&json!({"username": user, "password": "password-123",
+                         "organization_users": [{"organization": org, "is_admin": is_admin}]})),
+        );
+        assert_eq!(st, 201, "{v}");
+        assert_eq!(v["organization_users"][0]["is_admin"], is_admin);
+    }
+    let names = |token: &str| -> Vec<String> {
+        let (_, v) = call("GET", &s.url("/api/v1/users/user/"), Some(token), None);
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&admin), ["admin", "amy", "art", "ben"]);
+    let amy = token(&s, "amy", "password-123");
+    let ben = token(&s, "ben", "password-123");
+    assert_eq!(names(&amy), ["amy", "art"]);
+    assert_eq!(names(&ben), ["ben"]);
+    assert_eq!(
+        call("GET", &s.url("/api/v1/users/user/ben/"), Some(&amy), None).0,
+        404
+    );
+    // Own password: yes; someone else's flags: no.
+    let (st, _) = call(
+        "PATCH",
+        &s.url("/api/v1/users/user/ben/"),
+        Some(&ben),
+        Some(&json!({"password": "new-password-9"})),
+    );
+    assert_eq!(st, 200);
+    token(&s, "ben", "new-password-9");
+    assert_eq!(
+        call(
+            "PATCH",
+            &s.url("/api/v1/users/user/art/"),
+            Some(&amy),
+            Some(&json!({"is_active": false}))
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        call(
+            "PATCH",
+            &s.url("/api/v1/users/user/ben/"),
+            Some(&ben),
+            Some(&json!({"is_superuser": true}))
+        )
+        .0,
+        403
+    );
+    // Deactivating a user revokes their tokens; deleting removes them.
+    assert_eq!(
+        call(
+            "PATCH",
+            &s.url("/api/v1/users/user/ben/"),
+            Some(&admin),
+            Some(&json!({"is_active": false}))
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call("GET", &s.url("/api/v1/users/user/"), Some(&ben), None).0,
+        401
+    );
+    assert_eq!(
+        call(
+            "DELETE",
+            &s.url("/api/v1/users/user/admin/"),
+            Some(&admin),
+            None
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        call(
+            "DELETE",
+            &s.url("/api/v1/users/user/art/"),
+            Some(&admin),
+            None
+        )
+        .0,
+        204
+    );
+    assert_eq!(names(&admin), ["admin", "amy", "ben"]);
+}

@@ -40,6 +40,8 @@ pub mod paths {
     pub const TOKEN: &str = "/api/v1/users/token/";
     /// Users (creation by superusers).
     pub const USERS: &str = "/api/v1/users/user/";
+    /// One user, by username.
+    pub const USER: &str = "/api/v1/users/user/{username}/";
     /// Organizations.
     pub const ORGANIZATIONS: &str = "/api/v1/users/organization/";
     /// One organization.
@@ -98,6 +100,7 @@ pub mod paths {
         QUERY,
         TOKEN,
         USERS,
+        USER,
         ORGANIZATIONS,
         ORGANIZATION,
         DEVICES,
@@ -154,7 +157,11 @@ pub fn router(state: ApiState) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route(paths::TOKEN, post(operator::obtain_token))
-        .route(paths::USERS, post(operator::create_user))
+        .route(
+            paths::USERS,
+            get(operator::list_users).post(operator::create_user),
+        )
+        .route(paths::USER, any(operator::user))
         .route(
             paths::ORGANIZATIONS,
             get(operator::organizations).post(operator::organizations),

@@ -97,18 +97,83 @@ pub(crate) async fn create_user(
     }
     let domain = st.domain.clone();
     let u = blocking(move || {
-        domain.create_user(&who, &username, &password, is_superuser, &memberships)
+        domain.create_user(&who, &username, &password, is_superuser, &memberships)?;
+        domain.user(&who, &username)
     })
     .await?;
+    Ok(json_response(StatusCode::CREATED, &user_json(&u.0, &u.1)))
+}
+
+fn user_json(u: &crate::domain::user::User, m: &[(Id, Role)]) -> Value {
+    json!({
+        "username": u.username,
+        "is_superuser": u.is_superuser,
+        "is_active": u.is_active,
+        "date_joined": iso_time(u.created_ns),
+        "organization_users": m
+            .iter()
+            .map(|(o, r)| json!({"organization": o.to_string(), "is_admin": *r == Role::Admin}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/v1/users/user/`: the users one may see.
+pub(crate) async fn list_users(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let domain = st.domain.clone();
+    let list = blocking(move || domain.users(&who)).await?;
+    let items = list.iter().map(|(u, m)| user_json(u, m)).collect();
     Ok(json_response(
-        StatusCode::CREATED,
-        &json!({
-            "username": u.username,
-            "is_superuser": u.is_superuser,
-            "is_active": u.is_active,
-            "date_joined": iso_time(u.created_ns),
-        }),
+        StatusCode::OK,
+        &paginate(items, &q, &headers, uri.path())?,
     ))
+}
+
+/// `GET|PUT|PATCH|DELETE /api/v1/users/user/{username}/`: `password`, `is_active`,
+/// `is_superuser` (superusers; anyone may change their own password).
+pub(crate) async fn user(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    method: Method,
+    Path(username): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let domain = st.domain.clone();
+    match method {
+        Method::GET | Method::HEAD => {
+            let (u, m) = blocking(move || domain.user(&who, &username)).await?;
+            Ok(json_response(StatusCode::OK, &user_json(&u, &m)))
+        }
+        Method::PUT | Method::PATCH => {
+            let obj = json_object(&body)?;
+            let f = Fields(&obj);
+            let password = f.string("password")?;
+            let is_active = f.boolean("is_active")?;
+            let is_superuser = f.boolean("is_superuser")?;
+            let (u, m) = blocking(move || {
+                domain.update_user(
+                    &who,
+                    &username,
+                    password.as_deref(),
+                    is_active,
+                    is_superuser,
+                )?;
+                domain.user(&who, &username)
+            })
+            .await?;
+            Ok(json_response(StatusCode::OK, &user_json(&u, &m)))
+        }
+        Method::DELETE => {
+            blocking(move || domain.delete_user(&who, &username)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(method_not_allowed(&method)),
+    }
 }
 
 /// An organization as `who` may see it: the registration secret only for its managers.

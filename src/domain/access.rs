@@ -68,6 +68,35 @@ pub fn remove_membership(records: &Records, username: &str, org: Id) -> Result<(
     Ok(records.remove::<Membership>(&membership_key(username, org))?)
 }
 
+/// The memberships of a user.
+///
+/// # Errors
+/// Storage failure.
+pub fn memberships_of(records: &Records, username: &str) -> Result<Vec<(Id, Role)>, DomainError> {
+    let mut prefix = username.as_bytes().to_vec();
+    prefix.push(0);
+    Ok(records
+        .list_prefix::<Membership>(&prefix)?
+        .into_iter()
+        .map(|(_, m)| (m.organization, m.role))
+        .collect())
+}
+
+/// Removes every token of a user (deleted or deactivated users' scripts stop working).
+///
+/// # Errors
+/// Storage failure.
+pub fn revoke_tokens_of(records: &Records, username: &str) -> Result<usize, DomainError> {
+    let mut n = 0;
+    for (k, t) in records.list::<ApiToken>()? {
+        if t.username == username {
+            records.remove::<ApiToken>(&k)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// An API token, stored under the digest of its text.
 #[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct ApiToken {
@@ -125,14 +154,7 @@ impl Principal {
     /// # Errors
     /// Storage failure.
     pub fn of(records: &Records, user: &User) -> Result<Principal, DomainError> {
-        let mut prefix = user.username.as_bytes().to_vec();
-        prefix.push(0);
-        let memberships = records
-            .list::<Membership>()?
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, m)| (m.organization, m.role))
-            .collect();
+        let memberships = memberships_of(records, &user.username)?;
         Ok(Principal {
             username: user.username.clone(),
             is_superuser: user.is_superuser,

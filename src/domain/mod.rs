@@ -217,6 +217,86 @@ impl Domain {
         Ok(u)
     }
 
+    /// The users the principal may see (superusers: all; others: themselves and the members of
+    /// organizations they administer), with their memberships.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn users(
+        &self,
+        who: &Principal,
+    ) -> Result<Vec<(user::User, Vec<(Id, access::Role)>)>, DomainError> {
+        let mut out = Vec::new();
+        for u in user::list(&self.records)? {
+            let m = access::memberships_of(&self.records, &u.username)?;
+            let visible = who.is_superuser
+                || u.username == who.username
+                || m.iter().any(|(o, _)| who.can_manage(*o));
+            if visible {
+                out.push((u, m));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One user the principal may see.
+    ///
+    /// # Errors
+    /// Unknown or invisible (`NotFound`), storage failure.
+    pub fn user(
+        &self,
+        who: &Principal,
+        username: &str,
+    ) -> Result<(user::User, Vec<(Id, access::Role)>), DomainError> {
+        self.users(who)?
+            .into_iter()
+            .find(|(u, _)| u.username == username)
+            .ok_or(DomainError::NotFound)
+    }
+
+    /// Changes a user: superusers change anyone; a user may change their own password.
+    /// Deactivating a user revokes their tokens.
+    ///
+    /// # Errors
+    /// Unknown or invisible, no permission, a bad password, storage failure.
+    pub fn update_user(
+        &self,
+        who: &Principal,
+        username: &str,
+        password: Option<&str>,
+        is_active: Option<bool>,
+        is_superuser: Option<bool>,
+    ) -> Result<user::User, DomainError> {
+        self.user(who, username)?;
+        let own_password_only =
+            username == who.username && is_active.is_none() && is_superuser.is_none();
+        if !who.is_superuser && !own_password_only {
+            return Err(DomainError::Forbidden);
+        }
+        let u = user::update(&self.records, username, password, is_active, is_superuser)?
+            .ok_or(DomainError::NotFound)?;
+        if !u.is_active {
+            access::revoke_tokens_of(&self.records, username)?;
+        }
+        Ok(u)
+    }
+
+    /// Deletes a user with their memberships and tokens (superusers; not oneself).
+    ///
+    /// # Errors
+    /// Unknown, no permission, storage failure.
+    pub fn delete_user(&self, who: &Principal, username: &str) -> Result<(), DomainError> {
+        let (_, memberships) = self.user(who, username)?;
+        if !who.is_superuser || username == who.username {
+            return Err(DomainError::Forbidden);
+        }
+        for (org, _) in memberships {
+            access::remove_membership(&self.records, username, org)?;
+        }
+        access::revoke_tokens_of(&self.records, username)?;
+        user::remove(&self.records, username)
+    }
+
     /// The organizations the principal may see.
     ///
     /// # Errors

@@ -156,6 +156,54 @@ pub fn create(
     Ok(user)
 }
 
+/// Every user, by name.
+///
+/// # Errors
+/// Storage failure.
+pub fn list(records: &Records) -> Result<Vec<User>, DomainError> {
+    Ok(records
+        .list::<User>()?
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect())
+}
+
+/// Changes a user's password, activity or superuser flag; `None` when the user is unknown.
+///
+/// # Errors
+/// An unacceptable password, hashing or storage failure.
+pub fn update(
+    records: &Records,
+    username: &str,
+    password: Option<&str>,
+    is_active: Option<bool>,
+    is_superuser: Option<bool>,
+) -> Result<Option<User>, DomainError> {
+    let Some(mut u) = get(records, username)? else {
+        return Ok(None);
+    };
+    if let Some(p) = password {
+        validate_password(p)?;
+        u.password_hash = hash_password(p)?;
+    }
+    if let Some(a) = is_active {
+        u.is_active = a;
+    }
+    if let Some(s) = is_superuser {
+        u.is_superuser = s;
+    }
+    records.put(username.as_bytes(), &u)?;
+    Ok(Some(u))
+}
+
+/// Removes a user record.
+///
+/// # Errors
+/// Storage failure.
+pub fn remove(records: &Records, username: &str) -> Result<(), DomainError> {
+    Ok(records.remove::<User>(username.as_bytes())?)
+}
+
 fn validate_password(p: &str) -> Result<(), DomainError> {
     let n = p.chars().count();
     if n < MIN_PASSWORD_LEN {
