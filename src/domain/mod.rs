@@ -70,6 +70,9 @@ pub struct DeviceCharts {
     pub data: Option<serde_json::Value>,
 }
 
+/// A user with their organization memberships.
+pub type UserWithRoles = (user::User, Vec<(Id, access::Role)>);
+
 /// The dashboard's general charts.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
