@@ -225,10 +225,7 @@ impl Domain {
     ///
     /// # Errors
     /// Storage failure.
-    pub fn users(
-        &self,
-        who: &Principal,
-    ) -> Result<Vec<(user::User, Vec<(Id, access::Role)>)>, DomainError> {
+    pub fn users(&self, who: &Principal) -> Result<Vec<UserWithRoles>, DomainError> {
         let mut out = Vec::new();
         for u in user::list(&self.records)? {
             let m = access::memberships_of(&self.records, &u.username)?;
@@ -246,11 +243,7 @@ impl Domain {
     ///
     /// # Errors
     /// Unknown or invisible (`NotFound`), storage failure.
-    pub fn user(
-        &self,
-        who: &Principal,
-        username: &str,
-    ) -> Result<(user::User, Vec<(Id, access::Role)>), DomainError> {
+    pub fn user(&self, who: &Principal, username: &str) -> Result<UserWithRoles, DomainError> {
         self.users(who)?
             .into_iter()
             .find(|(u, _)| u.username == username)
