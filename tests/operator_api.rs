@@ -470,3 +470,76 @@ fn users_are_listed_changed_and_deleted_by_the_right_people() {
     );
     assert_eq!(names(&admin), ["admin", "amy", "ben"]);
 }
+
+#[test]
+fn new_devices_get_their_checks_and_admins_edit_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(&dir.path().join("data"));
+    let org = create_org(&s, &admin, "Checked")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = create_device(&s, &admin, &org, "pinged", "00:00:00:00:0a:01");
+    let url = s.url(&format!(
+        "/api/v1/monitoring/device/{}/check/",
+        d["id"].as_str().unwrap()
+    ));
+    let (st, v) = call("GET", &url, Some(&admin), None);
+    assert_eq!(st, 200);
+    let types: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "openwisp_monitoring.check.classes.ConfigApplied",
+            "openwisp_monitoring.check.classes.DataCollected",
+            "openwisp_monitoring.check.classes.Ping",
+        ]
+    );
+    let ping = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Ping")
+        .unwrap()
+        .clone();
+    let ping_url = format!("{url}{}/", ping["id"].as_str().unwrap());
+    let (st, v) = call(
+        "PATCH",
+        &ping_url,
+        Some(&admin),
+        Some(&json!({"params": {"count": 10}})),
+    );
+    assert_eq!((st, v["params"].clone()), (200, json!({"count": 10})));
+    let (st, v) = call(
+        "PATCH",
+        &ping_url,
+        Some(&admin),
+        Some(&json!({"params": {"count": 100}})),
+    );
+    assert_eq!(st, 400);
+    assert_eq!(
+        v["params"][0],
+        "Invalid param in \"count\": 100 is greater than the maximum of 20"
+    );
+    let (st, v) = call(
+        "POST",
+        &url,
+        Some(&admin),
+        Some(&json!({"check_type": "WifiClients"})),
+    );
+    assert_eq!((st, v["name"].clone()), (201, json!("WiFi Clients")));
+    let (st, _) = call(
+        "POST",
+        &url,
+        Some(&admin),
+        Some(&json!({"check_type": "Ping"})),
+    );
+    assert_eq!(st, 400, "one check name per device");
+    assert_eq!(call("DELETE", &ping_url, Some(&admin), None).0, 204);
+    assert_eq!(call("GET", &ping_url, Some(&admin), None).0, 404);
+}

@@ -59,6 +59,10 @@ pub mod paths {
     /// One metric's alert settings.
     pub const ALERT_SETTINGS: &str =
         "/api/v1/monitoring/device/{pk}/metric/{metric}/alert-settings/";
+    /// A device's checks.
+    pub const CHECKS: &str = "/api/v1/monitoring/device/{pk}/check/";
+    /// One check of a device.
+    pub const CHECK: &str = "/api/v1/monitoring/device/{pk}/check/{check}/";
     /// The dashboard's general charts.
     pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
     /// WiFi sessions.
@@ -111,6 +115,8 @@ pub mod paths {
         DASHBOARD,
         NEARBY_DEVICES,
         ALERT_SETTINGS,
+        CHECKS,
+        CHECK,
         WIFI_SESSIONS,
         WIFI_SESSION,
         LOCATIONS,
@@ -195,6 +201,11 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
         .route(paths::DASHBOARD, get(monitoring::dashboard))
         .route(paths::NEARBY_DEVICES, get(geo::nearby_devices))
+        .route(
+            paths::CHECKS,
+            get(monitoring::checks).post(monitoring::checks),
+        )
+        .route(paths::CHECK, any(monitoring::check))
         .route(
             paths::ALERT_SETTINGS,
             get(monitoring::alert_settings)

@@ -541,6 +541,118 @@ pub(crate) async fn alert_settings(
     Ok(json_response(StatusCode::OK, &alert_json(&st, &m)))
 }
 
+fn check_json(c: &crate::domain::check::Check) -> Value {
+    json!({
+        "id": c.id.to_string(),
+        "name": c.name,
+        "check_type": c.check_type.class_path(),
+        "is_active": c.is_active,
+        "description": c.description,
+        "params": serde_json::from_str::<Value>(&c.params).unwrap_or_else(|_| json!({})),
+        "object_id": c.device.to_string(),
+        "content_type": crate::domain::ingest::DEVICE_CONTENT_TYPE,
+        "created": iso_time(c.created_ns),
+        "modified": iso_time(c.modified_ns),
+    })
+}
+
+fn check_input(body: &[u8]) -> Result<crate::domain::check::CheckInput, ApiError> {
+    let obj = super::rest::json_object(body)?;
+    let f = super::rest::Fields(&obj);
+    let check_type = match f.string("check_type")? {
+        None => None,
+        Some(t) => Some(crate::domain::check::CheckType::parse(&t).ok_or_else(|| {
+            ApiError::field("check_type", &format!("\"{t}\" is not a valid choice."))
+        })?),
+    };
+    let params = match obj.get("params") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(_) => return Err(ApiError::field("params", "Expected a JSON object.")),
+    };
+    Ok(crate::domain::check::CheckInput {
+        name: f.string("name")?,
+        check_type,
+        is_active: f.boolean("is_active")?,
+        description: f.string("description")?,
+        params,
+    })
+}
+
+/// `GET|POST /api/v1/monitoring/device/{pk}/check/`: a device's checks.
+pub(crate) async fn checks(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    method: axum::http::Method,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let device = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
+    let domain = st.domain.clone();
+    if method == axum::http::Method::POST {
+        let parsed = check_input(&body);
+        let (d2, w2) = (domain.clone(), who.clone());
+        blocking(move || d2.device(&w2, device)).await?;
+        let input = parsed?;
+        let c = blocking(move || domain.save_check(&who, device, None, input)).await?;
+        return Ok(json_response(StatusCode::CREATED, &check_json(&c)));
+    }
+    let list = blocking(move || domain.device_checks(&who, device)).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &Value::Array(list.iter().map(check_json).collect()),
+    ))
+}
+
+/// `GET|PUT|PATCH|DELETE /api/v1/monitoring/device/{pk}/check/{check}/`.
+pub(crate) async fn check(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    method: axum::http::Method,
+    Path((pk, check)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    use axum::http::Method as M;
+    if ![M::GET, M::HEAD, M::PUT, M::PATCH, M::DELETE].contains(&method) {
+        return Err(ApiError::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method \"{method}\" not allowed."),
+        ));
+    }
+    let device = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
+    let id = Id::parse(&check).ok_or_else(ApiError::not_found)?;
+    let domain = st.domain.clone();
+    match method {
+        axum::http::Method::GET | axum::http::Method::HEAD => {
+            let list = blocking(move || domain.device_checks(&who, device)).await?;
+            let c = list
+                .iter()
+                .find(|c| c.id == id)
+                .ok_or_else(ApiError::not_found)?;
+            Ok(json_response(StatusCode::OK, &check_json(c)))
+        }
+        axum::http::Method::PUT | axum::http::Method::PATCH => {
+            let parsed = check_input(&body);
+            let (d2, w2) = (domain.clone(), who.clone());
+            let visible = blocking(move || d2.device_checks(&w2, device)).await?;
+            if !visible.iter().any(|c| c.id == id) {
+                return Err(ApiError::not_found());
+            }
+            let input = parsed?;
+            let c = blocking(move || domain.save_check(&who, device, Some(id), input)).await?;
+            Ok(json_response(StatusCode::OK, &check_json(&c)))
+        }
+        axum::http::Method::DELETE => {
+            blocking(move || domain.delete_check(&who, device, id)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        m => Err(ApiError::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method \"{m}\" not allowed."),
+        )),
+    }
+}
+
 /// A storage failure: 500, which the agent retries (the sample is kept on the router).
 fn server_error(e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "storing a device sample failed");

@@ -241,6 +241,7 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
         wifi_sessions: config.monitoring.wifi_sessions_enabled,
         default_chart_time: config.monitoring.default_chart_time.as_str().to_owned(),
         dashboard_traffic: config.monitoring.dashboard_traffic_chart.clone(),
+        checks: config.checks.clone(),
     })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod charts;
+pub mod check;
 pub mod counters;
 pub mod device;
 mod error;
@@ -102,6 +103,8 @@ pub struct DomainSettings {
     /// Interfaces summed by the dashboard's traffic chart, per organization slug and
     /// `__all__` (`DASHBOARD_TRAFFIC_CHART`).
     pub dashboard_traffic: std::collections::BTreeMap<String, Vec<String>>,
+    /// Check settings (`AUTO_*`, ping parameter bounds).
+    pub checks: crate::config::ChecksConfig,
 }
 
 impl DomainSettings {
@@ -117,6 +120,7 @@ impl DomainSettings {
             dashboard_traffic: crate::config::Config::default()
                 .monitoring
                 .dashboard_traffic_chart,
+            checks: crate::config::Config::default().checks,
         }
     }
 }
@@ -412,7 +416,72 @@ impl Domain {
             reason: "This field is required.".into(),
         })?;
         self.check_org_for_write(who, org)?;
-        device::create(&self.records, input, self.now_ns())
+        let d = device::create(&self.records, input, self.now_ns())?;
+        check::auto_create(
+            &self.records,
+            d.id,
+            d.organization,
+            &self.settings.checks,
+            self.now_ns(),
+        )?;
+        Ok(d)
+    }
+
+    /// The checks of a device the principal may see.
+    ///
+    /// # Errors
+    /// Unknown or invisible device, storage failure.
+    pub fn device_checks(
+        &self,
+        who: &Principal,
+        device: Id,
+    ) -> Result<Vec<check::Check>, DomainError> {
+        self.device(who, device)?;
+        check::of_device(&self.records, device)
+    }
+
+    /// Creates (`id` = `None`) or changes a check of a device the principal manages.
+    ///
+    /// # Errors
+    /// Unknown device or check, no permission, invalid values, storage failure.
+    pub fn save_check(
+        &self,
+        who: &Principal,
+        device: Id,
+        id: Option<Id>,
+        input: check::CheckInput,
+    ) -> Result<check::Check, DomainError> {
+        let d = self.device(who, device)?;
+        if !who.can_manage(d.organization) {
+            return Err(DomainError::Forbidden);
+        }
+        check::save(
+            &self.records,
+            device,
+            d.organization,
+            id,
+            input,
+            &self.settings.checks.ping_check_config,
+            self.now_ns(),
+        )
+    }
+
+    /// Deletes a check of a device the principal manages.
+    ///
+    /// # Errors
+    /// Unknown device or check, no permission, storage failure.
+    pub fn delete_check(&self, who: &Principal, device: Id, id: Id) -> Result<(), DomainError> {
+        let d = self.device(who, device)?;
+        if !who.can_manage(d.organization) {
+            return Err(DomainError::Forbidden);
+        }
+        if !check::of_device(&self.records, device)?
+            .iter()
+            .any(|c| c.id == id)
+        {
+            return Err(DomainError::NotFound);
+        }
+        check::remove(&self.records, device, id)
     }
 
     pub(crate) fn check_org_for_write(&self, who: &Principal, org: Id) -> Result<(), DomainError> {
@@ -738,6 +807,7 @@ impl Domain {
         }
         metric::remove_object(&self.records, &self.metrics, d.id)?;
         wifi::remove_device(&self.records, d.id)?;
+        check::remove_device(&self.records, d.id)?;
         self.counters.forget(d.id);
         device::remove(&self.records, d.id)
     }
