@@ -159,6 +159,25 @@ fn write_answers_like_influxdb_1_x() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
+    // influxd applies meta changes asynchronously: a write right after CREATE RETENTION POLICY
+    // can still find no such policy (this made the test flaky). Wait until it is listed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = ureq::get(&format!("{}/query", influx.url))
+            .query("q", "SHOW RETENTION POLICIES ON openwisp2")
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        if text.contains("\"short\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "influxd never listed the policy: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

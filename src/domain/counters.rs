@@ -29,9 +29,8 @@ use super::error::DomainError;
 use super::id::Id;
 use crate::storage::{ColumnValues, Engine, FieldValue, Point};
 
-/// The internal database holding raw counters (listed by `SHOW DATABASES`, like InfluxDB's
-/// `_internal`).
-pub const COUNTERS_DB: &str = "_wispmon";
+/// The internal database holding raw counters (not listed by `SHOW DATABASES`).
+pub const COUNTERS_DB: &str = crate::storage::INTERNAL_DB_PREFIX;
 /// Its measurement.
 pub const COUNTERS_MEASUREMENT: &str = "interface_counters";
 /// How long raw counters are kept.

@@ -159,6 +159,7 @@ fn show_databases(engine: &Engine) -> StatementResult {
     let mut dbs: Vec<(u32, String)> = engine
         .databases()
         .into_iter()
+        .filter(|n| !crate::storage::is_internal_database(n))
         .filter_map(|n| engine.database(&n).map(|d| (d.id, n)))
         .collect();
     // InfluxDB lists databases in creation order.

@@ -48,6 +48,17 @@ pub use catalog::{
 pub use codec::{ColumnValues, FieldType};
 pub use column::Column;
 pub use engine::{Corruption, Engine, EngineConfig, EngineStats};
+
+/// Databases whose name starts with this hold wispmon's own bookkeeping (raw interface
+/// counters): usable by name, but not listed by `SHOW DATABASES`, so InfluxDB clients (Grafana's
+/// database picker, OpenWISP's start-up checks, scripts that drop every database) see only what
+/// they or the monitoring stack created.
+pub const INTERNAL_DB_PREFIX: &str = "_wispmon";
+
+/// Whether `name` is an internal database (see [`INTERNAL_DB_PREFIX`]).
+pub fn is_internal_database(name: &str) -> bool {
+    name.starts_with(INTERNAL_DB_PREFIX)
+}
 pub use error::{KvError, StorageError};
 pub use meta::UNCLEAN_MARKER;
 pub use point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome, type_name};
