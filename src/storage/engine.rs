@@ -919,6 +919,68 @@ impl Engine {
         })
     }
 
+    /// Series of a measurement matching every group of `eqs`, a group matching when the tag
+    /// `key` equals one of its values (`k = 'a' AND (j = 'b' OR j = 'c')`). Starts from the
+    /// smallest group's postings and checks the others by membership, so a device's series are
+    /// found in time proportional to that device, not to every series sharing a common tag
+    /// (`content_type = 'config.device'`). An empty value means "tag absent" and is answered
+    /// through [`Engine::series_where_tag`].
+    ///
+    /// # Errors
+    /// Unknown database.
+    pub fn series_matching_all(
+        &self,
+        db: &str,
+        measurement: &str,
+        eqs: &[(String, Vec<String>)],
+    ) -> Result<Vec<SeriesId>, StorageError> {
+        if eqs.is_empty() {
+            return self.series_of(db, measurement);
+        }
+        if eqs
+            .iter()
+            .any(|(_, vals)| vals.iter().any(String::is_empty))
+        {
+            let mut set: Option<BTreeSet<SeriesId>> = None;
+            for (k, vals) in eqs {
+                let ids: BTreeSet<SeriesId> = self
+                    .series_where_tag(db, measurement, k, &|v| vals.iter().any(|x| x == v))?
+                    .into_iter()
+                    .collect();
+                set = Some(match set {
+                    None => ids,
+                    Some(s) => s.intersection(&ids).copied().collect(),
+                });
+            }
+            return Ok(set.unwrap_or_default().into_iter().collect());
+        }
+        self.with_postings(db, measurement, |p| {
+            let group = |(k, vals): &(String, Vec<String>)| -> Vec<&BTreeSet<SeriesId>> {
+                let Some(by_value) = p.tags.get(k) else {
+                    return Vec::new();
+                };
+                vals.iter().filter_map(|v| by_value.get(v)).collect()
+            };
+            let groups: Vec<Vec<&BTreeSet<SeriesId>>> = eqs.iter().map(group).collect();
+            let size = |g: &Vec<&BTreeSet<SeriesId>>| g.iter().map(|s| s.len()).sum::<usize>();
+            let Some(smallest) = (0..groups.len()).min_by_key(|&i| size(&groups[i])) else {
+                return Vec::new();
+            };
+            let mut base: BTreeSet<SeriesId> = BTreeSet::new();
+            for s in &groups[smallest] {
+                base.extend(s.iter().copied());
+            }
+            base.into_iter()
+                .filter(|id| {
+                    groups
+                        .iter()
+                        .enumerate()
+                        .all(|(i, g)| i == smallest || g.iter().any(|s| s.contains(id)))
+                })
+                .collect()
+        })
+    }
+
     /// A series by id.
     pub fn series_info(&self, id: SeriesId) -> Option<Arc<SeriesInfo>> {
         self.shared.state.read().series.get(id).cloned()

@@ -1461,26 +1461,9 @@ fn groups(data: Data<'_>, t: &Target, plan: &Plan) -> Result<Vec<Group>, Fail> {
     let candidates: Vec<SeriesId> = match &plan.cond {
         Some(c) => {
             let eqs = cond::tag_equalities(c, &is_tag);
-            if eqs.is_empty() {
-                engine.series_of(&t.db, &t.name).map_err(storage)?
-            } else {
-                let mut set: Option<BTreeSet<SeriesId>> = None;
-                for (k, vals) in eqs {
-                    let mut u = BTreeSet::new();
-                    for v in vals {
-                        u.extend(
-                            engine
-                                .series_with_tag(&t.db, &t.name, &k, &v)
-                                .map_err(storage)?,
-                        );
-                    }
-                    set = Some(match set {
-                        None => u,
-                        Some(s) => s.intersection(&u).copied().collect(),
-                    });
-                }
-                set.unwrap_or_default().into_iter().collect()
-            }
+            engine
+                .series_matching_all(&t.db, &t.name, &eqs)
+                .map_err(storage)?
         }
         None => engine.series_of(&t.db, &t.name).map_err(storage)?,
     };

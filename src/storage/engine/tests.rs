@@ -853,3 +853,70 @@ fn compaction_merges_blocks_written_across_seals_with_default_sizes() {
     let shards = e.database("db").unwrap().rp(None).unwrap().shards.len();
     assert_eq!(count(), shards, "before {before}");
 }
+
+#[test]
+fn series_matching_all_equals_filtering_every_series() {
+    let (_d, e) = fresh();
+    let mut points = Vec::new();
+    for i in 0..60 {
+        let obj = format!("dev{}", i % 20);
+        let ifname = format!("eth{}", i % 3);
+        let mut tags = vec![
+            ("content_type", "config.device"),
+            ("object_id", obj.as_str()),
+        ];
+        if i % 4 != 0 {
+            tags.push(("ifname", ifname.as_str()));
+        }
+        points.push(pt(
+            "traffic",
+            &tags,
+            vec![("rx", FieldValue::Integer(i))],
+            1_000 + i,
+        ));
+    }
+    write(&e, points);
+    let naive = |eqs: &[(&str, &[&str])]| -> Vec<SeriesId> {
+        let mut v: Vec<SeriesId> = e
+            .series_of("db", "traffic")
+            .unwrap()
+            .into_iter()
+            .filter(|id| {
+                let info = e.series_info(*id).unwrap();
+                eqs.iter().all(|(k, vals)| {
+                    let have = info
+                        .tags
+                        .iter()
+                        .find(|(tk, _)| tk == k)
+                        .map_or("", |(_, v)| v.as_str());
+                    vals.contains(&have)
+                })
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let cases: [&[(&str, &[&str])]; 6] = [
+        &[
+            ("content_type", &["config.device"]),
+            ("object_id", &["dev3"]),
+        ],
+        &[
+            ("object_id", &["dev3", "dev7"]),
+            ("ifname", &["eth1", "eth2"]),
+        ],
+        &[("ifname", &[""])],
+        &[("object_id", &["dev1"]), ("ifname", &["", "eth1"])],
+        &[("object_id", &["nobody"])],
+        &[("nokey", &["x"])],
+    ];
+    for eqs in cases {
+        let owned: Vec<(String, Vec<String>)> = eqs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+            .collect();
+        let mut got = e.series_matching_all("db", "traffic", &owned).unwrap();
+        got.sort_unstable();
+        assert_eq!(got, naive(eqs), "{eqs:?}");
+    }
+}
