@@ -365,9 +365,13 @@ impl super::Domain {
                 self.counters.note(device.id, &ifname, raw);
             }
         }
-        // 2. Metric records, then their points.
-        let Builder { points, specs, .. } = b;
-        for mut spec in specs {
+        // 2. Metric records (one flush for all), then their points.
+        let Builder {
+            points,
+            specs: mut all_specs,
+            ..
+        } = b;
+        for spec in &mut all_specs {
             if let Some(cfg) = self.settings.registry.metric(&spec.configuration) {
                 spec.charts = cfg
                     .charts_to_create(&self.settings.auto_charts)
@@ -383,10 +387,9 @@ impl super::Domain {
                     });
                 }
             }
-            if metric::get_or_create(&self.records, &self.metrics, spec, now)? {
-                out.created_metrics += 1;
-            }
         }
+        out.created_metrics =
+            metric::get_or_create_all(&self.records, &self.metrics, all_specs, now)?;
         let db = self.settings.database.clone();
         out.points += self.write(&db, None, points)?;
         // 3. The snapshot, unless it is already beyond the short policy.

@@ -185,6 +185,69 @@ pub fn get_or_create(
     Ok(created)
 }
 
+/// [`get_or_create`] for several metrics, storing every new or changed record with one flush
+/// (a device's first sample creates a dozen metrics). Returns how many were created.
+///
+/// # Errors
+/// Randomness or storage failure.
+pub fn get_or_create_all(
+    records: &Records,
+    cache: &MetricCache,
+    specs: Vec<MetricSpec>,
+    now_ns: i64,
+) -> Result<usize, DomainError> {
+    let mut pending: Vec<(Vec<u8>, Metric)> = Vec::new();
+    let mut learned = Vec::new();
+    let mut created = 0;
+    for spec in specs {
+        let main_tags = sorted(spec.main_tags);
+        let extra_tags = sorted(spec.extra_tags);
+        let rk = record_key(spec.object_id, &spec.key, &spec.field_name, &main_tags);
+        if cache.known.lock().get(&rk) == Some(&extra_tags) || pending.iter().any(|(k, _)| *k == rk)
+        {
+            continue;
+        }
+        match records.get::<Metric>(&rk)? {
+            Some(mut m) => {
+                if m.extra_tags != extra_tags {
+                    m.extra_tags.clone_from(&extra_tags);
+                    m.modified_ns = now_ns;
+                    pending.push((rk.clone(), m));
+                }
+            }
+            None => {
+                created += 1;
+                pending.push((
+                    rk.clone(),
+                    Metric {
+                        id: Id::random()?,
+                        name: spec.name,
+                        key: spec.key,
+                        field_name: spec.field_name,
+                        configuration: spec.configuration,
+                        object_id: spec.object_id,
+                        main_tags,
+                        extra_tags: extra_tags.clone(),
+                        is_healthy: None,
+                        is_healthy_tolerant: None,
+                        charts: spec.charts,
+                        alert: spec.alert,
+                        created_ns: now_ns,
+                        modified_ns: now_ns,
+                    },
+                ));
+            }
+        }
+        learned.push((rk, extra_tags));
+    }
+    records.put_all(&pending)?;
+    let mut known = cache.known.lock();
+    for (k, t) in learned {
+        known.insert(k, t);
+    }
+    Ok(created)
+}
+
 /// The metrics of one device, in record-key order.
 ///
 /// # Errors
@@ -251,6 +314,21 @@ mod tests {
         assert_eq!(eth0.extra_tags, [("organization_id".into(), "o2".into())]);
         assert_eq!(eth0.modified_ns, 3);
         assert_eq!(eth0.created_ns, 1);
+        // Several at once, one of them known already.
+        let c3 = MetricCache::default();
+        let n = get_or_create_all(
+            &r,
+            &c3,
+            vec![
+                spec(d1, "eth0", "o2"),
+                spec(d1, "eth9", "o2"),
+                spec(d1, "eth9", "o2"),
+            ],
+            4,
+        )
+        .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(of_object(&r, d1).unwrap().len(), 3);
         remove_object(&r, &c2, d1).unwrap();
         assert!(of_object(&r, d1).unwrap().is_empty());
         assert_eq!(of_object(&r, d2).unwrap().len(), 1);

@@ -123,6 +123,22 @@ impl Records {
         Ok(())
     }
 
+    /// Stores several records, replacing previous ones, with one flush: durable on return.
+    ///
+    /// # Errors
+    /// Backend failure or an unencodable record.
+    pub fn put_all<R: Record>(&self, items: &[(Vec<u8>, R)]) -> Result<(), StorageError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        for (key, r) in items {
+            let bytes = Self::encode(r)?;
+            self.kv.insert(R::TREE, key, &bytes)?;
+        }
+        self.kv.flush()?;
+        Ok(())
+    }
+
     /// Stores `r` under `key` only if the key is free; `true` when stored. Durable on return.
     ///
     /// # Errors
