@@ -82,70 +82,80 @@ pub(crate) async fn post_device_metrics(
     let Some(id) = Id::parse(&pk) else {
         return not_found();
     };
-    let domain = st.domain.clone();
-    let key = q.get("key").cloned();
-    let looked = tokio::task::spawn_blocking(move || domain.agent_device(id, key.as_deref())).await;
-    let device = match looked {
-        Ok(Ok(AgentDevice::Active(d))) => d,
-        Ok(Ok(AgentDevice::Unknown | AgentDevice::Deactivated)) => return not_found(),
-        Ok(Ok(AgentDevice::BadKey)) => {
-            return text(
-                StatusCode::FORBIDDEN,
-                &json!({"detail": "You do not have permission to perform this action."}),
-            );
-        }
-        Ok(Err(e)) => return server_error(&e),
-        Err(e) => return server_error(&e),
-    };
     let body = match read_body(body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let doc = match netjson::parse_document(&body) {
+    // Everything else in one blocking task (device lookup, JSON parsing, the durable write):
+    // one hand-off per request instead of one per step keeps a 2-core box switching less.
+    let domain = st.domain.clone();
+    let outcome = tokio::task::spawn_blocking(move || store_sample(&domain, id, &q, &body)).await;
+    match outcome {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => server_error(&e),
+        Err(e) => server_error(&e),
+    }
+}
+
+/// The checks of spec §3.1 in upstream's order (404, 403, 400 body, 400 time), then the write.
+fn store_sample(
+    domain: &crate::domain::Domain,
+    id: Id,
+    q: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<Response, crate::domain::DomainError> {
+    let device = match domain.agent_device(id, q.get("key").map(String::as_str))? {
+        AgentDevice::Active(d) => d,
+        AgentDevice::Unknown | AgentDevice::Deactivated => {
+            return Ok(text(
+                StatusCode::NOT_FOUND,
+                &json!({"detail": "Not found."}),
+            ));
+        }
+        AgentDevice::BadKey => {
+            return Ok(text(
+                StatusCode::FORBIDDEN,
+                &json!({"detail": "You do not have permission to perform this action."}),
+            ));
+        }
+    };
+    let doc = match netjson::parse_document(body) {
         Ok(d) => d,
         // A body that is not JSON gets the framework's answer upstream (§11 quirk 19).
         Err(netjson::Invalid::NotJson { reason }) => {
-            return text(
+            return Ok(text(
                 StatusCode::BAD_REQUEST,
                 &json!({"detail": format!("JSON parse error - {reason}")}),
-            );
+            ));
         }
         Err(netjson::Invalid::Empty) => {
-            return text(
+            return Ok(text(
                 StatusCode::BAD_REQUEST,
                 &json!({"detail": "JSON parse error - the request body is empty"}),
-            );
+            ));
         }
-        Err(e) => return text(StatusCode::BAD_REQUEST, &Value::String(e.to_string())),
+        Err(e) => return Ok(text(StatusCode::BAD_REQUEST, &Value::String(e.to_string()))),
     };
     let given = match q.get("time") {
         None => None,
         Some(t) => match netjson::parse_time(t) {
             Ok(ns) => Some(ns),
             Err(_) => {
-                return text(
+                return Ok(text(
                     StatusCode::BAD_REQUEST,
                     &json!({"detail": "Incorrect time format"}),
-                );
+                ));
             }
         },
     };
-    let domain = st.domain.clone();
-    let stored = tokio::task::spawn_blocking(move || {
-        let t = effective_time(given, domain.now());
-        domain.ingest(&device, doc, t)
-    })
-    .await;
-    match stored {
-        Ok(Ok(_)) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "null",
-        )
-            .into_response(),
-        Ok(Err(e)) => server_error(&e),
-        Err(e) => server_error(&e),
-    }
+    let t = effective_time(given, domain.now());
+    domain.ingest(&device, doc, t)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        "null",
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/monitoring/device/`: devices with their health status, filterable by
