@@ -917,3 +917,65 @@ fn alert_settings_follow_the_defaults_until_changed() {
         403
     );
 }
+
+/// A 200 means the sample is stored: after `kill -9` right behind the answers, every
+/// acknowledged sample is there (metrics, counters for the next delta, snapshot).
+#[test]
+fn acknowledged_samples_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut s, admin) = server(&data);
+    let org = create_org(&s, &admin, "Durable")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = create_device(&s, &admin, &org, "tough", "00:00:00:00:0b:01");
+    let (id, key) = (
+        d["id"].as_str().unwrap().to_owned(),
+        d["key"].as_str().unwrap().to_owned(),
+    );
+    let t0 = (now_secs() / 300 - 6) * 300;
+    let sample = |rx: u64| {
+        json!({"type": "DeviceMonitoring", "general": {"uptime": 1000 + rx},
+               "resources": {"load": [0.5, 0.5, 0.5], "cpus": 1},
+               "interfaces": [{"name": "eth0", "statistics": {"rx_bytes": rx, "tx_bytes": rx}}]})
+        .to_string()
+    };
+    for i in 0..4 {
+        let (status, _) = post(
+            &s,
+            &metrics_path(&id),
+            &[("key", &key), ("time", &agent_time(t0 + 300 * i))],
+            sample(1000 * (i as u64 + 1)).as_bytes(),
+        );
+        assert_eq!(status, 200);
+    }
+    s.signal("KILL");
+    assert!(s.wait_exit(std::time::Duration::from_secs(10)).is_some());
+    drop(s);
+    let s = TestServer::spawn(&data, &[], &[]);
+    let cpu = rows(&influx(
+        &s,
+        &format!("SELECT count(cpu_usage) FROM cpu WHERE object_id = '{id}'"),
+    ));
+    assert_eq!(cpu[0][1], json!(4));
+    // The counters survived too: the next sample's traffic is its difference, not unknown.
+    let (status, _) = post(
+        &s,
+        &metrics_path(&id),
+        &[("key", &key), ("time", &agent_time(t0 + 1200))],
+        sample(5000).as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let traffic = rows(&influx(
+        &s,
+        &format!("SELECT rx_bytes FROM traffic WHERE object_id = '{id}'"),
+    ));
+    assert_eq!(traffic.len(), 4);
+    assert_eq!(traffic[3][1], json!(1000));
+    let snap = influx(
+        &s,
+        &format!("SELECT count(data) FROM short.device_data WHERE pk = '{id}'"),
+    );
+    assert_eq!(rows(&snap)[0][1], json!(5));
+}
