@@ -623,7 +623,7 @@ struct DevicesArgs {
     #[arg(long, default_value_t = 0)]
     history_days: u32,
     /// Directory holding `ap-two-radios.json` and `lte-router.json`.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/netjson"))]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/netjson"))]
     fixtures: PathBuf,
     /// Skip the POST phase: only create the devices (and history) and time the charts.
     #[arg(long)]
