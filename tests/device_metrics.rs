@@ -979,3 +979,117 @@ fn acknowledged_samples_survive_kill_9() {
     );
     assert_eq!(rows(&snap)[0][1], json!(5));
 }
+
+/// WiFi sessions open with the clients of access-point interfaces and close when they leave;
+/// the sessions API shows them with the clients' capability flags, within one's organizations.
+#[test]
+fn wifi_sessions_follow_the_clients() {
+    let st = setup();
+    let (id, key) = device(&st, "ap-lobby", "00:00:00:00:0c:01");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/spec_example.json"
+    ))
+    .unwrap();
+    assert_eq!(
+        post(
+            &st.s,
+            &metrics_path(&id),
+            &[("key", &key)],
+            example.as_bytes()
+        )
+        .0,
+        200
+    );
+    let list = |q: &str| {
+        call(
+            "GET",
+            &st.s.url(&format!("/api/v1/monitoring/wifi-session/{q}")),
+            Some(&st.admin),
+            None,
+        )
+        .1
+    };
+    let v = list("");
+    assert_eq!(v["count"], 3, "{v}");
+    let lobby_he = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["client"]["mac_address"] == "f0:2f:4b:55:66:77")
+        .unwrap()
+        .clone();
+    assert_eq!(lobby_he["ssid"], "Lobby-Staff");
+    assert_eq!(lobby_he["interface_name"], "wlan1");
+    assert_eq!(lobby_he["device"], "ap-lobby");
+    assert_eq!(lobby_he["client"]["wifi6"], "yes");
+    assert_eq!(lobby_he["stop_time"], Value::Null);
+    let (status, one) = call(
+        "GET",
+        &st.s.url(&format!(
+            "/api/v1/monitoring/wifi-session/{}/",
+            lobby_he["id"].as_str().unwrap()
+        )),
+        Some(&st.admin),
+        None,
+    );
+    assert_eq!(
+        (status, one["client"].clone()),
+        (200, lobby_he["client"].clone())
+    );
+    // wlan1's client leaves.
+    let mut doc: Value = serde_json::from_str(&example).unwrap();
+    doc["interfaces"][3]["wireless"]["clients"] = json!([]);
+    assert_eq!(
+        post(
+            &st.s,
+            &metrics_path(&id),
+            &[("key", &key)],
+            doc.to_string().as_bytes()
+        )
+        .0,
+        200
+    );
+    assert_eq!(list("?stop_time__isnull=true")["count"], 2);
+    let closed = list("?stop_time__isnull=false");
+    assert_eq!(closed["count"], 1);
+    assert_eq!(
+        closed["results"][0]["client"]["mac_address"],
+        "f0:2f:4b:55:66:77"
+    );
+    assert_eq!(list(&format!("?device={id}"))["count"], 3);
+    // Another organization's admin sees none of them.
+    let other = create_org(&st.s, &st.admin, "Elsewhere")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        "POST",
+        &st.s.url("/api/v1/users/user/"),
+        Some(&st.admin),
+        Some(&json!({
+        "username": "oz", "password": "password-123",
+        "organization_users": [{"organization": other, "is_admin": true}]})),
+    );
+    let oz = crate::operator_api::token(&st.s, "oz", "password-123");
+    let (_, v) = call(
+        "GET",
+        &st.s.url("/api/v1/monitoring/wifi-session/"),
+        Some(&oz),
+        None,
+    );
+    assert_eq!(v["count"], 0);
+    assert_eq!(
+        call(
+            "GET",
+            &st.s.url(&format!(
+                "/api/v1/monitoring/wifi-session/{}/",
+                lobby_he["id"].as_str().unwrap()
+            )),
+            Some(&oz),
+            None
+        )
+        .0,
+        404
+    );
+}

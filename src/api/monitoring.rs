@@ -355,25 +355,29 @@ pub(crate) async fn dashboard(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-fn session_json(v: &SessionView) -> Value {
+/// A session's client as the sessions API shows it (wifi6/5/4 are the he/vht/ht flags).
+fn client_json(mac: &str, c: Option<&crate::domain::wifi::WifiClient>) -> Value {
     let flag = |f: Option<bool>| f.map(|b| if b { "yes" } else { "no" });
-    let c = v.client.as_ref();
+    json!({
+        "mac_address": mac,
+        "vendor": c.and_then(|c| c.vendor.clone()),
+        "wifi6": flag(c.and_then(|c| c.he)),
+        "wifi5": flag(c.and_then(|c| c.vht)),
+        "wifi4": flag(c.and_then(|c| c.ht)),
+        "wmm": c.is_some_and(|c| c.wmm),
+        "wds": c.is_some_and(|c| c.wds),
+        "wps": c.is_some_and(|c| c.wps),
+    })
+}
+
+fn session_json(v: &SessionView) -> Value {
     json!({
         "id": v.session.id.to_string(),
         "organization": v.organization_name,
         "device": v.device_name,
         "ssid": v.session.ssid,
         "interface_name": v.session.interface_name,
-        "client": {
-            "mac_address": v.session.client,
-            "vendor": c.and_then(|c| c.vendor.clone()),
-            "wifi6": flag(c.and_then(|c| c.he)),
-            "wifi5": flag(c.and_then(|c| c.vht)),
-            "wifi4": flag(c.and_then(|c| c.ht)),
-            "wmm": c.is_some_and(|c| c.wmm),
-            "wds": c.is_some_and(|c| c.wds),
-            "wps": c.is_some_and(|c| c.wps),
-        },
+        "client": client_json(&v.session.client, v.client.as_ref()),
         "start_time": iso_time(v.session.start_ns),
         "stop_time": v.session.stop_ns.map(iso_time),
         "modified": iso_time(v.session.modified_ns),
@@ -439,10 +443,33 @@ pub(crate) async fn wifi_sessions(
         })
         .map(session_json)
         .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &paginate(items, &q, &headers, uri.path())?,
-    ))
+    let mut page = paginate(items, &q, &headers, uri.path())?;
+    // Client details only for the page shown: a fleet has tens of thousands of sessions.
+    let macs: Vec<String> = page["results"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|s| s["client"]["mac_address"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let domain = st.domain.clone();
+    let clients = blocking(move || {
+        macs.into_iter()
+            .map(|m| domain.wifi_client(&m))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    if let Some(results) = page["results"].as_array_mut() {
+        for (s, c) in results.iter_mut().zip(clients) {
+            let mac = s["client"]["mac_address"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            s["client"] = client_json(&mac, c.as_ref());
+        }
+    }
+    Ok(json_response(StatusCode::OK, &page))
 }
 
 /// `GET /api/v1/monitoring/wifi-session/{id}/`.
@@ -453,12 +480,17 @@ pub(crate) async fn wifi_session(
 ) -> Result<Response, ApiError> {
     let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
     let domain = st.domain.clone();
+    let d2 = domain.clone();
     let list = blocking(move || domain.wifi_sessions(&who)).await?;
     let v = list
         .iter()
         .find(|v| v.session.id == id)
         .ok_or_else(ApiError::not_found)?;
-    Ok(json_response(StatusCode::OK, &session_json(v)))
+    let mac = v.session.client.clone();
+    let client = blocking(move || d2.wifi_client(&mac)).await?;
+    let mut body = session_json(v);
+    body["client"] = client_json(&v.session.client, client.as_ref());
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// A metric's alert settings: the custom values and the values in force.

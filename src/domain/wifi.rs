@@ -358,12 +358,21 @@ pub struct SessionView {
     pub device_name: String,
     /// Its organization's name.
     pub organization_name: String,
-    /// Its client.
+    /// Its client, when the caller looked it up ([`super::Domain::wifi_client`]).
     pub client: Option<WifiClient>,
 }
 
 impl super::Domain {
-    /// The WiFi sessions of the devices the principal may see, newest first.
+    /// The client with this MAC (capability flags, vendor).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn wifi_client(&self, mac: &str) -> Result<Option<WifiClient>, DomainError> {
+        client(&self.records, mac)
+    }
+
+    /// The WiFi sessions of the devices the principal may see, newest first, without their
+    /// clients' details (see [`SessionView::client`]).
     ///
     /// # Errors
     /// Storage failure.
@@ -389,7 +398,8 @@ impl super::Domain {
             out.push(SessionView {
                 device_name: device_name.clone(),
                 organization_name: orgs.get(&s.organization).cloned().unwrap_or_default(),
-                client: client(&self.records, &s.client)?,
+                // Filled by the caller for the sessions it shows (a page), not for all.
+                client: None,
                 session: s,
             });
         }
