@@ -10,6 +10,8 @@
 mod zone;
 
 pub use zone::{BadTimeString, UnknownZone, Zone};
+// Calendar arithmetic, for the modules that format or parse dates themselves (chart labels).
+pub(crate) use zone::{civil_from_days, days_from_civil, days_in_month};
 
 use std::fmt;
 use std::sync::Arc;

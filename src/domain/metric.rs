@@ -145,44 +145,7 @@ pub fn get_or_create(
     spec: MetricSpec,
     now_ns: i64,
 ) -> Result<bool, DomainError> {
-    let main_tags = sorted(spec.main_tags);
-    let extra_tags = sorted(spec.extra_tags);
-    let rk = record_key(spec.object_id, &spec.key, &spec.field_name, &main_tags);
-    if cache.known.lock().get(&rk) == Some(&extra_tags) {
-        return Ok(false);
-    }
-    let created = match records.get::<Metric>(&rk)? {
-        Some(mut m) => {
-            if m.extra_tags != extra_tags {
-                m.extra_tags.clone_from(&extra_tags);
-                m.modified_ns = now_ns;
-                records.put(&rk, &m)?;
-            }
-            false
-        }
-        None => {
-            let m = Metric {
-                id: Id::random()?,
-                name: spec.name,
-                key: spec.key,
-                field_name: spec.field_name,
-                configuration: spec.configuration,
-                object_id: spec.object_id,
-                main_tags,
-                extra_tags: extra_tags.clone(),
-                is_healthy: None,
-                is_healthy_tolerant: None,
-                charts: spec.charts,
-                alert: spec.alert,
-                created_ns: now_ns,
-                modified_ns: now_ns,
-            };
-            records.put(&rk, &m)?;
-            true
-        }
-    };
-    cache.known.lock().insert(rk, extra_tags);
-    Ok(created)
+    Ok(get_or_create_all(records, cache, vec![spec], now_ns)? == 1)
 }
 
 /// [`get_or_create`] for several metrics, storing every new or changed record with one flush
