@@ -125,6 +125,9 @@ pub type Tags = Vec<(String, String)>;
 #[derive(Debug, Clone, Default)]
 pub struct MetricCache {
     known: Arc<Mutex<HashMap<Vec<u8>, Tags>>>,
+    /// Held while a metric record is read, changed and stored, so a sample refreshing extra
+    /// tags and an operator editing alert settings do not overwrite each other's change.
+    writes: Arc<Mutex<()>>,
 }
 
 impl MetricCache {
@@ -162,6 +165,7 @@ pub fn get_or_create_all(
     let mut pending: Vec<(Vec<u8>, Metric)> = Vec::new();
     let mut learned = Vec::new();
     let mut created = 0;
+    let mut guard = None;
     for spec in specs {
         let main_tags = sorted(spec.main_tags);
         let extra_tags = sorted(spec.extra_tags);
@@ -169,6 +173,9 @@ pub fn get_or_create_all(
         if cache.known.lock().get(&rk) == Some(&extra_tags) || pending.iter().any(|(k, _)| *k == rk)
         {
             continue;
+        }
+        if guard.is_none() {
+            guard = Some(cache.writes.lock());
         }
         match records.get::<Metric>(&rk)? {
             Some(mut m) => {
@@ -384,11 +391,13 @@ pub fn edit_alert(
 /// Unknown metric (`NotFound`), `f`'s error, storage failure.
 pub fn update_of_object(
     records: &Records,
+    cache: &MetricCache,
     object: Id,
     id: Id,
     f: impl FnOnce(&mut Metric) -> Result<(), DomainError>,
     now_ns: i64,
 ) -> Result<Metric, DomainError> {
+    let _w = cache.writes.lock();
     let (k, mut m) = records
         .list_prefix::<Metric>(&object.0)?
         .into_iter()

@@ -767,6 +767,7 @@ impl Domain {
         let registry = &self.settings.registry;
         let m = metric::update_of_object(
             &self.records,
+            &self.metrics,
             device_id,
             metric_id,
             |m| {
@@ -780,7 +781,6 @@ impl Domain {
             },
             self.now_ns(),
         )?;
-        self.metrics.forget_object(device_id);
         Ok(m)
     }
 
