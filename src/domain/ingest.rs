@@ -420,3 +420,77 @@ impl super::Domain {
         Ok(outcome.written)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::access::Principal;
+    use crate::domain::device::DeviceInput;
+    use crate::domain::org::OrganizationInput;
+    use crate::domain::{Domain, DomainSettings, netjson};
+    use crate::storage::Storage;
+    use crate::time::{MockClock, Timestamp};
+
+    const T0: i64 = 1_790_000_000 * 1_000_000_000;
+
+    #[test]
+    fn the_latest_snapshot_is_found_however_old_and_clocks_are_sanitised() {
+        let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0)));
+        let storage = Storage::in_memory(clock.clone());
+        let settings = DomainSettings::defaults("openwisp2");
+        crate::domain::timeseries::ensure_database(
+            storage.engine(),
+            &crate::config::Config::default().timeseries,
+        )
+        .unwrap();
+        let d = Domain::new(&storage, settings, clock.clone());
+        let root = Principal {
+            username: "root".into(),
+            is_superuser: true,
+            memberships: Vec::new(),
+        };
+        let org = d
+            .create_organization(
+                &root,
+                OrganizationInput {
+                    name: Some("o".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let dev = d
+            .create_device(
+                &root,
+                DeviceInput {
+                    organization: Some(org.id),
+                    name: Some("r".into()),
+                    mac_address: Some("00:00:00:00:00:01".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let doc =
+            netjson::parse_document(br#"{"type":"DeviceMonitoring","general":{"hostname":"r1"}}"#)
+                .unwrap();
+        d.ingest(&dev, doc, T0 - 60_000_000_000).unwrap();
+        assert_eq!(
+            d.latest_snapshot(dev.id).unwrap().unwrap()["general"]["hostname"],
+            "r1"
+        );
+        // Two hours later the snapshot is outside the recent window, still found.
+        clock.advance(Duration::from_secs(7200));
+        assert_eq!(
+            d.latest_snapshot(dev.id).unwrap().unwrap()["general"]["hostname"],
+            "r1"
+        );
+        // Unbelievable device clocks become the server's.
+        let now = T0 + 7_200_000_000_000;
+        assert_eq!(effective_time(Some(72_000_000_000), now), now);
+        assert_eq!(effective_time(Some(now + 2 * MAX_AHEAD_NS), now), now);
+        assert_eq!(effective_time(Some(now - 1), now), now - 1);
+        assert_eq!(effective_time(None, now), now);
+    }
+}

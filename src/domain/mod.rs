@@ -729,15 +729,19 @@ impl Domain {
         else {
             return Ok(None);
         };
-        let Some(col) = self.engine.read(
-            db,
-            Some(timeseries::SHORT_RP),
-            series,
-            "data",
-            i64::MIN,
-            i64::MAX,
-        )?
-        else {
+        // The latest snapshot is normally minutes old: read the last hour before the whole
+        // policy (a day of snapshots is megabytes of JSON text to decode).
+        let recent = self.now_ns().saturating_sub(3_600_000_000_000);
+        let mut col = None;
+        for lo in [recent, i64::MIN] {
+            col = self
+                .engine
+                .read(db, Some(timeseries::SHORT_RP), series, "data", lo, i64::MAX)?;
+            if col.is_some() {
+                break;
+            }
+        }
+        let Some(col) = col else {
             return Ok(None);
         };
         match col.values {
