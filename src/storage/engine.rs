@@ -1745,8 +1745,13 @@ impl Shared {
                     col
                 };
                 let mut start = 0;
-                while start < col.len() {
-                    let (shard, created) = r.shard_for(col.ts[start]);
+                let mut col = Some(col);
+                while let Some(c) = col.take() {
+                    if start >= c.len() {
+                        break;
+                    }
+                    let first = c.ts[start];
+                    let (shard, created) = r.shard_for(first);
                     if let Some(s) = r.shards.iter_mut().find(|s| s.start == shard.start) {
                         if s.compacted {
                             // Late data: the shard needs compacting again.
@@ -1754,26 +1759,25 @@ impl Shared {
                             created_in.insert(db.clone());
                         }
                     }
-                    let end = col.ts[start..].partition_point(|&t| t < shard.end) + start;
-                    let piece = if start == 0 && end == col.len() {
-                        col.clone()
-                    } else {
-                        col.slice(start, end)
-                    };
-                    chunks.push((
-                        BlockKey {
-                            rp: k.rp,
-                            shard: shard.start,
-                            series: k.series,
-                            field: k.field,
-                            start: col.ts[start],
-                        },
-                        piece,
-                    ));
                     if created {
                         created_in.insert(db.clone());
                     }
-                    start = end;
+                    let end = c.ts[start..].partition_point(|&t| t < shard.end) + start;
+                    let key = BlockKey {
+                        rp: k.rp,
+                        shard: shard.start,
+                        series: k.series,
+                        field: k.field,
+                        start: first,
+                    };
+                    if start == 0 && end == c.len() {
+                        // The usual case, one shard: the column moves, no copy.
+                        chunks.push((key, c));
+                    } else {
+                        chunks.push((key, c.slice(start, end)));
+                        start = end;
+                        col = Some(c);
+                    }
                 }
             }
             let mut ops = Vec::new();
