@@ -25,18 +25,10 @@ pub(crate) const INFLUXDB_VERSION: &str = "1.8.10";
 
 /// A random request id in UUID form, as InfluxDB sends in `Request-Id`.
 fn request_id() -> String {
-    let mut b = [0u8; 16];
     // Without randomness the id is still unique enough for log correlation: use zeros.
-    let _ = getrandom::fill(&mut b);
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    crate::domain::id::Id::random()
+        .unwrap_or(crate::domain::id::Id([0; 16]))
+        .to_string()
 }
 
 /// Adds the headers every InfluxDB answer carries.

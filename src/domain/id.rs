@@ -2,7 +2,8 @@
 //! tokens, all drawn from the operating system's random source.
 //!
 //! Owns: their text forms (UUIDs with or without dashes on input, dashed on output; 32-hex
-//! device keys; 40-hex tokens) and constant-time comparison of secrets.
+//! device keys; 40-hex tokens), constant-time comparison of secrets, and the use of the
+//! operating system's random source (`getrandom`) and of `blake2`.
 
 use std::fmt;
 

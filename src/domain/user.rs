@@ -223,7 +223,7 @@ fn validate_password(p: &str) -> Result<(), DomainError> {
 
 fn hash_password(password: &str) -> Result<String, DomainError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| DomainError::Random(e.to_string()))?;
+    super::id::fill_random(&mut salt)?;
     let salt =
         SaltString::encode_b64(&salt).map_err(|e| DomainError::PasswordHash(e.to_string()))?;
     Argon2::default()
@@ -241,7 +241,7 @@ fn generate_password() -> Result<String, DomainError> {
     let mut out = String::with_capacity(LEN);
     let mut buf = [0u8; 64];
     while out.len() < LEN {
-        getrandom::fill(&mut buf).map_err(|e| DomainError::Random(e.to_string()))?;
+        super::id::fill_random(&mut buf)?;
         for &b in &buf {
             if (b as usize) < limit && out.len() < LEN {
                 out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
