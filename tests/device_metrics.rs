@@ -1093,3 +1093,51 @@ fn wifi_sessions_follow_the_clients() {
         404
     );
 }
+
+/// Every authenticated agent request is a contact: `last_ip` and `last_seen` show at once and
+/// are stored by a clean stop.
+#[test]
+fn agent_contacts_set_last_ip_and_last_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut s, admin) = server(&data);
+    let org = create_org(&s, &admin, "Seen")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = create_device(&s, &admin, &org, "seen", "00:00:00:00:0d:01");
+    let (id, key) = (
+        d["id"].as_str().unwrap().to_owned(),
+        d["key"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(d["last_ip"], Value::Null);
+    // Even a refused sample proves the device is alive; a wrong key does not.
+    assert_eq!(
+        post(&s, &metrics_path(&id), &[("key", "0000")], b"{}").0,
+        403
+    );
+    let url = s.url(&format!("/api/v1/controller/device/{id}/"));
+    assert_eq!(
+        call("GET", &url, Some(&admin), None).1["last_seen"],
+        Value::Null
+    );
+    assert_eq!(
+        post(&s, &metrics_path(&id), &[("key", &key)], b"not json").0,
+        400
+    );
+    let (_, v) = call("GET", &url, Some(&admin), None);
+    assert_eq!(v["last_ip"], "127.0.0.1");
+    assert!(v["last_seen"].as_str().unwrap().ends_with('Z'), "{v}");
+    s.signal("TERM");
+    assert!(s.wait_exit(std::time::Duration::from_secs(20)).is_some());
+    drop(s);
+    let s = TestServer::spawn(&data, &[], &[]);
+    let (_, v) = call(
+        "GET",
+        &s.url(&format!("/api/v1/controller/device/{id}/")),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(v["last_ip"], "127.0.0.1");
+    assert!(v["last_seen"].is_string());
+}

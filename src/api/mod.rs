@@ -292,7 +292,10 @@ pub async fn serve(
     // Paths are normalized before routing: agents configured with a trailing slash in their
     // server URL send `//api/v1/...`.
     let app = router(state).map_request(collapse_slashes);
-    axum::serve(listener, axum::ServiceExt::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        axum::ServiceExt::into_make_service_with_connect_info::<std::net::SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -76,8 +76,12 @@ pub(crate) async fn post_device_metrics(
     State(st): State<ApiState>,
     Path(pk): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Body,
 ) -> Response {
+    // Absent only when the router is driven without a listener (tests).
+    let peer_ip = peer
+        .map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip().to_canonical().to_string());
     let not_found = || text(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}));
     let Some(id) = Id::parse(&pk) else {
         return not_found();
@@ -89,7 +93,8 @@ pub(crate) async fn post_device_metrics(
     // Everything else in one blocking task (device lookup, JSON parsing, the durable write):
     // one hand-off per request instead of one per step keeps a 2-core box switching less.
     let domain = st.domain.clone();
-    let outcome = tokio::task::spawn_blocking(move || store_sample(&domain, id, &q, &body)).await;
+    let outcome =
+        tokio::task::spawn_blocking(move || store_sample(&domain, id, &q, &body, peer_ip)).await;
     match outcome {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => server_error(&e),
@@ -103,9 +108,14 @@ fn store_sample(
     id: Id,
     q: &HashMap<String, String>,
     body: &[u8],
+    peer_ip: Option<String>,
 ) -> Result<Response, crate::domain::DomainError> {
     let device = match domain.agent_device(id, q.get("key").map(String::as_str))? {
-        AgentDevice::Active(d) => d,
+        AgentDevice::Active(d) => {
+            // Proof of life, whatever the sample turns out to be.
+            domain.note_contact(d.id, peer_ip);
+            d
+        }
         AgentDevice::Unknown | AgentDevice::Deactivated => {
             return Ok(text(
                 StatusCode::NOT_FOUND,

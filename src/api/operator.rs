@@ -303,6 +303,7 @@ pub(crate) fn device_json(d: &Device) -> Value {
         "mac_address": d.mac_address,
         "key": d.key,
         "last_ip": d.last_ip,
+        "last_seen": d.last_seen_ns.map(iso_time),
         "management_ip": d.management_ip,
         "model": d.model,
         "os": d.os,

@@ -98,6 +98,33 @@ impl Record for Device {
     const VERSION: u8 = 1;
 }
 
+/// Held while a device record is read, changed and stored, so an operator's edit and a batch
+/// of contact updates (`last_seen`) do not overwrite each other. One storage per process, so
+/// one lock is enough.
+static RECORD_WRITES: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// Changes the stored records of `ids` with `f` and stores them with one flush; unknown ids
+/// are skipped. Returns how many were changed.
+///
+/// # Errors
+/// Storage failure.
+pub fn modify_many(
+    records: &Records,
+    ids: &[Id],
+    mut f: impl FnMut(&mut Device),
+) -> Result<usize, DomainError> {
+    let _w = RECORD_WRITES.lock();
+    let mut changed = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(mut d) = get(records, *id)? {
+            f(&mut d);
+            changed.push((id.0.to_vec(), d));
+        }
+    }
+    records.put_all(&changed)?;
+    Ok(changed.len())
+}
+
 /// An index entry: a device id under a unique attribute (name or MAC within an organization,
 /// key everywhere), so creating and updating devices does not scan every device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -368,6 +395,7 @@ pub fn update(
     input: DeviceInput,
     now_ns: i64,
 ) -> Result<Option<Device>, DomainError> {
+    let _w = RECORD_WRITES.lock();
     let Some(old) = get(records, id)? else {
         return Ok(None);
     };
@@ -384,6 +412,7 @@ pub fn update(
 /// # Errors
 /// Storage failure.
 pub fn save(records: &Records, d: &Device) -> Result<(), DomainError> {
+    let _w = RECORD_WRITES.lock();
     let old = get(records, d.id)?;
     if old.as_ref().is_some_and(|o| index_keys(o) == index_keys(d)) {
         return Ok(records.put(&d.id.0, d)?);

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod charts;
 pub mod check;
+pub mod contact;
 pub mod counters;
 pub mod device;
 mod error;
@@ -138,6 +139,7 @@ pub struct Domain {
     /// (an agent retrying while its first attempt is still being stored) place their traffic
     /// counters one after the other.
     ingest_locks: Arc<[parking_lot::Mutex<()>; 64]>,
+    contacts: Arc<contact::Contacts>,
     clock: SharedClock,
 }
 
@@ -151,6 +153,7 @@ impl Domain {
             metrics: metric::MetricCache::default(),
             counters: Arc::new(counters::Counters::default()),
             ingest_locks: Arc::new(std::array::from_fn(|_| parking_lot::Mutex::new(()))),
+            contacts: Arc::new(contact::Contacts::default()),
             clock,
         }
     }
@@ -388,6 +391,7 @@ impl Domain {
         Ok(device::list(&self.records)?
             .into_iter()
             .filter(|d| who.can_view(d.organization))
+            .map(|d| self.with_contact(d))
             .collect())
     }
 
@@ -397,7 +401,7 @@ impl Domain {
     /// Unknown or invisible (`NotFound`), storage failure.
     pub fn device(&self, who: &Principal, id: Id) -> Result<Device, DomainError> {
         match device::get(&self.records, id)? {
-            Some(d) if who.can_view(d.organization) => Ok(d),
+            Some(d) if who.can_view(d.organization) => Ok(self.with_contact(d)),
             _ => Err(DomainError::NotFound),
         }
     }
@@ -786,6 +790,31 @@ impl Domain {
             self.now_ns(),
         )?;
         Ok(m)
+    }
+
+    /// Notes an authenticated contact of a device (its agent posted, polled, registered) from
+    /// `ip`; stored by [`Domain::flush_contacts`].
+    pub fn note_contact(&self, device: Id, ip: Option<String>) {
+        self.contacts.note(device, self.now_ns(), ip);
+    }
+
+    /// Stores the pending device contacts (`last_seen`, `last_ip`).
+    ///
+    /// # Errors
+    /// Storage failure (the contacts are kept for the next attempt).
+    pub fn flush_contacts(&self) -> Result<usize, DomainError> {
+        self.contacts.flush(&self.records)
+    }
+
+    /// A device as shown: its record with any contact not stored yet.
+    fn with_contact(&self, mut d: Device) -> Device {
+        if let Some((at, ip)) = self.contacts.pending(d.id) {
+            d.last_seen_ns = Some(d.last_seen_ns.map_or(at, |s| s.max(at)));
+            if ip.is_some() {
+                d.last_ip = ip;
+            }
+        }
+        d
     }
 
     /// The server clock, ns since the epoch.

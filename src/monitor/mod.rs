@@ -10,7 +10,30 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::domain::Domain;
+use crate::domain::{Domain, contact};
+
+/// Stores devices' last contacts every [`contact::FLUSH_EVERY`] until stopped, then once more.
+async fn flush_contacts(domain: Domain, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(contact::FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stopped.changed() => true,
+        };
+        let d = domain.clone();
+        match tokio::task::spawn_blocking(move || d.flush_contacts()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "storing device contacts failed; retrying later")
+            }
+            Err(e) => tracing::warn!(error = %e, "device contact task failed"),
+        }
+        if stopping {
+            return;
+        }
+    }
+}
 
 /// The running monitor: a task group with a stop signal.
 #[derive(Debug)]
@@ -20,14 +43,13 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the monitor's tasks. No check type is implemented yet, so the group is empty;
-    /// check runners join it as they arrive.
-    pub fn start(_domain: Domain) -> Self {
-        let (stop, _) = watch::channel(false);
-        Monitor {
-            stop,
-            tasks: JoinSet::new(),
-        }
+    /// Starts the monitor's tasks: for now the periodic store of device contacts (check
+    /// runners join the group as they arrive).
+    pub fn start(domain: Domain) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(flush_contacts(domain, stopped));
+        Monitor { stop, tasks }
     }
 
     /// Number of tasks running.
