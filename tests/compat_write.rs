@@ -114,6 +114,42 @@ fn both(dir: &Path) -> Option<(Influxd, TestServer)> {
     Some((influx, ours))
 }
 
+/// Runs set-up statements on the reference and waits until they took effect. influxd applies
+/// meta changes asynchronously: a statement can answer 200 with an error in its body because
+/// the previous one is not visible yet (a policy on a database it cannot see), and a write can
+/// find no policy that a 200 just created. Both made these tests flaky; each statement is
+/// repeated until it succeeds, then the `short` policy, when created, must be listed.
+fn setup_reference(influx: &Influxd, statements: &[&str]) {
+    let url = format!("{}/query", influx.url);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let wait = |what: &str, text: &str| {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "influxd: {what}: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    for q in statements {
+        loop {
+            let (c, text) = query(&url, "POST", q, None);
+            assert_eq!(c, 200, "{q}: {text}");
+            if !text.contains("\"error\"") {
+                break;
+            }
+            wait(q, &text);
+        }
+    }
+    if statements.iter().any(|q| q.contains("short")) {
+        loop {
+            let (_, text) = query(&url, "GET", "SHOW RETENTION POLICIES ON openwisp2", None);
+            if text.contains("\"short\"") {
+                break;
+            }
+            wait("the short policy is not listed", &text);
+        }
+    }
+}
+
 /// Creates `openwisp2` on the reference (wispmon creates it at start) and writes the same
 /// lines to both; `{T}` in `lines` stands for a recent timestamp in ns.
 fn load_both(influx: &Influxd, ours: &TestServer, lines: &str) {
@@ -149,35 +185,14 @@ fn write_answers_like_influxdb_1_x() {
         return;
     };
     // The same database and policies on the reference as wispmon creates at start.
-    for q in [
-        "CREATE DATABASE openwisp2",
-        "CREATE RETENTION POLICY short ON openwisp2 DURATION 24h REPLICATION 1",
-        "ALTER RETENTION POLICY autogen ON openwisp2 DURATION 26280h",
-    ] {
-        let r = ureq::post(&format!("{}/query", influx.url))
-            .send_form(&[("q", q)])
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
-    // influxd applies meta changes asynchronously: a write right after CREATE RETENTION POLICY
-    // can still find no such policy (this made the test flaky). Wait until it is listed.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let text = ureq::get(&format!("{}/query", influx.url))
-            .query("q", "SHOW RETENTION POLICIES ON openwisp2")
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap();
-        if text.contains("\"short\"") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "influxd never listed the policy: {text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    setup_reference(
+        &influx,
+        &[
+            "CREATE DATABASE openwisp2",
+            "CREATE RETENTION POLICY short ON openwisp2 DURATION 24h REPLICATION 1",
+            "ALTER RETENTION POLICY autogen ON openwisp2 DURATION 26280h",
+        ],
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -286,14 +301,14 @@ fn management_statements_answer_like_influxdb_1_x() {
         return;
     };
     // What wispmon creates at start, made on the reference the way the OpenWISP backend does.
-    for q in [
-        "CREATE DATABASE \"openwisp2\"",
-        "CREATE RETENTION POLICY \"short\" ON \"openwisp2\" DURATION 24h0m0s REPLICATION 1 SHARD DURATION 0s",
-        "ALTER RETENTION POLICY \"autogen\" ON \"openwisp2\" DURATION 26280h0m0s",
-    ] {
-        let (c, _) = query(&format!("{}/query", influx.url), "POST", q, None);
-        assert_eq!(c, 200);
-    }
+    setup_reference(
+        &influx,
+        &[
+            "CREATE DATABASE \"openwisp2\"",
+            "CREATE RETENTION POLICY \"short\" ON \"openwisp2\" DURATION 24h0m0s REPLICATION 1 SHARD DURATION 0s",
+            "ALTER RETENTION POLICY \"autogen\" ON \"openwisp2\" DURATION 26280h0m0s",
+        ],
+    );
     let cases: &[(&str, &str, Option<&str>)] = &[
         ("POST", "SHOW RETENTION POLICIES ON \"openwisp2\"", None),
         ("GET", "SHOW RETENTION POLICIES", Some("openwisp2")),
