@@ -89,6 +89,30 @@ fn places_floorplans_and_the_map() {
     );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["floorplan"]["floor"], 2);
+    // PATCH changes only what is sent; PUT replaces the whole place.
+    let patch = call(
+        "PATCH",
+        &url(&format!(
+            "/api/v1/controller/device/{}/location/",
+            d3["id"].as_str().unwrap()
+        )),
+        Some(&admin),
+        Some(&json!({"indoor": "10,20"})),
+    );
+    assert_eq!(patch.0, 200, "{}", patch.1);
+    assert_eq!(
+        (
+            patch.1["location"]["id"].clone(),
+            patch.1["floorplan"]["id"].clone(),
+            patch.1["indoor"].clone()
+        ),
+        (hq["id"].clone(), fp["id"].clone(), json!("10,20"))
+    );
+    let (st, v) = place(
+        &d3,
+        json!({"location": hq["id"], "floorplan": fp["id"], "indoor": "120.5,40"}),
+    );
+    assert_eq!((st, v["indoor"].clone()), (200, json!("120.5,40")));
     // An indoor position needs a floor plan; a location of another organization does not exist.
     let (st, _) = place(&d1, json!({"location": tower["id"], "indoor": "1,2"}));
     assert_eq!(st, 400);

@@ -266,8 +266,9 @@ fn place_json(p: &DevicePlace) -> Value {
     })
 }
 
-/// `GET|PUT|PATCH|DELETE /api/v1/controller/device/{pk}/location/`: `{"location": pk,
-/// "floorplan": pk|null, "indoor": "x,y"|null}`.
+/// `GET|PUT|PATCH|DELETE /api/v1/controller/device/{pk}/location/`: PUT takes `{"location":
+/// pk, "floorplan": pk|null, "indoor": "x,y"|null}` (what is not sent is cleared), PATCH
+/// changes only what is sent; GET answers the location and floor-plan objects.
 pub(crate) async fn device_location(
     State(st): State<ApiState>,
     Auth(who): Auth,
@@ -286,14 +287,30 @@ pub(crate) async fn device_location(
         Method::PUT | Method::PATCH => {
             let m = json_object(&body)?;
             let f = Fields(&m);
-            let loc = match m.get("location") {
+            let mut loc = match m.get("location") {
                 Some(Value::Object(o)) => Fields(o).id("id")?,
                 _ => f.id("location")?,
             };
+            let mut fp = f.id("floorplan")?;
+            let mut indoor = f.string("indoor")?;
+            if method == Method::PATCH {
+                // Fields not sent keep their value (`null` still clears one).
+                let (d2, w2) = (domain.clone(), who.clone());
+                let cur = blocking(move || d2.device_place(&w2, id)).await?;
+                if !m.contains_key("location") {
+                    loc = cur.location.map(|l| l.id);
+                }
+                if !m.contains_key("floorplan") {
+                    fp = cur.floorplan.map(|f| f.id);
+                }
+                if !m.contains_key("indoor") {
+                    indoor = cur.indoor;
+                }
+            }
             if loc.is_none() {
                 return Err(ApiError::field("location", "This field is required."));
             }
-            (loc, f.id("floorplan")?, f.string("indoor")?)
+            (loc, fp, indoor)
         }
         _ => {
             return Err(ApiError::detail(
