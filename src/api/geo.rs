@@ -160,10 +160,7 @@ pub(crate) async fn location(
             blocking(move || domain.delete_location(&who, id)).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        _ => Err(ApiError::detail(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("Method \"{method}\" not allowed."),
-        )),
+        _ => Err(super::rest::method_not_allowed(&method)),
     }
 }
 
@@ -223,10 +220,7 @@ pub(crate) async fn floorplan(
             blocking(move || domain.delete_floorplan(&who, id)).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        _ => Err(ApiError::detail(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("Method \"{method}\" not allowed."),
-        )),
+        _ => Err(super::rest::method_not_allowed(&method)),
     }
 }
 
@@ -313,10 +307,7 @@ pub(crate) async fn device_location(
             (loc, fp, indoor)
         }
         _ => {
-            return Err(ApiError::detail(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("Method \"{method}\" not allowed."),
-            ));
+            return Err(super::rest::method_not_allowed(&method));
         }
     };
     let deleting = method == Method::DELETE;

@@ -35,10 +35,6 @@ use crate::domain::wifi::SessionView;
 /// our 400 instead of a reset connection; beyond this the connection is closed.
 const DRAIN_LIMIT: usize = 16 << 20;
 
-fn text(status: StatusCode, body: &Value) -> Response {
-    json_response(status, body)
-}
-
 /// Reads the body up to `MAX_BODY_BYTES`; `Err` carries the 400 for a bigger one.
 async fn read_body(body: Body) -> Result<Bytes, Response> {
     let mut body = body;
@@ -46,7 +42,7 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return Err(text(
+            return Err(json_response(
                 StatusCode::BAD_REQUEST,
                 &json!({"detail": "The request body could not be read."}),
             ));
@@ -61,7 +57,7 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
         }
     }
     if seen > MAX_BODY_BYTES {
-        return Err(text(
+        return Err(json_response(
             StatusCode::BAD_REQUEST,
             &Value::String(format!(
                 "Invalid data: the body has more than {MAX_BODY_BYTES} bytes"
@@ -82,7 +78,7 @@ pub(crate) async fn post_device_metrics(
     // Absent only when the router is driven without a listener (tests).
     let peer_ip = peer
         .map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip().to_canonical().to_string());
-    let not_found = || text(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}));
+    let not_found = || json_response(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}));
     let Some(id) = Id::parse(&pk) else {
         return not_found();
     };
@@ -117,13 +113,13 @@ fn store_sample(
             d
         }
         AgentDevice::Unknown | AgentDevice::Deactivated => {
-            return Ok(text(
+            return Ok(json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"detail": "Not found."}),
             ));
         }
         AgentDevice::BadKey => {
-            return Ok(text(
+            return Ok(json_response(
                 StatusCode::FORBIDDEN,
                 &json!({"detail": "You do not have permission to perform this action."}),
             ));
@@ -133,25 +129,30 @@ fn store_sample(
         Ok(d) => d,
         // A body that is not JSON gets the framework's answer upstream (§11 quirk 19).
         Err(netjson::Invalid::NotJson { reason }) => {
-            return Ok(text(
+            return Ok(json_response(
                 StatusCode::BAD_REQUEST,
                 &json!({"detail": format!("JSON parse error - {reason}")}),
             ));
         }
         Err(netjson::Invalid::Empty) => {
-            return Ok(text(
+            return Ok(json_response(
                 StatusCode::BAD_REQUEST,
                 &json!({"detail": "JSON parse error - the request body is empty"}),
             ));
         }
-        Err(e) => return Ok(text(StatusCode::BAD_REQUEST, &Value::String(e.to_string()))),
+        Err(e) => {
+            return Ok(json_response(
+                StatusCode::BAD_REQUEST,
+                &Value::String(e.to_string()),
+            ));
+        }
     };
     let given = match q.get("time") {
         None => None,
         Some(t) => match netjson::parse_time(t) {
             Ok(ns) => Some(ns),
             Err(_) => {
-                return Ok(text(
+                return Ok(json_response(
                     StatusCode::BAD_REQUEST,
                     &json!({"detail": "Incorrect time format"}),
                 ));
@@ -277,15 +278,10 @@ pub(crate) async fn get_device_charts(
     let page =
         blocking(move || domain.device_charts(&access, id, &req, want_status && !want_csv)).await?;
     if want_csv {
-        return Ok((
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/csv"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=data.csv"),
-            ],
-            charts::csv(&page.charts, page.x.as_ref()),
-        )
-            .into_response());
+        return Ok(super::rest::csv_response(charts::csv(
+            &page.charts,
+            page.x.as_ref(),
+        )));
     }
     // The device itself (by key) may see its key; operators as their role allows.
     let mut body = match &who {
@@ -340,15 +336,10 @@ pub(crate) async fn dashboard(
     let domain = st.domain.clone();
     let d = blocking(move || domain.dashboard(&who, &req, &slugs, &locations, &floorplans)).await?;
     if want_csv {
-        return Ok((
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/csv"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=data.csv"),
-            ],
-            charts::csv(&d.charts, d.x.as_ref()),
-        )
-            .into_response());
+        return Ok(super::rest::csv_response(charts::csv(
+            &d.charts,
+            d.x.as_ref(),
+        )));
     }
     let mut body = json!({ "charts": d.charts });
     if let Some(x) = d.x {
@@ -666,10 +657,7 @@ pub(crate) async fn check(
 ) -> Result<Response, ApiError> {
     use axum::http::Method as M;
     if ![M::GET, M::HEAD, M::PUT, M::PATCH, M::DELETE].contains(&method) {
-        return Err(ApiError::detail(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("Method \"{method}\" not allowed."),
-        ));
+        return Err(super::rest::method_not_allowed(&method));
     }
     let device = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
     let id = Id::parse(&check).ok_or_else(ApiError::not_found)?;
@@ -698,17 +686,14 @@ pub(crate) async fn check(
             blocking(move || domain.delete_check(&who, device, id)).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        m => Err(ApiError::detail(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("Method \"{m}\" not allowed."),
-        )),
+        m => Err(super::rest::method_not_allowed(&m)),
     }
 }
 
 /// A storage failure: 500, which the agent retries (the sample is kept on the router).
 fn server_error(e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "storing a device sample failed");
-    text(
+    json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         &json!({"detail": "A server error occurred."}),
     )

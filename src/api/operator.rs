@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::rest::{
-    ApiError, Auth, Fields, blocking, iso_time, json_object, json_response, paginate,
+    ApiError, Auth, Fields, blocking, iso_time, json_object, json_response, method_not_allowed,
+    paginate,
 };
 use crate::domain::access::{Principal, Role};
 use crate::domain::device::{Device, DeviceInput};
@@ -275,13 +276,6 @@ pub(crate) async fn organization(
         }
         _ => Err(method_not_allowed(&method)),
     }
-}
-
-fn method_not_allowed(m: &Method) -> ApiError {
-    ApiError::detail(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &format!("Method \"{m}\" not allowed."),
-    )
 }
 
 /// A device as `who` may see it: its key (which lets one post as the device) only for its

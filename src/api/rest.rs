@@ -67,6 +67,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The 405 of a route that does not take `m`.
+pub(crate) fn method_not_allowed(m: &axum::http::Method) -> ApiError {
+    ApiError::detail(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("Method \"{m}\" not allowed."),
+    )
+}
+
+/// A CSV download (`data.csv`), as upstream's chart exports.
+pub(crate) fn csv_response(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=data.csv"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// A JSON answer.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     (

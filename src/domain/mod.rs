@@ -587,22 +587,19 @@ impl Domain {
     ) -> Result<DeviceCharts, DomainError> {
         let device = match access {
             ChartAccess::Operator(p) => self.device(p, id)?,
-            ChartAccess::DeviceKey(key) => {
-                let d = device::get(&self.records, id)?.ok_or(DomainError::NotFound)?;
-                // A disabled organization's devices do not exist, whatever the key.
-                match org::get(&self.records, d.organization)? {
-                    Some(o) if o.is_active => {}
-                    _ => return Err(DomainError::NotFound),
-                }
-                if !id::secrets_equal(key, &d.key) {
-                    return Err(DomainError::Forbidden);
-                }
-                d
+            ChartAccess::DeviceKey(_) => {
+                device::get(&self.records, id)?.ok_or(DomainError::NotFound)?
             }
         };
+        // A disabled organization's devices do not exist, whatever the key.
         match org::get(&self.records, device.organization)? {
             Some(o) if o.is_active => {}
             _ => return Err(DomainError::NotFound),
+        }
+        if let ChartAccess::DeviceKey(key) = access
+            && !id::secrets_equal(key, &device.key)
+        {
+            return Err(DomainError::Forbidden);
         }
         let now = self.now_ns();
         let window = charts::validate(req, &self.settings.default_chart_time, now)?;
