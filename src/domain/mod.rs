@@ -5,6 +5,7 @@
 //! touch sockets, HTTP or sled, or read the wall clock other than through `time::Clock`.
 
 pub mod access;
+pub mod alert;
 pub mod charts;
 pub mod check;
 pub mod contact;
