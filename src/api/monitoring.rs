@@ -109,7 +109,7 @@ fn store_sample(
     let device = match domain.agent_device(id, q.get("key").map(String::as_str))? {
         AgentDevice::Active(d) => {
             // Proof of life, whatever the sample turns out to be.
-            domain.note_contact(d.id, peer_ip);
+            domain.note_contact(&d, peer_ip)?;
             d
         }
         AgentDevice::Unknown | AgentDevice::Deactivated => {

@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::domain::registry::Registry;
+use crate::domain::status::{HealthSettings, NotificationSettings};
 use crate::domain::user::{ADMIN_USERNAME, AdminBootstrap};
 use crate::domain::{Domain, DomainSettings, vendor};
 use crate::monitor::Monitor;
@@ -242,6 +243,14 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
         default_chart_time: config.monitoring.default_chart_time.as_str().to_owned(),
         dashboard_traffic: config.monitoring.dashboard_traffic_chart.clone(),
         checks: config.checks.clone(),
+        health: HealthSettings {
+            tolerance_interval_s: i64::try_from(config.monitoring.tolerance_interval.as_secs())
+                .unwrap_or(i64::MAX),
+            critical: config.monitoring.critical_device_metrics.clone(),
+            auto_clear_management_ip: config.monitoring.auto_clear_management_ip,
+            recovery_detection: config.monitoring.device_recovery_detection,
+        },
+        notifications: NotificationSettings::defaults(),
     })
 }
 

@@ -125,6 +125,27 @@ pub fn modify_many(
     Ok(changed.len())
 }
 
+/// Changes the stored record of `id` with `f`, stored only when `f` says it changed it
+/// (status updates, most of which find nothing to do). Whether it was stored.
+///
+/// # Errors
+/// Storage failure.
+pub fn modify_if(
+    records: &Records,
+    id: Id,
+    f: impl FnOnce(&mut Device) -> bool,
+) -> Result<bool, DomainError> {
+    let _w = RECORD_WRITES.lock();
+    let Some(mut d) = get(records, id)? else {
+        return Ok(false);
+    };
+    if !f(&mut d) {
+        return Ok(false);
+    }
+    records.put(&id.0, &d)?;
+    Ok(true)
+}
+
 /// An index entry: a device id under a unique attribute (name or MAC within an organization,
 /// key everywhere), so creating and updating devices does not scan every device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]

@@ -388,10 +388,44 @@ impl super::Domain {
                 }
             }
         }
+        // What to evaluate once the points are durable: metrics with alert settings, with
+        // the value of their alert field (spec §5.1). Historical samples change no health.
+        let mut evaluations = Vec::new();
+        if !out.historical {
+            for spec in all_specs.iter().filter(|s| s.alert.is_some()) {
+                let field = self
+                    .settings
+                    .registry
+                    .metric(&spec.configuration)
+                    .and_then(|c| c.alert_field.clone())
+                    .unwrap_or_else(|| spec.field_name.clone());
+                let value = points
+                    .iter()
+                    .filter(|p| p.measurement == spec.key)
+                    .filter(|p| spec.main_tags.iter().all(|t| p.tags.contains(t)))
+                    .find_map(|p| p.fields.iter().find(|(k, _)| *k == field))
+                    .and_then(|(_, v)| v.as_f64());
+                if let Some(v) = value {
+                    let mut main = spec.main_tags.clone();
+                    main.sort();
+                    let rk = metric::record_key(spec.object_id, &spec.key, &spec.field_name, &main);
+                    evaluations.push((rk, v));
+                }
+            }
+        }
         out.created_metrics =
             metric::get_or_create_all(&self.records, &self.metrics, all_specs, now)?;
         let db = self.settings.database.clone();
         out.points += self.write(&db, None, points)?;
+        for (rk, value) in evaluations {
+            self.evaluate(super::status::Evaluation {
+                record_key: &rk,
+                value,
+                time: t,
+                retention_policy: None,
+                send_alert: true,
+            })?;
+        }
         // 3. The snapshot, unless it is already beyond the short policy.
         let snapshot = Point {
             measurement: "device_data".to_owned(),

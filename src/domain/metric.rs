@@ -246,6 +246,55 @@ pub fn remove_object(
     Ok(())
 }
 
+/// Stores new health flags of the metric at `rk` (re-read under the write lock, so an
+/// operator's concurrent alert edit is kept). The stored metric, `None` when it is gone.
+///
+/// # Errors
+/// Storage failure.
+pub fn set_health(
+    records: &Records,
+    cache: &MetricCache,
+    rk: &[u8],
+    is_healthy: Option<bool>,
+    is_healthy_tolerant: Option<bool>,
+    now_ns: i64,
+) -> Result<Option<Metric>, DomainError> {
+    let _w = cache.writes.lock();
+    let Some(mut m) = records.get::<Metric>(rk)? else {
+        return Ok(None);
+    };
+    m.is_healthy = is_healthy;
+    m.is_healthy_tolerant = is_healthy_tolerant;
+    m.modified_ns = now_ns;
+    records.put(rk, &m)?;
+    Ok(Some(m))
+}
+
+/// Resets the health flags of every metric of `object` to "not assessed" (spec §5.5: the
+/// next sample derives the status afresh, and a healthy one sends no recovery).
+///
+/// # Errors
+/// Storage failure.
+pub fn reset_health(
+    records: &Records,
+    cache: &MetricCache,
+    object: Id,
+    now_ns: i64,
+) -> Result<usize, DomainError> {
+    let _w = cache.writes.lock();
+    let mut changed = Vec::new();
+    for (k, mut m) in records.list_prefix::<Metric>(&object.0)? {
+        if m.is_healthy.is_some() || m.is_healthy_tolerant.is_some() {
+            m.is_healthy = None;
+            m.is_healthy_tolerant = None;
+            m.modified_ns = now_ns;
+            changed.push((k, m));
+        }
+    }
+    records.put_all(&changed)?;
+    Ok(changed.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,13 +12,17 @@ pub mod contact;
 pub mod counters;
 pub mod device;
 mod error;
+pub mod events;
 pub mod geo;
+pub mod health;
 pub mod id;
 pub mod ingest;
 pub mod metric;
 pub mod netjson;
+pub mod notification;
 pub mod org;
 pub mod registry;
+pub mod status;
 pub mod timeseries;
 pub mod user;
 pub mod vendor;
@@ -107,6 +111,10 @@ pub struct DomainSettings {
     pub dashboard_traffic: std::collections::BTreeMap<String, Vec<String>>,
     /// Check settings (`AUTO_*`, ping parameter bounds).
     pub checks: crate::config::ChecksConfig,
+    /// Alerting and health settings.
+    pub health: status::HealthSettings,
+    /// Notification texts and channels.
+    pub notifications: status::NotificationSettings,
 }
 
 impl DomainSettings {
@@ -123,6 +131,8 @@ impl DomainSettings {
                 .monitoring
                 .dashboard_traffic_chart,
             checks: crate::config::Config::default().checks,
+            health: status::HealthSettings::defaults(),
+            notifications: status::NotificationSettings::defaults(),
         }
     }
 }
@@ -141,6 +151,7 @@ pub struct Domain {
     /// counters one after the other.
     ingest_locks: Arc<[parking_lot::Mutex<()>; 64]>,
     contacts: Arc<contact::Contacts>,
+    events: events::Events,
     clock: SharedClock,
 }
 
@@ -155,8 +166,14 @@ impl Domain {
             counters: Arc::new(counters::Counters::default()),
             ingest_locks: Arc::new(std::array::from_fn(|_| parking_lot::Mutex::new(()))),
             contacts: Arc::new(contact::Contacts::default()),
+            events: events::Events::default(),
             clock,
         }
+    }
+
+    /// The event hub: subscribe to status changes, notifications and checks to run.
+    pub fn events(&self) -> &events::Events {
+        &self.events
     }
 
     /// The settings.
@@ -359,11 +376,27 @@ impl Domain {
         id: Id,
         input: OrganizationInput,
     ) -> Result<Organization, DomainError> {
-        self.organization(who, id)?;
+        let before = self.organization(who, id)?;
         if !who.can_manage(id) {
             return Err(DomainError::Forbidden);
         }
-        org::update(&self.records, id, input, self.now_ns())?.ok_or(DomainError::NotFound)
+        let after =
+            org::update(&self.records, id, input, self.now_ns())?.ok_or(DomainError::NotFound)?;
+        if before.is_active && !after.is_active {
+            // Spec §5.5: a disabled organization's devices become unknown, with their
+            // management IPs cleared and their metrics reset; checks and samples stop.
+            for d in device::list(&self.records)?
+                .into_iter()
+                .filter(|d| d.organization == id)
+            {
+                device::modify_if(&self.records, d.id, |d| d.management_ip.take().is_some())?;
+                if d.status == device::HealthStatus::Deactivated {
+                    continue;
+                }
+                self.set_status(d.id, device::HealthStatus::Unknown, false)?;
+            }
+        }
+        Ok(after)
     }
 
     /// Deletes an organization with its devices and their data (superusers only).
@@ -460,7 +493,7 @@ impl Domain {
         if !who.can_manage(d.organization) {
             return Err(DomainError::Forbidden);
         }
-        check::save(
+        let c = check::save(
             &self.records,
             device,
             d.organization,
@@ -468,7 +501,13 @@ impl Domain {
             input,
             &self.settings.checks.ping_check_config,
             self.now_ns(),
-        )
+        )?;
+        // A critical check switched off: nothing tells the device's health any more
+        // (spec §5.5; upstream compares class paths with metric keys and never gets here).
+        if !c.is_active && self.is_critical_check(c.check_type) {
+            self.set_status(device, device::HealthStatus::Unknown, false)?;
+        }
+        Ok(c)
     }
 
     /// Deletes a check of a device the principal manages.
@@ -480,13 +519,17 @@ impl Domain {
         if !who.can_manage(d.organization) {
             return Err(DomainError::Forbidden);
         }
-        if !check::of_device(&self.records, device)?
-            .iter()
-            .any(|c| c.id == id)
-        {
+        let Some(c) = check::of_device(&self.records, device)?
+            .into_iter()
+            .find(|c| c.id == id)
+        else {
             return Err(DomainError::NotFound);
+        };
+        check::remove(&self.records, device, id)?;
+        if self.is_critical_check(c.check_type) {
+            self.set_status(device, device::HealthStatus::Unknown, false)?;
         }
-        check::remove(&self.records, device, id)
+        Ok(())
     }
 
     pub(crate) fn check_org_for_write(&self, who: &Principal, org: Id) -> Result<(), DomainError> {
@@ -521,7 +564,22 @@ impl Domain {
         {
             self.check_org_for_write(who, org)?;
         }
-        device::update(&self.records, id, input, self.now_ns())?.ok_or(DomainError::NotFound)
+        let after = device::update(&self.records, id, input, self.now_ns())?
+            .ok_or(DomainError::NotFound)?;
+        if after.status != d.status {
+            // (De)activation (spec §5.5): back from deactivated is `unknown`, with the
+            // metrics reset so the next sample derives the status afresh.
+            if after.status == device::HealthStatus::Unknown {
+                metric::reset_health(&self.records, &self.metrics, id, self.now_ns())?;
+            }
+            self.events.publish(&events::Event::HealthChanged {
+                device: id,
+                organization: after.organization,
+                from: d.status,
+                to: after.status,
+            });
+        }
+        Ok(self.with_contact(after))
     }
 
     /// Deletes a device and its timeseries.
@@ -791,9 +849,14 @@ impl Domain {
     }
 
     /// Notes an authenticated contact of a device (its agent posted, polled, registered) from
-    /// `ip`; stored by [`Domain::flush_contacts`].
-    pub fn note_contact(&self, device: Id, ip: Option<String>) {
-        self.contacts.note(device, self.now_ns(), ip);
+    /// `ip`; stored by [`Domain::flush_contacts`]. A contact is proof of life: a device
+    /// marked critical gets its critical checks re-run (spec §5.6).
+    ///
+    /// # Errors
+    /// Storage failure of the recovery detection.
+    pub fn note_contact(&self, device: &Device, ip: Option<String>) -> Result<(), DomainError> {
+        self.contacts.note(device.id, self.now_ns(), ip);
+        self.react_to_contact(device)
     }
 
     /// Stores the pending device contacts (`last_seen`, `last_ip`).

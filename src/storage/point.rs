@@ -19,6 +19,18 @@ pub enum FieldValue {
 }
 
 impl FieldValue {
+    /// The value as a float, for numbers and booleans (1/0); `None` for strings.
+    #[allow(clippy::cast_precision_loss)] // thresholds compare as floats, as upstream's do
+    pub fn as_f64(&self) -> Option<f64> {
+        Some(match self {
+            FieldValue::Float(f) => *f,
+            FieldValue::Integer(n) => *n as f64,
+            FieldValue::Unsigned(n) => *n as f64,
+            FieldValue::Boolean(b) => f64::from(u8::from(*b)),
+            FieldValue::String(_) => return None,
+        })
+    }
+
     /// The value's type.
     pub fn field_type(&self) -> FieldType {
         match self {
