@@ -11,6 +11,7 @@ mod influx_write;
 mod lifecycle;
 #[path = "support/netjson_cases.rs"]
 mod netjson_cases;
+mod notifications;
 mod operator_api;
 mod python_client;
 mod util;

@@ -8,6 +8,7 @@ mod geo;
 mod influx;
 mod influx_format;
 mod monitoring;
+mod notifications;
 mod openapi;
 mod operator;
 mod rest;
@@ -90,6 +91,16 @@ pub mod paths {
     /// A device's metric list with health.
     pub const DEVICE_METRIC_LIST: &str = "/api/v1/monitoring/device/{pk}/metric/";
     /// This API's OpenAPI document.
+    /// One's notifications.
+    pub const NOTIFICATIONS: &str = "/api/v1/notifications/notification/";
+    /// Mark one's notifications read.
+    pub const NOTIFICATIONS_READ: &str = "/api/v1/notifications/notification/read/";
+    /// Number of one's unread notifications.
+    pub const NOTIFICATIONS_UNREAD: &str = "/api/v1/notifications/notification/unread-count/";
+    /// One notification.
+    pub const NOTIFICATION: &str = "/api/v1/notifications/notification/{pk}/";
+    /// One's notification preferences.
+    pub const NOTIFICATION_PREFERENCES: &str = "/api/v1/notifications/user/preferences/";
     pub const DOCS: &str = "/api/v1/docs/";
     /// The same document under a file name, for tools that want one.
     pub const DOCS_JSON: &str = "/api/v1/docs/openapi.json";
@@ -128,6 +139,11 @@ pub mod paths {
         GEOJSON,
         LOCATION_DEVICES,
         INDOOR_COORDINATES,
+        NOTIFICATIONS,
+        NOTIFICATIONS_READ,
+        NOTIFICATIONS_UNREAD,
+        NOTIFICATION,
+        NOTIFICATION_PREFERENCES,
         DOCS,
         DOCS_JSON,
     ];
@@ -223,6 +239,17 @@ pub fn router(state: ApiState) -> Router {
             get(monitoring::get_device_charts)
                 .post(monitoring::post_device_metrics)
                 .layer(DefaultBodyLimit::disable()),
+        )
+        .route(paths::NOTIFICATIONS, get(notifications::list))
+        .route(paths::NOTIFICATIONS_READ, post(notifications::mark_read))
+        .route(
+            paths::NOTIFICATIONS_UNREAD,
+            get(notifications::unread_count),
+        )
+        .route(paths::NOTIFICATION, any(notifications::one))
+        .route(
+            paths::NOTIFICATION_PREFERENCES,
+            get(notifications::preferences).put(notifications::preferences),
         )
         .route(paths::DOCS, get(openapi::document))
         .route(paths::DOCS_JSON, get(openapi::document))

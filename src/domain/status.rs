@@ -126,6 +126,14 @@ fn threshold_text(custom: Option<f64>, default: f64) -> String {
     }
 }
 
+/// Whether `kind` names a notification type of the registry (`<metric>_<problem|recovery>`).
+fn known_kind(registry: &registry::Registry, kind: &str) -> bool {
+    registry
+        .metrics()
+        .values()
+        .any(|m| m.notification_types.iter().any(|t| t == kind))
+}
+
 /// Measurements a check writes to the `short` policy (spec §1.2).
 const SHORT_POLICY_METRICS: [&str; 2] = ["config_applied", "data_collected"];
 
@@ -217,6 +225,95 @@ impl super::Domain {
             retention_policy: rp,
             send_alert,
         })
+    }
+
+    /// The principal's own notifications, newest first (`unread`: only unread ones).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn notifications(
+        &self,
+        who: &access::Principal,
+        unread: Option<bool>,
+    ) -> Result<Vec<Notification>, DomainError> {
+        Ok(notification::of_user(&self.records, &who.username)?
+            .into_iter()
+            .filter(|n| unread.is_none_or(|u| n.unread == u))
+            .collect())
+    }
+
+    /// Marks the principal's notifications read (`ids` empty: all of them); how many changed.
+    /// An id that is not one of theirs is `NotFound`.
+    ///
+    /// # Errors
+    /// Unknown id, storage failure.
+    pub fn mark_notifications_read(
+        &self,
+        who: &access::Principal,
+        ids: &[Id],
+    ) -> Result<usize, DomainError> {
+        if !ids.is_empty() {
+            let mine = notification::of_user(&self.records, &who.username)?;
+            if !ids.iter().all(|id| mine.iter().any(|n| n.id == *id)) {
+                return Err(DomainError::NotFound);
+            }
+        }
+        notification::mark_read(&self.records, &who.username, ids)
+    }
+
+    /// Deletes one of the principal's notifications.
+    ///
+    /// # Errors
+    /// Not theirs (`NotFound`), storage failure.
+    pub fn delete_notification(&self, who: &access::Principal, id: Id) -> Result<(), DomainError> {
+        if notification::remove(&self.records, &who.username, id)? {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound)
+        }
+    }
+
+    /// The principal's notification preferences.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn notification_preferences(
+        &self,
+        who: &access::Principal,
+    ) -> Result<notification::Preferences, DomainError> {
+        notification::preferences(&self.records, &who.username)
+    }
+
+    /// Replaces the principal's notification preferences: organizations must be visible to
+    /// them and types known to the registry.
+    ///
+    /// # Errors
+    /// An invisible organization, an unknown type or a bad address (`Invalid`), storage
+    /// failure.
+    pub fn save_notification_preferences(
+        &self,
+        who: &access::Principal,
+        p: &notification::Preferences,
+    ) -> Result<(), DomainError> {
+        for r in &p.rules {
+            if let Some(o) = r.organization
+                && (!who.can_view(o) || org::get(&self.records, o)?.is_none())
+            {
+                return Err(DomainError::Invalid {
+                    field: "organization",
+                    reason: format!("Invalid pk \"{o}\" - object does not exist."),
+                });
+            }
+            if let Some(k) = &r.kind
+                && !known_kind(&self.settings.registry, k)
+            {
+                return Err(DomainError::Invalid {
+                    field: "type",
+                    reason: format!("\"{k}\" is not a valid choice."),
+                });
+            }
+        }
+        notification::save_preferences(&self.records, &who.username, p)
     }
 
     /// The effective alert rule of a metric.
