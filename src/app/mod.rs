@@ -250,7 +250,16 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
             auto_clear_management_ip: config.monitoring.auto_clear_management_ip,
             recovery_detection: config.monitoring.device_recovery_detection,
         },
-        notifications: NotificationSettings::defaults(),
+        notifications: NotificationSettings {
+            site_name: config.notifications.site_name.clone(),
+            base_url: if config.notifications.base_url.is_empty() {
+                format!("http://{}", config.listen.0)
+            } else {
+                config.notifications.base_url.clone()
+            },
+            email: !config.notifications.smtp.host.is_empty(),
+            webhook: !config.notifications.webhook.url.is_empty(),
+        },
     })
 }
 

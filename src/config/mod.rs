@@ -58,6 +58,57 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     /// Active checks.
     pub checks: ChecksConfig,
+    /// Notification texts and delivery (e-mail, webhook).
+    pub notifications: NotificationsConfig,
+}
+
+/// `[notifications]`: texts and the optional delivery channels. Empty strings mean "not set".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationsConfig {
+    /// `{site.name}` in subjects (`[wispmon] PROBLEM: ...`).
+    pub site_name: String,
+    /// Address of the web UI for links in notifications; empty: `http://<listen>`.
+    pub base_url: String,
+    /// SMTP relay; off while `host` is empty.
+    pub smtp: SmtpConfig,
+    /// Webhook; off while `url` is empty.
+    pub webhook: WebhookConfig,
+}
+
+/// `[notifications.smtp]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Relay host; empty turns e-mail off.
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub security: String,
+    /// AUTH user; empty: no authentication.
+    pub username: String,
+    /// AUTH password.
+    pub password: String,
+    /// Sender.
+    pub from: String,
+    /// Limit of each connect and reply.
+    pub timeout: Duration,
+    /// Extra trust anchors (PEM), for a relay with a private CA.
+    pub ca_file: String,
+    /// Allow AUTH over an unencrypted connection.
+    pub allow_insecure_auth: bool,
+}
+
+/// `[notifications.webhook]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` address; empty turns the webhook off.
+    pub url: String,
+    /// Extra request headers (`Authorization`, ...).
+    pub headers: BTreeMap<String, String>,
+    /// Limit of one call.
+    pub timeout: Duration,
+    /// Extra trust anchors (PEM).
+    pub ca_file: String,
 }
 
 /// Settings of `storage/`.
@@ -320,6 +371,7 @@ impl Config {
         let checks = read_checks(root.section("checks"));
         let monitoring =
             read_monitoring(root.section("monitoring"), checks.auto_data_collected_check);
+        let notifications = read_notifications(root.section("notifications"));
         root.finish();
 
         if problems.is_empty() {
@@ -332,6 +384,7 @@ impl Config {
                 timeseries,
                 monitoring,
                 checks,
+                notifications,
             })
         } else {
             Err(problems)
@@ -514,6 +567,35 @@ impl Config {
             d(c.iperf3_check_lock_expire),
         );
         root.insert("checks".into(), V::Table(ct));
+
+        let n = &self.notifications;
+        let mut nt = toml::Table::new();
+        nt.insert("site_name".into(), s(&n.site_name));
+        nt.insert("base_url".into(), s(&n.base_url));
+        let mut st = toml::Table::new();
+        st.insert("host".into(), s(&n.smtp.host));
+        st.insert("port".into(), V::Integer(n.smtp.port.into()));
+        st.insert("security".into(), s(&n.smtp.security));
+        st.insert("username".into(), s(&n.smtp.username));
+        st.insert("password".into(), s(&n.smtp.password));
+        st.insert("from".into(), s(&n.smtp.from));
+        st.insert("timeout".into(), d(n.smtp.timeout));
+        st.insert("ca_file".into(), s(&n.smtp.ca_file));
+        st.insert(
+            "allow_insecure_auth".into(),
+            V::Boolean(n.smtp.allow_insecure_auth),
+        );
+        nt.insert("smtp".into(), V::Table(st));
+        let mut wt = toml::Table::new();
+        wt.insert("url".into(), s(&n.webhook.url));
+        wt.insert(
+            "headers".into(),
+            V::Table(n.webhook.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+        );
+        wt.insert("timeout".into(), d(n.webhook.timeout));
+        wt.insert("ca_file".into(), s(&n.webhook.ca_file));
+        nt.insert("webhook".into(), V::Table(wt));
+        root.insert("notifications".into(), V::Table(nt));
         root
     }
 
@@ -797,6 +879,75 @@ fn read_critical_metrics(v: &toml::Value) -> Result<Vec<CriticalMetric>, String>
             })
         })
         .collect()
+}
+
+fn read_notifications(mut s: Section<'_>) -> NotificationsConfig {
+    let site_name = s.string("site_name", "wispmon".to_owned());
+    let base_url = s.string("base_url", String::new());
+    if !base_url.is_empty() && !base_url.starts_with("http://") && !base_url.starts_with("https://")
+    {
+        s.problem("base_url", "expected an http:// or https:// address");
+    }
+    let smtp = {
+        let mut t = s.section("smtp");
+        let port = t.value("port", 587u16, |v| {
+            v.as_integer()
+                .and_then(|i| u16::try_from(i).ok())
+                .filter(|&p| p > 0)
+                .ok_or_else(|| format!("expected a port number, found {v}"))
+        });
+        let security = t.string("security", "starttls".to_owned());
+        if !["none", "starttls", "tls"].contains(&security.as_str()) {
+            t.problem("security", "expected one of none, starttls, tls");
+        }
+        let cfg = SmtpConfig {
+            host: t.string("host", String::new()),
+            port,
+            security,
+            username: t.string("username", String::new()),
+            password: t.string("password", String::new()),
+            from: t.string("from", "wispmon@localhost".to_owned()),
+            timeout: t.duration("timeout", Duration::from_secs(30)),
+            ca_file: t.string("ca_file", String::new()),
+            allow_insecure_auth: t.bool("allow_insecure_auth", false),
+        };
+        if !cfg.host.is_empty() && !cfg.from.contains('@') {
+            t.problem("from", "expected an e-mail address");
+        }
+        t.finish();
+        cfg
+    };
+    let webhook = {
+        let mut t = s.section("webhook");
+        let url = t.string("url", String::new());
+        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
+            t.problem("url", "expected an http:// or https:// address");
+        }
+        let mut headers = BTreeMap::new();
+        for (k, v) in t.table("headers") {
+            match v {
+                toml::Value::String(v) => {
+                    headers.insert(k, v);
+                }
+                other => t.problem("headers", format!("{k}: expected a string, found {other}")),
+            }
+        }
+        let cfg = WebhookConfig {
+            url,
+            headers,
+            timeout: t.duration("timeout", Duration::from_secs(10)),
+            ca_file: t.string("ca_file", String::new()),
+        };
+        t.finish();
+        cfg
+    };
+    s.finish();
+    NotificationsConfig {
+        site_name,
+        base_url,
+        smtp,
+        webhook,
+    }
 }
 
 fn read_checks(mut s: Section<'_>) -> ChecksConfig {

@@ -316,6 +316,41 @@ impl super::Domain {
         notification::save_preferences(&self.records, &who.username, p)
     }
 
+    /// E-mails and webhook calls due now, oldest first (for the notification dispatcher).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn due_deliveries(&self) -> Result<Vec<Delivery>, DomainError> {
+        notification::due(&self.records, self.now_ns())
+    }
+
+    /// Every queued delivery, failed ones included (for operators and tests).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn deliveries(&self) -> Result<Vec<Delivery>, DomainError> {
+        notification::deliveries(&self.records)
+    }
+
+    /// Records the outcome of one delivery attempt: delivered ones leave the queue; failed
+    /// ones wait with back-off, or are given up when `permanent`.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn delivery_attempted(
+        &self,
+        d: Delivery,
+        error: Option<(&str, bool)>,
+    ) -> Result<(), DomainError> {
+        match error {
+            None => notification::delivered(&self.records, d.id),
+            Some((why, permanent)) => {
+                notification::attempt_failed(&self.records, d, why, permanent, self.now_ns())
+                    .map(|_| ())
+            }
+        }
+    }
+
     /// The effective alert rule of a metric.
     pub(crate) fn rule_of(&self, m: &Metric) -> Option<Rule> {
         let a = m.alert.as_ref()?;
