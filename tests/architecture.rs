@@ -1,8 +1,9 @@
 //! Guards the layering of DESIGN.md, which one package cannot get from crate walls:
 //! - a module imports only the modules below it (the edges listed in `ALLOWED`);
 //! - `sled` only in `storage/kv.rs`, `socket2` only in `net/`, `hyper`/`axum` only in `api/`
-//!   and `notify/`, `rust_embed`, `http_body_util` and `tower` only in `api/`, the random
-//!   source and `blake2` only in `domain/id.rs`, `argon2` in `domain/user.rs`, `jiff` in
+//!   and `notify/`, `rust_embed`, `http_body_util` and `tower` only in `api/`, `rustls`,
+//!   `tokio_rustls`, `rustls_pki_types` and `hyper_util` only in `notify/`, the random source
+//!   and `blake2` only in `domain/id.rs`, `argon2` in `domain/user.rs`, `jiff` in
 //!   `time/zone.rs`;
 //! - `unsafe` only in the modules of `UNSAFE_ALLOWED` (none today), and `lib.rs` denies it.
 //!
@@ -71,6 +72,10 @@ const OWNED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("rust_embed", &["api/"]),
     ("http_body_util", &["api/"]),
     ("tower", &["api/"]),
+    ("rustls", &["notify/"]),
+    ("tokio_rustls", &["notify/"]),
+    ("rustls_pki_types", &["notify/"]),
+    ("hyper_util", &["notify/"]),
     ("getrandom", &["domain/id.rs"]),
     ("blake2", &["domain/id.rs"]),
     ("argon2", &["domain/user.rs"]),
