@@ -217,3 +217,119 @@ fn a_threshold_crossing_reaches_the_organizations_administrator_only() {
         401
     );
 }
+
+#[test]
+fn alerts_arrive_by_e_mail_over_starttls_and_by_webhook_over_https() {
+    use crate::http_sink::{HttpSink, HttpSinkOptions};
+    use crate::smtp_sink::{SmtpSink, SmtpSinkOptions, TestCert};
+    use std::time::Duration;
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cert = TestCert::generate();
+    let (smtp_addr, mail) = rt.block_on(SmtpSink::start(SmtpSinkOptions {
+        capabilities: vec!["STARTTLS".into(), "AUTH PLAIN LOGIN".into()],
+        tls: Some(cert.server_config()),
+        credentials: Some(("relay-user".into(), "relay-secret".into())),
+        ..Default::default()
+    }));
+    let (_, hook) = rt.block_on(HttpSink::start(HttpSinkOptions {
+        tls: Some(cert.server_config()),
+        then: 204,
+        ..Default::default()
+    }));
+    let ca = cert.cert_path.to_str().unwrap().to_owned();
+    let port = smtp_addr.port().to_string();
+    let hook_url = hook.url("/alerts");
+    let dir = tempfile::tempdir().unwrap();
+    let s = crate::util::TestServer::spawn(
+        dir.path(),
+        &[],
+        &[
+            (
+                "WISPMON_ADMIN_PASSWORD",
+                crate::operator_api::ADMIN_PASSWORD,
+            ),
+            ("WISPMON_NOTIFICATIONS__SITE_NAME", "nms.example.net"),
+            ("WISPMON_NOTIFICATIONS__BASE_URL", "https://nms.example.net"),
+            ("WISPMON_NOTIFICATIONS__SMTP__HOST", "127.0.0.1"),
+            ("WISPMON_NOTIFICATIONS__SMTP__PORT", &port),
+            ("WISPMON_NOTIFICATIONS__SMTP__SECURITY", "starttls"),
+            ("WISPMON_NOTIFICATIONS__SMTP__USERNAME", "relay-user"),
+            ("WISPMON_NOTIFICATIONS__SMTP__PASSWORD", "relay-secret"),
+            ("WISPMON_NOTIFICATIONS__SMTP__FROM", "wispmon@example.net"),
+            ("WISPMON_NOTIFICATIONS__SMTP__CA_FILE", &ca),
+            ("WISPMON_NOTIFICATIONS__WEBHOOK__URL", &hook_url),
+            ("WISPMON_NOTIFICATIONS__WEBHOOK__CA_FILE", &ca),
+        ],
+    );
+    let admin = token(&s, "admin", crate::operator_api::ADMIN_PASSWORD);
+    let (st, v) = call(
+        "PUT",
+        &s.url("/api/v1/notifications/user/preferences/"),
+        Some(&admin),
+        Some(&json!({"email": "noc@example.net"})),
+    );
+    assert_eq!(st, 200, "{v}");
+    let org = create_org(&s, &admin, "isp")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev = create_device(&s, &admin, &org, "ap-lobby-01", "00:11:22:33:44:55");
+    let (id, key) = (dev["id"].as_str().unwrap(), dev["key"].as_str().unwrap());
+    post_sample(&s, id, key, &sample(10));
+    post_sample(&s, id, key, &sample(97));
+
+    let msgs = rt.block_on(mail.wait_for_messages(1, Duration::from_secs(20)));
+    assert_eq!(msgs.len(), 1, "{}", s.stderr());
+    let m = &msgs[0];
+    assert!(m.tls, "sent after STARTTLS");
+    assert_eq!(m.auth_user.as_deref(), Some("relay-user"));
+    assert_eq!(m.rcpt_to, ["noc@example.net"]);
+    assert_eq!(
+        m.subject().as_deref(),
+        Some("[nms.example.net] PROBLEM: ap-lobby-01 is experiencing a peak in disk usage")
+    );
+    let parts = m.parts();
+    let text = &parts
+        .iter()
+        .find(|(t, _)| t.starts_with("text/plain"))
+        .unwrap()
+        .1;
+    assert!(
+        text.starts_with(
+            "The device ap-lobby-01 is experiencing a peak in disk usage which has gone over 90%."
+        ),
+        "{text}"
+    );
+    assert!(text.contains(&format!("https://nms.example.net/devices/{id}/")));
+    let html = &parts
+        .iter()
+        .find(|(t, _)| t.starts_with("text/html"))
+        .unwrap()
+        .1;
+    assert!(
+        html.contains(&format!(
+            "<a href=\"https://nms.example.net/devices/{id}/\">ap-lobby-01</a>"
+        )),
+        "{html}"
+    );
+
+    let reqs = rt.block_on(hook.wait_for_requests(1, Duration::from_secs(20)));
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert!(r.tls);
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/alerts"));
+    assert!(r.header("X-Wispmon-Delivery").is_some());
+    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["type"], "disk_problem");
+    assert_eq!(body["device"]["id"], id);
+    assert_eq!(body["alert_settings"]["threshold"], 90.0);
+    // Nothing is sent twice.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(mail.messages().len(), 1);
+    assert_eq!(hook.requests().len(), 1);
+    assert!(
+        !s.stderr().contains("relay-secret"),
+        "the relay password is never logged"
+    );
+}

@@ -7,6 +7,8 @@ mod compat_write;
 mod config_cli;
 mod device_metrics;
 mod geo_api;
+#[path = "support/http_sink.rs"]
+mod http_sink;
 mod influx_write;
 mod lifecycle;
 #[path = "support/netjson_cases.rs"]
@@ -14,4 +16,6 @@ mod netjson_cases;
 mod notifications;
 mod operator_api;
 mod python_client;
+#[path = "support/smtp_sink.rs"]
+mod smtp_sink;
 mod util;

@@ -17,11 +17,15 @@ use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::config::NotificationsConfig;
 use crate::domain::registry::Registry;
 use crate::domain::status::{HealthSettings, NotificationSettings};
 use crate::domain::user::{ADMIN_USERNAME, AdminBootstrap};
 use crate::domain::{Domain, DomainSettings, vendor};
 use crate::monitor::Monitor;
+use crate::notify::dispatch::{Channels, Notifier};
+use crate::notify::smtp::{Security, SmtpSettings};
+use crate::notify::webhook::{self, WebhookSettings};
 use crate::storage::Storage;
 use crate::time::{SharedClock, SystemClock};
 
@@ -40,6 +44,7 @@ pub struct Running {
     http_stop: oneshot::Sender<()>,
     http: JoinHandle<std::io::Result<()>>,
     monitor: Monitor,
+    notifier: Notifier,
     storage: Storage,
     /// What the administrator bootstrap did on this start.
     pub admin: AdminBootstrap,
@@ -115,6 +120,8 @@ pub async fn start(
         "domain started"
     );
 
+    let notifier = Notifier::start(domain.clone(), channels(&config.notifications)?);
+
     let t = Instant::now();
     let monitor = Monitor::start(domain.clone());
     info!(
@@ -132,6 +139,7 @@ pub async fn start(
         Err(e) => {
             // Undo the started components so a failed start leaves a clean data directory.
             monitor.stop(MONITOR_DRAIN).await;
+            notifier.stop(MONITOR_DRAIN).await;
             close_storage(storage).await?;
             return Err(e).with_context(|| format!("binding HTTP listener on {}", config.listen));
         }
@@ -154,9 +162,61 @@ pub async fn start(
         http_stop,
         http,
         monitor,
+        notifier,
         storage,
         admin,
     })
+}
+
+/// The notification channels of the configuration (none while their address is empty).
+fn channels(n: &NotificationsConfig) -> anyhow::Result<Channels> {
+    let path = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let smtp = if n.smtp.host.is_empty() {
+        None
+    } else {
+        Some(SmtpSettings {
+            host: n.smtp.host.clone(),
+            port: n.smtp.port,
+            security: match n.smtp.security.as_str() {
+                "none" => Security::None,
+                "tls" => Security::Tls,
+                _ => Security::StartTls,
+            },
+            username: text(&n.smtp.username),
+            password: text(&n.smtp.password),
+            from: n.smtp.from.clone(),
+            helo_name: "wispmon".to_owned(),
+            timeout: n.smtp.timeout,
+            ca_file: path(&n.smtp.ca_file),
+            allow_insecure_auth: n.smtp.allow_insecure_auth,
+        })
+    };
+    let webhook = if n.webhook.url.is_empty() {
+        None
+    } else {
+        webhook::validate_url(&n.webhook.url)
+            .map_err(|e| anyhow::anyhow!("notifications.webhook.url: {e}"))?;
+        Some(WebhookSettings {
+            url: n.webhook.url.clone(),
+            headers: n
+                .webhook
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            timeout: n.webhook.timeout,
+            ca_file: path(&n.webhook.ca_file),
+        })
+    };
+    if smtp.is_some() || webhook.is_some() {
+        info!(
+            email = smtp.is_some(),
+            webhook = webhook.is_some(),
+            "notification delivery on"
+        );
+    }
+    Ok(Channels { smtp, webhook })
 }
 
 impl Running {
@@ -186,6 +246,7 @@ impl Running {
 
         let t = Instant::now();
         let aborted = self.monitor.stop(MONITOR_DRAIN).await;
+        self.notifier.stop(MONITOR_DRAIN).await;
         info!(
             elapsed_ms = t.elapsed().as_millis() as u64,
             aborted, "monitor stopped"

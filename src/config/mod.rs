@@ -590,7 +590,13 @@ impl Config {
         wt.insert("url".into(), s(&n.webhook.url));
         wt.insert(
             "headers".into(),
-            V::Table(n.webhook.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+            V::Table(
+                n.webhook
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), s(v)))
+                    .collect(),
+            ),
         );
         wt.insert("timeout".into(), d(n.webhook.timeout));
         wt.insert("ca_file".into(), s(&n.webhook.ca_file));

@@ -15,6 +15,7 @@
 //! sleeps or loops.
 #![warn(missing_docs)]
 
+pub mod dispatch;
 pub mod smtp;
 mod tls;
 pub mod webhook;
