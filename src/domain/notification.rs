@@ -538,3 +538,6 @@ pub fn attempt_failed(
     records.put(&d.id.0, &d)?;
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests;

@@ -324,6 +324,30 @@ impl super::Domain {
         notification::due(&self.records, self.now_ns())
     }
 
+    /// Queues one delivery (a test e-mail or webhook call an operator asks for; the alerts'
+    /// own deliveries are queued with their notifications). Returns its id.
+    ///
+    /// # Errors
+    /// Randomness or storage failure.
+    pub fn queue_delivery(&self, channel: Channel) -> Result<Id, DomainError> {
+        let now = self.now_ns();
+        let d = Delivery {
+            id: Id::random()?,
+            channel,
+            attempts: 0,
+            next_attempt_ns: now,
+            last_error: None,
+            failed: false,
+            created_ns: now,
+        };
+        self.records.put(&d.id.0, &d)?;
+        self.events.publish(&Event::Notified {
+            users: Vec::new(),
+            deliveries: true,
+        });
+        Ok(d.id)
+    }
+
     /// Every queued delivery, failed ones included (for operators and tests).
     ///
     /// # Errors

@@ -164,3 +164,155 @@ impl Notifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::DomainSettings;
+    use crate::notify::http_sink::{HttpSink, HttpSinkOptions};
+    use crate::notify::smtp::Security;
+    use crate::notify::smtp_sink::{SmtpSink, SmtpSinkOptions, Step};
+    use crate::storage::Storage;
+    use crate::time::MockClock;
+
+    const T0: i64 = 1_790_000_000 * 1_000_000_000;
+
+    fn domain() -> (Domain, Arc<MockClock>, Storage) {
+        let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0)));
+        let storage = Storage::in_memory(clock.clone());
+        let d = Domain::new(
+            &storage,
+            DomainSettings::defaults("openwisp2"),
+            clock.clone(),
+        );
+        (d, clock, storage)
+    }
+
+    fn webhook_to(sink: &HttpSink) -> Channels {
+        Channels {
+            smtp: None,
+            webhook: Some(WebhookSettings {
+                url: sink.url("/hook"),
+                headers: Vec::new(),
+                timeout: Duration::from_secs(5),
+                ca_file: None,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_webhook_call_is_retried_after_its_back_off_and_sent_once() {
+        let (d, clock, _s) = domain();
+        let (_, sink) = HttpSink::start(HttpSinkOptions {
+            responses: vec![503],
+            then: 204,
+            ..Default::default()
+        })
+        .await;
+        let ch = webhook_to(&sink);
+        let id = d
+            .queue_delivery(Channel::Webhook {
+                body: "{\"type\":\"test\"}".into(),
+            })
+            .unwrap();
+        assert_eq!(work_queue(&d, &ch).await, 1);
+        assert_eq!(sink.requests().len(), 1);
+        let q = d.deliveries().unwrap();
+        assert_eq!((q.len(), q[0].attempts, q[0].failed), (1, 1, false));
+        assert!(q[0].last_error.as_deref().unwrap_or("").contains("503"));
+        // Not due before its back-off (30 s).
+        clock.advance(Duration::from_secs(20));
+        assert_eq!(work_queue(&d, &ch).await, 0);
+        clock.advance(Duration::from_secs(11));
+        assert_eq!(work_queue(&d, &ch).await, 1);
+        let reqs = sink.requests();
+        assert_eq!(reqs.len(), 2);
+        // Both attempts carry the same delivery id, so the receiver can tell a repeat.
+        assert_eq!(
+            reqs[0].header("X-Wispmon-Delivery"),
+            Some(id.to_string().as_str())
+        );
+        assert_eq!(
+            reqs[1].header("X-Wispmon-Delivery"),
+            reqs[0].header("X-Wispmon-Delivery")
+        );
+        assert!(d.deliveries().unwrap().is_empty());
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(work_queue(&d, &ch).await, 0);
+        assert_eq!(sink.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_permanent_refusal_is_given_up_and_kept_for_the_operator() {
+        let (d, clock, _s) = domain();
+        let (_, sink) = HttpSink::start(HttpSinkOptions {
+            then: 404,
+            ..Default::default()
+        })
+        .await;
+        let ch = webhook_to(&sink);
+        d.queue_delivery(Channel::Webhook { body: "{}".into() })
+            .unwrap();
+        work_queue(&d, &ch).await;
+        clock.advance(Duration::from_secs(7200));
+        assert_eq!(work_queue(&d, &ch).await, 0);
+        assert_eq!(sink.requests().len(), 1);
+        let q = d.deliveries().unwrap();
+        assert!(q[0].failed);
+    }
+
+    #[tokio::test]
+    async fn a_relay_that_defers_gets_the_mail_later_with_the_same_message_id() {
+        let (d, clock, _s) = domain();
+        let (addr, sink) = SmtpSink::start(SmtpSinkOptions {
+            fail: Some((Step::Rcpt, 451)),
+            ..Default::default()
+        })
+        .await;
+        let settings = SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+            security: Security::None,
+            username: None,
+            password: None,
+            from: "wispmon@example.net".into(),
+            helo_name: "wispmon".into(),
+            timeout: Duration::from_secs(5),
+            ca_file: None,
+            allow_insecure_auth: false,
+        };
+        let ch = Channels {
+            smtp: Some(settings.clone()),
+            webhook: None,
+        };
+        let id = d
+            .queue_delivery(Channel::Email {
+                to: "noc@example.net".into(),
+                subject: "[x] PROBLEM: r1 is not reachable".into(),
+                text: "The device r1 is not reachable.\n".into(),
+                html: "<p>The device r1 is not reachable.</p>".into(),
+            })
+            .unwrap();
+        work_queue(&d, &ch).await;
+        assert!(sink.messages().is_empty());
+        assert_eq!(d.deliveries().unwrap()[0].attempts, 1);
+        // The relay recovers (a new sink on the same settings' port is not possible, so a
+        // second relay takes over).
+        let (addr2, sink2) = SmtpSink::start(SmtpSinkOptions::default()).await;
+        let ch2 = Channels {
+            smtp: Some(SmtpSettings {
+                port: addr2.port(),
+                ..settings
+            }),
+            webhook: None,
+        };
+        clock.advance(Duration::from_secs(31));
+        assert_eq!(work_queue(&d, &ch2).await, 1);
+        let m = sink2.wait_for_messages(1, Duration::from_secs(5)).await;
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].header("Message-ID"), Some(format!("<{id}@wispmon>")));
+        assert!(d.deliveries().unwrap().is_empty());
+    }
+}
