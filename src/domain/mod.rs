@@ -171,6 +171,13 @@ impl Domain {
         }
     }
 
+    /// A domain over a fresh in-memory storage (nothing on disk, nothing survives it), for
+    /// the tests of the layers above, which may not reach storage themselves.
+    pub fn in_memory(settings: DomainSettings, clock: SharedClock) -> Self {
+        let storage = Storage::in_memory(clock.clone());
+        Domain::new(&storage, settings, clock)
+    }
+
     /// The event hub: subscribe to status changes, notifications and checks to run.
     pub fn events(&self) -> &events::Events {
         &self.events

@@ -174,20 +174,14 @@ mod tests {
     use crate::notify::http_sink::{HttpSink, HttpSinkOptions};
     use crate::notify::smtp::Security;
     use crate::notify::smtp_sink::{SmtpSink, SmtpSinkOptions, Step};
-    use crate::storage::Storage;
     use crate::time::MockClock;
 
     const T0: i64 = 1_790_000_000 * 1_000_000_000;
 
-    fn domain() -> (Domain, Arc<MockClock>, Storage) {
+    fn domain() -> (Domain, Arc<MockClock>) {
         let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0)));
-        let storage = Storage::in_memory(clock.clone());
-        let d = Domain::new(
-            &storage,
-            DomainSettings::defaults("openwisp2"),
-            clock.clone(),
-        );
-        (d, clock, storage)
+        let d = Domain::in_memory(DomainSettings::defaults("openwisp2"), clock.clone());
+        (d, clock)
     }
 
     fn webhook_to(sink: &HttpSink) -> Channels {
@@ -204,7 +198,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_webhook_call_is_retried_after_its_back_off_and_sent_once() {
-        let (d, clock, _s) = domain();
+        let (d, clock) = domain();
         let (_, sink) = HttpSink::start(HttpSinkOptions {
             responses: vec![503],
             then: 204,
@@ -246,7 +240,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_refusal_is_given_up_and_kept_for_the_operator() {
-        let (d, clock, _s) = domain();
+        let (d, clock) = domain();
         let (_, sink) = HttpSink::start(HttpSinkOptions {
             then: 404,
             ..Default::default()
@@ -265,7 +259,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_relay_that_defers_gets_the_mail_later_with_the_same_message_id() {
-        let (d, clock, _s) = domain();
+        let (d, clock) = domain();
         let (addr, sink) = SmtpSink::start(SmtpSinkOptions {
             fail: Some((Step::Rcpt, 451)),
             ..Default::default()
