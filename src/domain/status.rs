@@ -701,8 +701,13 @@ impl super::Domain {
             notification::render(&texts.message.replace(linked, "{target}"), texts.verb, &ctx)
         );
         let escaped_target = html_escape(&target);
+        // Names come from operators and devices (interface names): escaped like the rest.
+        let escaped_metric = html_escape(&m.name);
+        let escaped_threshold = html_escape(&threshold);
         let html_ctx = Context {
             target: &escaped_target,
+            metric: &escaped_metric,
+            threshold: &escaped_threshold,
             ..ctx
         };
         let anchor = format!("<a href=\"{}\">{{target}}</a>", html_escape(&link));
