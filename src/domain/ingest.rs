@@ -137,6 +137,37 @@ impl Builder<'_> {
 }
 
 impl super::Domain {
+    /// Fills in what the registry says a new metric of `spec`'s configuration comes with:
+    /// its charts (per `AUTO_CHARTS`) and its alert settings.
+    pub(super) fn complete_spec(&self, spec: &mut MetricSpec) {
+        let Some(cfg) = self.settings.registry.metric(&spec.configuration) else {
+            return;
+        };
+        spec.charts = cfg
+            .charts_to_create(&self.settings.auto_charts)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if cfg.creates_alert_settings() {
+            spec.alert = Some(AlertSettings {
+                is_active: !cfg.alert_settings_inactive,
+                custom_operator: None,
+                custom_threshold: None,
+                custom_tolerance: None,
+            });
+        }
+    }
+
+    /// The field a metric's threshold is evaluated on: its configuration's `alert_field`, or
+    /// its main field.
+    pub(super) fn alert_field(&self, configuration: &str, field_name: &str) -> String {
+        self.settings
+            .registry
+            .metric(configuration)
+            .and_then(|c| c.alert_field.clone())
+            .unwrap_or_else(|| field_name.to_owned())
+    }
+
     /// Stores one sample of `device` taken at `t` (see [`effective_time`]).
     ///
     /// # Errors
@@ -372,33 +403,14 @@ impl super::Domain {
             ..
         } = b;
         for spec in &mut all_specs {
-            if let Some(cfg) = self.settings.registry.metric(&spec.configuration) {
-                spec.charts = cfg
-                    .charts_to_create(&self.settings.auto_charts)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-                if cfg.creates_alert_settings() {
-                    spec.alert = Some(AlertSettings {
-                        is_active: !cfg.alert_settings_inactive,
-                        custom_operator: None,
-                        custom_threshold: None,
-                        custom_tolerance: None,
-                    });
-                }
-            }
+            self.complete_spec(spec);
         }
         // What to evaluate once the points are durable: metrics with alert settings, with
         // the value of their alert field (spec §5.1). Historical samples change no health.
         let mut evaluations = Vec::new();
         if !out.historical {
             for spec in all_specs.iter().filter(|s| s.alert.is_some()) {
-                let field = self
-                    .settings
-                    .registry
-                    .metric(&spec.configuration)
-                    .and_then(|c| c.alert_field.clone())
-                    .unwrap_or_else(|| spec.field_name.clone());
+                let field = self.alert_field(&spec.configuration, &spec.field_name);
                 let value = points
                     .iter()
                     .filter(|p| p.measurement == spec.key)
@@ -439,7 +451,12 @@ impl super::Domain {
 
     /// Writes points durably; points refused by the engine (beyond retention: a sample older
     /// than its policy) are logged and skipped, as InfluxDB drops them.
-    fn write(&self, db: &str, rp: Option<&str>, points: Vec<Point>) -> Result<usize, DomainError> {
+    pub(super) fn write(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        points: Vec<Point>,
+    ) -> Result<usize, DomainError> {
         if points.is_empty() {
             return Ok(0);
         }

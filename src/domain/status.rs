@@ -164,16 +164,13 @@ impl super::Domain {
             .metric(configuration)
             .ok_or_else(|| invalid(format!("unknown metric configuration {configuration:?}")))?;
         let t = time.unwrap_or_else(|| self.now_ns());
-        let alert_field = cfg
-            .alert_field
-            .clone()
-            .unwrap_or_else(|| cfg.field_name.clone());
+        let alert_field = self.alert_field(configuration, &cfg.field_name);
         let value = fields
             .iter()
             .find(|(k, _)| *k == alert_field)
             .and_then(|(_, v)| v.as_f64())
             .ok_or_else(|| invalid(format!("the result has no numeric {alert_field:?}")))?;
-        let spec = metric::MetricSpec {
+        let mut spec = metric::MetricSpec {
             configuration: configuration.to_owned(),
             name: cfg.label.clone(),
             key: cfg.key.clone(),
@@ -181,20 +178,10 @@ impl super::Domain {
             object_id: Some(device.id),
             main_tags: Vec::new(),
             extra_tags: Vec::new(),
-            charts: cfg
-                .charts_to_create(&self.settings.auto_charts)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            alert: cfg
-                .creates_alert_settings()
-                .then_some(metric::AlertSettings {
-                    is_active: !cfg.alert_settings_inactive,
-                    custom_operator: None,
-                    custom_threshold: None,
-                    custom_tolerance: None,
-                }),
+            charts: Vec::new(),
+            alert: None,
         };
+        self.complete_spec(&mut spec);
         let rk = metric::record_key(Some(device.id), &cfg.key, &cfg.field_name, &[]);
         metric::get_or_create_all(&self.records, &self.metrics, vec![spec], self.now_ns())?;
         let rp = SHORT_POLICY_METRICS
@@ -213,11 +200,7 @@ impl super::Domain {
             time: t,
         };
         let db = self.settings.database.clone();
-        self.engine.write(crate::storage::WriteBatch {
-            database: db,
-            retention_policy: rp.map(str::to_owned),
-            points: vec![point],
-        })?;
+        self.write(&db, rp, vec![point])?;
         self.evaluate(Evaluation {
             record_key: &rk,
             value,
@@ -412,12 +395,7 @@ impl super::Domain {
         if let Some(o) = m.object_id {
             eqs.push(("object_id".into(), vec![o.to_string()]));
         }
-        let field = self
-            .settings
-            .registry
-            .metric(&m.configuration)
-            .and_then(|c| c.alert_field.clone())
-            .unwrap_or_else(|| m.field_name.clone());
+        let field = self.alert_field(&m.configuration, &m.field_name);
         let mut out = Vec::new();
         for s in self.engine.series_matching_all(db, &m.key, &eqs)? {
             if let Some(col) = self.engine.read(db, rp, s, &field, lo, hi)? {
