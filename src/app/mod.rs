@@ -310,6 +310,9 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
             critical: config.monitoring.critical_device_metrics.clone(),
             auto_clear_management_ip: config.monitoring.auto_clear_management_ip,
             recovery_detection: config.monitoring.device_recovery_detection,
+            flapping_window_ns: i64::try_from(config.monitoring.flapping_window.as_nanos())
+                .unwrap_or(i64::MAX),
+            flapping_changes: config.monitoring.flapping_changes,
         },
         notifications: NotificationSettings {
             site_name: config.notifications.site_name.clone(),

@@ -186,6 +186,11 @@ pub struct MonitoringConfig {
     pub mac_vendor_detection: bool,
     /// Show the geographic map on the dashboard.
     pub dashboard_map: bool,
+    /// Window in which a device's status changes are counted for the flapping indicator.
+    pub flapping_window: Duration,
+    /// Status changes within `flapping_window` that make a device "flapping" (0 turns the
+    /// indicator off).
+    pub flapping_changes: u32,
     /// WiFi clients and sessions feature.
     pub wifi_sessions_enabled: bool,
     /// Interfaces summed by the General Traffic chart, per organization UUID or `__all__`.
@@ -471,6 +476,11 @@ impl Config {
                     .map(|(k, v)| (k.clone(), s(v)))
                     .collect(),
             ),
+        );
+        mt.insert("flapping_window".into(), d(m.flapping_window));
+        mt.insert(
+            "flapping_changes".into(),
+            V::Integer(i64::from(m.flapping_changes)),
         );
         mt.insert(
             "auto_clear_management_ip".into(),
@@ -799,6 +809,12 @@ fn read_monitoring(mut s: Section<'_>, data_collected_is_critical: bool) -> Moni
         device_recovery_detection: s.bool("device_recovery_detection", true),
         mac_vendor_detection: s.bool("mac_vendor_detection", true),
         dashboard_map: s.bool("dashboard_map", true),
+        flapping_window: s.duration("flapping_window", mins(60)),
+        flapping_changes: s.value("flapping_changes", 4, |v| {
+            v.as_integer()
+                .and_then(|i| u32::try_from(i).ok())
+                .ok_or_else(|| format!("expected a non-negative integer, found {v}"))
+        }),
         wifi_sessions_enabled: s.bool("wifi_sessions_enabled", true),
         dashboard_traffic_chart: traffic,
         metrics: s.table("metrics"),

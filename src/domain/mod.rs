@@ -22,7 +22,10 @@ pub mod netjson;
 pub mod notification;
 pub mod org;
 pub mod registry;
+pub mod silence;
 pub mod status;
+#[cfg(test)]
+mod testing;
 pub mod timeseries;
 pub mod user;
 pub mod vendor;
@@ -421,6 +424,7 @@ impl Domain {
         {
             self.remove_device(&d)?;
         }
+        silence::remove_organization(&self.records, id)?;
         org::remove(&self.records, id)
     }
 
@@ -909,6 +913,7 @@ impl Domain {
         metric::remove_object(&self.records, &self.metrics, d.id)?;
         wifi::remove_device(&self.records, d.id)?;
         check::remove_device(&self.records, d.id)?;
+        silence::remove_device(&self.records, d.id)?;
         self.counters.forget(d.id);
         device::remove(&self.records, d.id)
     }

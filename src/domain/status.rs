@@ -18,7 +18,7 @@ use super::id::Id;
 use super::metric::{self, Metric};
 use super::notification::{self, Channel, Context, Delivery, Notification};
 use super::registry::{self, Operator};
-use super::{access, health, org, user, wifi};
+use super::{access, health, org, silence, user, wifi};
 
 /// Settings of alerting and health (spec §8).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,10 @@ pub struct HealthSettings {
     pub auto_clear_management_ip: bool,
     /// `DEVICE_RECOVERY_DETECTION`.
     pub recovery_detection: bool,
+    /// Window of the flapping indicator, ns.
+    pub flapping_window_ns: i64,
+    /// Health changes within the window that make a device flapping (0: never).
+    pub flapping_changes: u32,
 }
 
 impl HealthSettings {
@@ -42,6 +46,8 @@ impl HealthSettings {
             critical: m.critical_device_metrics,
             auto_clear_management_ip: m.auto_clear_management_ip,
             recovery_detection: m.device_recovery_detection,
+            flapping_window_ns: i64::try_from(m.flapping_window.as_nanos()).unwrap_or(i64::MAX),
+            flapping_changes: m.flapping_changes,
         }
     }
 
@@ -461,6 +467,7 @@ impl super::Domain {
         if let Some(a) = o.alert
             && settings.is_active
             && e.send_alert
+            && self.tell_or_hold(&m, dev.as_ref(), a == Alert::Problem, e.time)?
         {
             self.notify(&m, dev.as_ref(), a, rule, settings.custom_threshold, e.time)?;
         }
@@ -532,6 +539,15 @@ impl super::Domain {
             true
         })?;
         if let (Some(from), Some(organization)) = (changed, organization) {
+            silence::record_change(
+                &self.records,
+                id,
+                silence::StatusChange {
+                    at_ns: self.now_ns(),
+                    from,
+                    to: status,
+                },
+            )?;
             self.events.publish(&Event::HealthChanged {
                 device: id,
                 organization,
@@ -622,7 +638,7 @@ impl super::Domain {
     }
 
     /// Stores the notifications of one alert and queues its e-mails and webhook call.
-    fn notify(
+    pub(crate) fn notify(
         &self,
         m: &Metric,
         dev: Option<&Device>,
