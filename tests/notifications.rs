@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::operator_api::{call, create_device, create_org, server, token};
 
 /// The spec §3.7 sample with disk usage set to `percent` on its overlay.
-fn sample(percent: u64) -> Vec<u8> {
+pub fn sample(percent: u64) -> Vec<u8> {
     let mut doc: Value = serde_json::from_str(include_str!("support/spec_example.json")).unwrap();
     let disks = doc["resources"]["disk"].as_array_mut().unwrap();
     // /rom is always full on OpenWrt: the agent's disk usage is the overlay's.
@@ -20,7 +20,7 @@ fn sample(percent: u64) -> Vec<u8> {
     serde_json::to_vec(&doc).unwrap()
 }
 
-fn post_sample(s: &crate::util::TestServer, id: &str, key: &str, body: &[u8]) {
+pub fn post_sample(s: &crate::util::TestServer, id: &str, key: &str, body: &[u8]) {
     let url = s.url(&format!("/api/v1/monitoring/device/{id}/?key={key}"));
     let r = ureq::post(&url)
         .set("Content-Type", "application/json")

@@ -11,6 +11,7 @@ mod geo_api;
 mod http_sink;
 mod influx_write;
 mod lifecycle;
+mod maintenance;
 #[path = "support/netjson_cases.rs"]
 mod netjson_cases;
 mod notifications;

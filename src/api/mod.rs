@@ -12,6 +12,7 @@ mod notifications;
 mod openapi;
 mod operator;
 mod rest;
+mod silence;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -64,6 +65,14 @@ pub mod paths {
     pub const CHECKS: &str = "/api/v1/monitoring/device/{pk}/check/";
     /// One check of a device.
     pub const CHECK: &str = "/api/v1/monitoring/device/{pk}/check/{check}/";
+    /// A device's upstream device (alerts held while it is down).
+    pub const DEVICE_PARENT: &str = "/api/v1/monitoring/device/{pk}/parent/";
+    /// A device's health summary: flapping, silence, held alerts.
+    pub const DEVICE_HEALTH: &str = "/api/v1/monitoring/device/{pk}/health/";
+    /// Maintenance windows.
+    pub const MAINTENANCE_WINDOWS: &str = "/api/v1/monitoring/maintenance-window/";
+    /// One maintenance window.
+    pub const MAINTENANCE_WINDOW: &str = "/api/v1/monitoring/maintenance-window/{pk}/";
     /// The dashboard's general charts.
     pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
     /// WiFi sessions.
@@ -128,6 +137,10 @@ pub mod paths {
         ALERT_SETTINGS,
         CHECKS,
         CHECK,
+        DEVICE_PARENT,
+        DEVICE_HEALTH,
+        MAINTENANCE_WINDOWS,
+        MAINTENANCE_WINDOW,
         WIFI_SESSIONS,
         WIFI_SESSION,
         LOCATIONS,
@@ -228,6 +241,13 @@ pub fn router(state: ApiState) -> Router {
                 .patch(monitoring::alert_settings)
                 .put(monitoring::alert_settings),
         )
+        .route(paths::DEVICE_PARENT, any(silence::parent))
+        .route(paths::DEVICE_HEALTH, get(silence::health))
+        .route(
+            paths::MAINTENANCE_WINDOWS,
+            get(silence::windows).post(silence::windows),
+        )
+        .route(paths::MAINTENANCE_WINDOW, any(silence::window))
         .route(paths::WIFI_SESSIONS, get(monitoring::wifi_sessions))
         .route(paths::WIFI_SESSION, get(monitoring::wifi_session))
         .route(

@@ -35,6 +35,31 @@ async fn flush_contacts(domain: Domain, mut stopped: watch::Receiver<bool>) {
     }
 }
 
+/// How often held alerts are looked at: a maintenance window's end or a parent's recovery is
+/// told within this.
+const RELEASE_EVERY: Duration = Duration::from_secs(10);
+
+/// Tells held alerts whose silence has ended (see `domain::silence`) until stopped.
+async fn release_held_alerts(domain: Domain, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(RELEASE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let d = domain.clone();
+        match tokio::task::spawn_blocking(move || d.release_held_alerts()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(alerts = n, "held alerts told after their silence ended"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "releasing held alerts failed; retrying later")
+            }
+            Err(e) => tracing::warn!(error = %e, "held alert task failed"),
+        }
+    }
+}
+
 /// The running monitor: a task group with a stop signal.
 #[derive(Debug)]
 pub struct Monitor {
@@ -43,11 +68,12 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the monitor's tasks: for now the periodic store of device contacts (check
-    /// runners join the group as they arrive).
+    /// Starts the monitor's tasks: the periodic store of device contacts and the release of
+    /// held alerts (check runners join the group as they arrive).
     pub fn start(domain: Domain) -> Self {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
+        tasks.spawn(release_held_alerts(domain.clone(), stopped.clone()));
         tasks.spawn(flush_contacts(domain, stopped));
         Monitor { stop, tasks }
     }
