@@ -278,6 +278,10 @@ pub struct ChecksConfig {
     pub iperf3_check_config: toml::Table,
     /// Per-server iperf3 lock expiry.
     pub iperf3_check_lock_expire: Duration,
+    /// Time zone of the snooze schedule (upstream: Django's `TIME_ZONE`).
+    pub time_zone: String,
+    /// Most checks running at once.
+    pub concurrency: u32,
     /// Delete the RSA key file from the device after an iperf3 test.
     pub iperf3_check_delete_rsa_key: bool,
 }
@@ -520,6 +524,8 @@ impl Config {
         let c = &self.checks;
         let mut ct = toml::Table::new();
         ct.insert("period".into(), d(c.period));
+        ct.insert("time_zone".into(), s(&c.time_zone));
+        ct.insert("concurrency".into(), V::Integer(i64::from(c.concurrency)));
         for (k, v) in [
             ("auto_ping", c.auto_ping),
             ("auto_device_config_check", c.auto_device_config_check),
@@ -810,11 +816,7 @@ fn read_monitoring(mut s: Section<'_>, data_collected_is_critical: bool) -> Moni
         mac_vendor_detection: s.bool("mac_vendor_detection", true),
         dashboard_map: s.bool("dashboard_map", true),
         flapping_window: s.duration("flapping_window", mins(60)),
-        flapping_changes: s.value("flapping_changes", 4, |v| {
-            v.as_integer()
-                .and_then(|i| u32::try_from(i).ok())
-                .ok_or_else(|| format!("expected a non-negative integer, found {v}"))
-        }),
+        flapping_changes: s.value("flapping_changes", 4, non_negative_u32),
         wifi_sessions_enabled: s.bool("wifi_sessions_enabled", true),
         dashboard_traffic_chart: traffic,
         metrics: s.table("metrics"),
@@ -1014,6 +1016,21 @@ fn read_checks(mut s: Section<'_>) -> ChecksConfig {
         iperf3_check_config: s.table("iperf3_check_config"),
         iperf3_check_lock_expire: s.duration("iperf3_check_lock_expire", Duration::from_secs(600)),
         iperf3_check_delete_rsa_key: s.bool("iperf3_check_delete_rsa_key", true),
+        time_zone: s.value("time_zone", "UTC".to_owned(), |v| match v.as_str() {
+            Some(z) => crate::time::Zone::named(z)
+                .map(|_| z.to_owned())
+                .map_err(|e| e.to_string()),
+            None => Err(format!("expected a string, found {}", type_name(v))),
+        }),
+        concurrency: s.value("concurrency", 256, |v| {
+            non_negative_u32(v).and_then(|n| {
+                if n == 0 {
+                    Err("must be at least 1".to_owned())
+                } else {
+                    Ok(n)
+                }
+            })
+        }),
     };
     s.finish();
     cfg

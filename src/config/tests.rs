@@ -278,3 +278,51 @@ fn file_errors_name_the_file() {
     .unwrap_err();
     assert!(matches!(e, LoadError::Read { .. }));
 }
+
+#[test]
+fn snooze_ranges_follow_the_spec_cases() {
+    let range = |a: &str, b: &str| {
+        parse_snooze_range(&toml::Value::Array(vec![
+            toml::Value::String(a.into()),
+            toml::Value::String(b.into()),
+        ]))
+        .unwrap()
+    };
+    /// A range and a wall-clock moment (month, day, hour, minute).
+    type Case<'a> = (&'a str, &'a str, (u8, u8, u8, u8));
+    // Spec §6.5: every one of these is snoozed...
+    let snoozed: [Case<'_>; 12] = [
+        ("01-26", "01-26", (1, 26, 12, 0)),
+        ("06-15", "08-31", (6, 15, 8, 0)),
+        ("06-15", "08-31", (7, 10, 2, 0)),
+        ("06-15", "08-31", (8, 31, 23, 59)),
+        ("12-25", "01-10", (12, 30, 0, 0)),
+        ("12-25", "01-10", (12, 30, 18, 0)),
+        ("12-25", "01-10", (1, 3, 0, 0)),
+        ("22:00", "06:00", (3, 1, 22, 0)),
+        ("22:00", "06:00", (3, 1, 0, 0)),
+        ("22:00", "06:00", (3, 1, 5, 0)),
+        ("12-13 18:00", "12-13 19:00", (12, 13, 18, 30)),
+        ("12-13 18:00", "12-13 19:00", (12, 13, 19, 0)),
+    ];
+    for (a, b, (mo, d, h, mi)) in snoozed {
+        assert!(
+            range(a, b).contains(mo, d, h, mi),
+            "{a}–{b} at {mo}-{d} {h}:{mi}"
+        );
+    }
+    // ...and these are not.
+    let awake: [Case<'_>; 5] = [
+        ("12-13 18:00", "12-13 19:00", (12, 14, 18, 0)),
+        ("22:00", "06:00", (3, 1, 6, 1)),
+        ("22:00", "06:00", (3, 1, 21, 59)),
+        ("12-25", "01-10", (1, 11, 0, 0)),
+        ("06-15", "08-31", (9, 1, 0, 0)),
+    ];
+    for (a, b, (mo, d, h, mi)) in awake {
+        assert!(
+            !range(a, b).contains(mo, d, h, mi),
+            "{a}–{b} at {mo}-{d} {h}:{mi}"
+        );
+    }
+}

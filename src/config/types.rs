@@ -239,6 +239,38 @@ pub struct SnoozeRange {
     pub end: SnoozePoint,
 }
 
+impl SnoozeRange {
+    /// Whether a local wall-clock moment is inside the range (ends inclusive; a date end
+    /// lasts to 23:59). Ranges whose end comes before their start wrap around midnight or
+    /// the year's end.
+    pub fn contains(&self, month: u8, day: u8, hour: u8, minute: u8) -> bool {
+        // Every point as (month, day, hour, minute); a time-only range ignores the date.
+        let key = |p: SnoozePoint, end: bool| -> (u8, u8, u8, u8) {
+            match p {
+                SnoozePoint::Date { month, day } if end => (month, day, 23, 59),
+                SnoozePoint::Date { month, day } => (month, day, 0, 0),
+                SnoozePoint::Time { hour, minute } => (0, 0, hour, minute),
+                SnoozePoint::DateTime {
+                    month,
+                    day,
+                    hour,
+                    minute,
+                } => (month, day, hour, minute),
+            }
+        };
+        let now = match self.start {
+            SnoozePoint::Time { .. } => (0, 0, hour, minute),
+            _ => (month, day, hour, minute),
+        };
+        let (a, b) = (key(self.start, false), key(self.end, true));
+        if a <= b {
+            a <= now && now <= b
+        } else {
+            now >= a || now <= b
+        }
+    }
+}
+
 fn two_digits(s: &str, lo: u8, hi: u8) -> Option<u8> {
     if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;

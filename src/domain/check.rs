@@ -207,6 +207,26 @@ pub fn of_device(records: &Records, device: Id) -> Result<Vec<Check>, DomainErro
     Ok(v)
 }
 
+/// One check of a device.
+///
+/// # Errors
+/// Storage failure.
+pub fn get(records: &Records, device: Id, id: Id) -> Result<Option<Check>, DomainError> {
+    Ok(records.get::<Check>(&key(device, id))?)
+}
+
+/// Every check of every device.
+///
+/// # Errors
+/// Storage failure.
+pub fn all(records: &Records) -> Result<Vec<Check>, DomainError> {
+    Ok(records
+        .list::<Check>()?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect())
+}
+
 /// Creates or changes (`id`) a check of a device.
 ///
 /// # Errors

@@ -22,6 +22,7 @@ pub mod netjson;
 pub mod notification;
 pub mod org;
 pub mod registry;
+pub mod runs;
 pub mod silence;
 pub mod status;
 #[cfg(test)]
@@ -473,6 +474,18 @@ impl Domain {
             &self.settings.checks,
             self.now_ns(),
         )?;
+        // Operators want to see a new device come alive at once, not one period later.
+        let checks: Vec<Id> = check::of_device(&self.records, d.id)?
+            .into_iter()
+            .filter(|c| c.is_active)
+            .map(|c| c.id)
+            .collect();
+        if !checks.is_empty() {
+            self.events.publish(&events::Event::RunChecks {
+                device: d.id,
+                checks,
+            });
+        }
         Ok(d)
     }
 
@@ -517,6 +530,13 @@ impl Domain {
         // (spec §5.5; upstream compares class paths with metric keys and never gets here).
         if !c.is_active && self.is_critical_check(c.check_type) {
             self.set_status(device, device::HealthStatus::Unknown, false)?;
+        }
+        if c.is_active {
+            // A new or changed check runs now, with its new parameters.
+            self.events.publish(&events::Event::RunChecks {
+                device,
+                checks: vec![c.id],
+            });
         }
         Ok(c)
     }

@@ -276,6 +276,32 @@ pub fn parent_of(records: &Records, device: Id) -> Result<Option<Id>, DomainErro
     Ok(records.get::<Dependency>(&device.0)?.map(|d| d.parent))
 }
 
+/// Every parent link, child → parent.
+///
+/// # Errors
+/// Storage failure.
+pub fn parents(records: &Records) -> Result<std::collections::HashMap<Id, Id>, DomainError> {
+    Ok(records
+        .list::<Dependency>()?
+        .into_iter()
+        .filter_map(|(k, d)| Some((Id(<[u8; 16]>::try_from(k.as_slice()).ok()?), d.parent)))
+        .collect())
+}
+
+/// The top of `device`'s parent chain and how many parents are above it (bounded, cycle-safe).
+pub fn root_of(parents: &std::collections::HashMap<Id, Id>, device: Id) -> (Id, u8) {
+    let mut cur = device;
+    let mut depth = 0u8;
+    while let Some(&p) = parents.get(&cur) {
+        if usize::from(depth) >= MAX_DEPTH || p == device {
+            break;
+        }
+        cur = p;
+        depth += 1;
+    }
+    (cur, depth)
+}
+
 /// Removes what belongs to a deleted device: its parent link, the links of its children,
 /// its held alerts, its status history and the windows naming it.
 ///

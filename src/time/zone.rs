@@ -214,6 +214,17 @@ impl Zone {
         local.checked_sub(offset).ok_or(BadTimeString)
     }
 
+    /// The wall clock at `t` in this zone: (month 1–12, day 1–31, hour, minute).
+    pub fn wall_clock(&self, t: i64) -> (u8, u8, u8, u8) {
+        let local = t.saturating_add(self.offset_ns(t));
+        let secs = local.div_euclid(NS_PER_SEC);
+        let (_, mo, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
+        let sod = secs.rem_euclid(SECS_PER_DAY);
+        // Every value is in range by construction; the fallbacks are never taken.
+        let b = |v: i64| u8::try_from(v).unwrap_or(0);
+        (b(mo), b(d), b(sod / 3600), b(sod / 60 % 60))
+    }
+
     /// `t` as Go's RFC 3339 with nanoseconds, trailing zeros trimmed (`2024-02-23T00:00:00Z`,
     /// `...00.123Z`), with this zone's offset (`+01:00`) unless UTC (`Z`).
     pub fn format_rfc3339(&self, t: i64) -> String {
