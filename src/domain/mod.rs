@@ -26,7 +26,7 @@ pub mod runs;
 pub mod silence;
 pub mod status;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod timeseries;
 pub mod user;
 pub mod vendor;

@@ -5,6 +5,8 @@
 //! read sled; it reads check specs from `domain`, probes with `net`, and records through
 //! `domain`.
 
+pub mod scheduler;
+
 use std::time::Duration;
 
 use tokio::sync::watch;
