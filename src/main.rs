@@ -39,6 +39,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::RunChecks => {
+            wispmon::app::logging::init(config.log_level);
+            match wispmon::app::run_checks(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wispmon: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Serve => {
             wispmon::app::logging::init(config.log_level);
             match wispmon::app::run(&config) {

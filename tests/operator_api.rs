@@ -271,10 +271,10 @@ fn tokens_organizations_devices_and_tenant_walls() {
         "PATCH",
         &s.url(&format!("/api/v1/controller/device/{plain}/")),
         Some(&alice),
-        Some(&json!({"management_ip": "10.1.2.3", "notes": "lobby"})),
+        Some(&json!({"management_ip": "127.1.2.3", "notes": "lobby"})),
     );
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["management_ip"], "10.1.2.3");
+    assert_eq!(v["management_ip"], "127.1.2.3");
     assert_eq!(v["notes"], "lobby");
     assert_eq!(v["key"], da["key"]);
     let (st, v) = call(

@@ -2,6 +2,7 @@
 #![allow(unreachable_pub)] // test helpers are shared between modules of one binary
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a test harness: panics are failures, and it waits on child processes from plain threads
 
+mod checks;
 mod compat_select;
 mod compat_write;
 mod config_cli;

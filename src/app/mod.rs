@@ -23,6 +23,8 @@ use crate::domain::status::{HealthSettings, NotificationSettings};
 use crate::domain::user::{ADMIN_USERNAME, AdminBootstrap};
 use crate::domain::{Domain, DomainSettings, vendor};
 use crate::monitor::Monitor;
+use crate::monitor::scheduler::{self, Prober, SchedulerSettings};
+use crate::net::icmp::Pinger;
 use crate::notify::dispatch::{Channels, Notifier};
 use crate::notify::smtp::{Security, SmtpSettings};
 use crate::notify::webhook::{self, WebhookSettings};
@@ -123,7 +125,11 @@ pub async fn start(
     let notifier = Notifier::start(domain.clone(), channels(&config.notifications)?);
 
     let t = Instant::now();
-    let monitor = Monitor::start(domain.clone());
+    let checks = SchedulerSettings {
+        period: config.checks.period,
+        concurrency: usize::try_from(config.checks.concurrency).unwrap_or(usize::MAX),
+    };
+    let monitor = Monitor::start(domain.clone(), Some((open_pinger(), checks)));
     info!(
         elapsed_ms = t.elapsed().as_millis() as u64,
         tasks = monitor.task_count(),
@@ -324,6 +330,75 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
             email: !config.notifications.smtp.host.is_empty(),
             webhook: !config.notifications.webhook.url.is_empty(),
         },
+    })
+}
+
+/// The pinger, with its sockets opened now so the log says at start which kind is in use (or
+/// why ping checks will fail); a family that cannot open is retried on first use.
+fn open_pinger() -> Arc<dyn Prober> {
+    let pinger = Pinger::new();
+    for (v6, family) in [(false, "IPv4"), (true, "IPv6")] {
+        if let Err(e) = pinger.open(v6) {
+            warn!(family, error = %e, "ICMP unavailable: ping checks of this family will fail");
+        }
+    }
+    Arc::new(pinger)
+}
+
+/// Runs every check once (`wispmon run-checks`) on a stopped appliance's data directory and
+/// prints how many stored a result.
+///
+/// # Errors
+/// The data directory is in use or cannot be opened, or the checks cannot be listed.
+pub fn run_checks(config: &Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wispmon")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let settings = domain_settings(config)?;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let storage = {
+            let dir = config.data_dir.clone();
+            let cfg = config.storage.clone();
+            let clock = clock.clone();
+            tokio::task::spawn_blocking(move || Storage::open(&dir, &cfg, clock))
+                .await
+                .context("storage open task failed")?
+                .with_context(|| {
+                    format!(
+                        "opening data directory {} (stop the running appliance first: its \
+                         scheduler runs every check each period)",
+                        config.data_dir.display()
+                    )
+                })?
+        };
+        let domain = Domain::new(&storage, settings, clock);
+        {
+            let engine = storage.engine().clone();
+            let ts = config.timeseries.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::domain::timeseries::ensure_database(&engine, &ts)
+            })
+            .await
+            .context("timeseries database task failed")?
+            .context("creating the monitoring database")?;
+        }
+        let t = Instant::now();
+        let concurrency = usize::try_from(config.checks.concurrency).unwrap_or(usize::MAX);
+        let summary = scheduler::run_all_once(&domain, open_pinger(), concurrency).await;
+        close_storage(storage).await?;
+        let s = summary.map_err(|e| anyhow::anyhow!("listing the checks: {e}"))?;
+        println!(
+            "wispmon: ran {} checks in {:.1}s: {} stored a result, {} skipped, {} failed",
+            s.stored + s.skipped + s.failed,
+            t.elapsed().as_secs_f64(),
+            s.stored,
+            s.skipped,
+            s.failed
+        );
+        Ok(())
     })
 }
 

@@ -61,6 +61,9 @@ pub enum Command {
     Serve,
     /// Print the effective configuration, or every problem with its key path (exit 1).
     CheckConfig,
+    /// Run every active check once (ping, data collected, ...) on a stopped appliance's data
+    /// and store the results, as the running appliance does each period.
+    RunChecks,
     /// Rewrite the database of a stopped appliance so the space of dropped and expired data
     /// goes back to the file system.
     Vacuum,

@@ -5,14 +5,18 @@
 //! read sled; it reads check specs from `domain`, probes with `net`, and records through
 //! `domain`.
 
+mod icmp;
 pub mod scheduler;
 
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::domain::{Domain, contact};
+use scheduler::{Prober, SchedulerSettings};
 
 /// Stores devices' last contacts every [`contact::FLUSH_EVERY`] until stopped, then once more.
 async fn flush_contacts(domain: Domain, mut stopped: watch::Receiver<bool>) {
@@ -70,11 +74,19 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Starts the monitor's tasks: the periodic store of device contacts and the release of
-    /// held alerts (check runners join the group as they arrive).
-    pub fn start(domain: Domain) -> Self {
+    /// Starts the monitor's tasks: the check scheduler (when `checks` is given), the periodic
+    /// store of device contacts and the release of held alerts.
+    pub fn start(domain: Domain, checks: Option<(Arc<dyn Prober>, SchedulerSettings)>) -> Self {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
+        if let Some((prober, settings)) = checks {
+            tasks.spawn(scheduler::run(
+                domain.clone(),
+                prober,
+                settings,
+                stopped.clone(),
+            ));
+        }
         tasks.spawn(release_held_alerts(domain.clone(), stopped.clone()));
         tasks.spawn(flush_contacts(domain, stopped));
         Monitor { stop, tasks }

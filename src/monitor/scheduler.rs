@@ -200,6 +200,7 @@ pub async fn run(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures_logged = 0u32;
+    let mut wanted: BTreeSet<Id> = BTreeSet::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -231,17 +232,18 @@ pub async fn run(
             _ = stopped.changed() => break,
         }
         let now = Instant::now();
-        // Checks the domain wants now.
-        let mut wanted: Vec<Id> = Vec::new();
+        // Checks the domain wants now; one it names that is not known yet (a new device)
+        // waits for the next resync, at most a second away.
         for e in events.try_iter() {
             if let Event::RunChecks { checks, .. } = e {
                 wanted.extend(checks);
             }
         }
         let unknown = wanted.iter().any(|id| !state.checks.contains_key(id));
-        let resync_due = last_sync.is_none_or(|t| now.duration_since(t) >= RESYNC_EVERY)
-            || (unknown
-                && last_sync.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)));
+        let since_sync = last_sync.map(|t| now.duration_since(t));
+        let resync_due = since_sync.is_none_or(|d| d >= RESYNC_EVERY)
+            || (unknown && since_sync.is_none_or(|d| d >= Duration::from_secs(1)));
+        let mut synced = false;
         if resync_due {
             let d = domain.clone();
             match blocking(move || d.scheduled_checks()).await {
@@ -257,11 +259,12 @@ pub async fn run(
                     });
                     first_sync = false;
                     last_sync = Some(now);
+                    synced = true;
                 }
                 Err(e) => tracing::warn!(error = %e, "reading the checks failed; retrying"),
             }
         }
-        for id in wanted {
+        for id in std::mem::take(&mut wanted) {
             if state.running.contains_key(&id) {
                 state.again.insert(id);
                 continue;
@@ -273,8 +276,13 @@ pub async fn run(
             {
                 continue;
             }
-            if let Some((_, s)) = state.checks.get(&id).cloned() {
-                state.set(s, now);
+            match state.checks.get(&id).cloned() {
+                Some((_, s)) => state.set(s, now),
+                // Still unknown after a resync: inactive, gone or of a device not checked.
+                None if synced => {}
+                None => {
+                    wanted.insert(id);
+                }
             }
         }
         while tasks.len() < settings.concurrency.max(1) {
