@@ -186,7 +186,9 @@ async fn repeated_requests_for_a_running_or_fresh_check_run_it_once() {
     }
     pass(Duration::from_secs(3)).await;
     let after = prober.calls_to("10.0.0.2");
-    assert!(after - before <= 2, "{before} then {after}");
+    // Recovery detection re-ran the ping at once, and only once or twice (one run may have
+    // been under way when the requests came).
+    assert!((1..=2).contains(&(after - before)), "{before} then {after}");
     stop.send(true).unwrap();
 }
 
