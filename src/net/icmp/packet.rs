@@ -1,8 +1,8 @@
 //! ICMP echo messages as bytes: encoding Echo Requests and decoding Echo Replies for IPv4
 //! (RFC 792) and IPv6 (RFC 4443), and the Internet checksum (RFC 1071).
 //!
-//! Owns: the wire layout only. Pure functions over byte slices: no sockets, no clocks, no
-//! allocation beyond the caller's output buffer.
+//! Owns: the wire layout only. Must not: touch sockets or clocks, or keep state; these are
+//! pure functions over byte slices that allocate nothing beyond the caller's output buffer.
 //!
 //! Layout of an echo message (both families):
 //! ```text

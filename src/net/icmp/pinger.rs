@@ -31,10 +31,17 @@
 //!   is per probe).
 //!
 //! RTTs are measured with [`Instant`] (monotonic) from just before `sendto` to the moment the
-//! receive loop read the reply, so they include the wake-up of the receive task. Kernel receive
-//! timestamps (`SO_TIMESTAMPNS`) are not used: they arrive as control messages of `recvmsg`,
-//! which socket2 exposes only through `MaybeUninit` buffers that need `unsafe` to read, and they
-//! are wall-clock time, which would have to be related to the monotonic send time.
+//! reply was read (by a sender's drain or the receive task), so any delay before that read is
+//! included: on an idle loopback that is a few microseconds more than fping, which reads kernel
+//! receive timestamps. Those (`SO_TIMESTAMPNS`) are not used here: they arrive as control
+//! messages of `recvmsg`, which socket2 exposes only through `MaybeUninit` buffers that need
+//! `unsafe` to read, and they are wall-clock time, which would have to be related to the
+//! monotonic send time.
+//!
+//! Timing granularity: sends wait on tokio's timer, which has millisecond resolution, so each
+//! probe leaves at its scheduled instant or up to about a millisecond later (fping's `-p` is
+//! milliseconds too). IPv6 link-local targets would need a scope id, which [`IpAddr`] cannot
+//! carry; they are not supported.
 //!
 //! Send errors (no route, unreachable network, prohibited) make that probe lost, like fping;
 //! they do not fail the call. [`PingError`] is for a call that cannot run at all.
@@ -481,8 +488,10 @@ impl Pinger {
 
         // Send times are fixed from the start, as in fping, so a late wake-up does not push
         // every later probe back.
+        // Deadlines are on tokio's clock (so a runtime with paused time stays consistent),
+        // RTTs on the monotonic clock read right at send and receipt.
         let start = tokio::time::Instant::now();
-        let mut last_sent = Instant::now();
+        let mut last_sent = start;
         for index in 0..probe.count {
             if index > 0 {
                 let offset = probe.interval.saturating_mul(index);
@@ -490,7 +499,8 @@ impl Pinger {
                     tokio::time::sleep_until(at).await;
                 }
             }
-            last_sent = in_flight.send(index, &payload, &mut packet).await;
+            in_flight.send(index, &payload, &mut packet).await;
+            last_sent = tokio::time::Instant::now();
         }
 
         if state.unsettled.load(Ordering::Acquire) > 0 {
@@ -501,7 +511,6 @@ impl Pinger {
             };
             match last_sent.checked_add(probe.timeout) {
                 Some(deadline) => {
-                    let deadline = tokio::time::Instant::from_std(deadline);
                     let _ = tokio::time::timeout_at(deadline, all_settled).await;
                 }
                 None => all_settled.await,
@@ -534,9 +543,9 @@ struct InFlight<'a> {
 }
 
 impl InFlight<'_> {
-    /// Sends probe `index`; returns when it was sent (or found unsendable). A probe that cannot
+    /// Sends probe `index`; returns once it was sent (or found unsendable). A probe that cannot
     /// be sent is settled as lost at once.
-    async fn send(&mut self, index: u32, payload: &[u8], packet: &mut Vec<u8>) -> Instant {
+    async fn send(&mut self, index: u32, payload: &[u8], packet: &mut Vec<u8>) {
         let channel = self.channel;
         let sent_at = Instant::now();
         let waiting = Waiting {
@@ -549,16 +558,13 @@ impl InFlight<'_> {
         let Some(seq) = channel.register(self.target, waiting) else {
             debug!(target = %self.target, "65,536 probes in flight to one target; probe lost");
             self.state.settle(index, None);
-            return sent_at;
+            return;
         };
         self.seqs.push(seq);
         encode_echo_request(packet, channel.family, channel.ident, seq, payload);
         let dest = SocketAddr::new(self.target, 0);
-        match channel.send(packet, dest, self.target, seq, sent_at).await {
-            Ok(at) => {
-                channel.drain_now();
-                at
-            }
+        match channel.send(packet, dest, self.target, seq).await {
+            Ok(()) => channel.drain_now(),
             Err(e) => {
                 debug!(target = %self.target, seq, err = %e, "echo request not sent; probe lost");
                 if channel
@@ -570,7 +576,6 @@ impl InFlight<'_> {
                 {
                     self.state.settle(index, None);
                 }
-                sent_at
             }
         }
     }
@@ -609,30 +614,27 @@ impl Channel {
         None
     }
 
-    /// Sends one datagram, waiting for the socket to become writable if it is not. Returns the
-    /// instant the request left: `sent_at`, or a later one (also written into the table) if it
-    /// had to wait. The instant is taken before `sendto` because on loopback the reply can be
-    /// read on another thread before `sendto` returns.
+    /// Sends one datagram, waiting for the socket to become writable if it is not. After a
+    /// wait the probe's send instant in the table is renewed; it is always taken before
+    /// `sendto`, because on loopback the reply can be read on another thread before `sendto`
+    /// returns.
     async fn send(
         &self,
         packet: &[u8],
         dest: SocketAddr,
         target: IpAddr,
         seq: u16,
-        sent_at: Instant,
-    ) -> io::Result<Instant> {
-        let mut at = sent_at;
+    ) -> io::Result<()> {
         loop {
             match self.socket.try_send_to(packet, dest) {
-                Ok(_) => return Ok(at),
+                Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
             // A full send buffer, or a socket whose first readiness event is still to come.
             self.socket.writable().await?;
-            at = Instant::now();
             if let Some(w) = self.pending.lock().probes.get_mut(&(target, seq)) {
-                w.sent_at = at;
+                w.sent_at = Instant::now();
             }
         }
     }

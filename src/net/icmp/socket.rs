@@ -89,7 +89,7 @@ pub(super) fn open(family: IcmpFamily) -> Result<Opened, Refused> {
         }
         Err(raw) => {
             let raw_reason = if raw.kind() == io::ErrorKind::PermissionDenied {
-                format!("{raw} (needs CAP_NET_RAW)")
+                "not permitted without CAP_NET_RAW".to_owned()
             } else {
                 raw.to_string()
             };

@@ -390,9 +390,16 @@ impl Netns {
 
     /// Runs the helper test inside the namespace for `scenario`; returns its output.
     fn run_helper(&self, scenario: &str) -> String {
+        self.run_helper_via(scenario, &[])
+    }
+
+    /// Like `run_helper`, with `wrapper` (a command and its arguments) run between
+    /// `ip netns exec` and the test binary.
+    fn run_helper_via(&self, scenario: &str, wrapper: &[&str]) -> String {
         let exe = std::env::current_exe().expect("test executable");
         let out = Command::new("ip")
             .args(["netns", "exec", &self.name])
+            .args(wrapper)
             .arg(exe)
             .args([
                 "--exact",
@@ -448,6 +455,30 @@ fn netns_unprivileged_ping_sockets_are_preferred_and_work() {
     ns.run_helper("datagram");
 }
 
+#[test]
+fn netns_without_privilege_no_socket_is_a_clear_error() {
+    let Some(ns) = Netns::create() else { return };
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        assert!(
+            !env_flag("CI_REQUIRE_NETNS"),
+            "CI_REQUIRE_NETNS is set but setpriv (util-linux) is missing"
+        );
+        eprintln!("skipping: setpriv (util-linux) is not installed");
+        return;
+    }
+    // As nobody, without capabilities, in a namespace whose ping_group_range is "1 0".
+    ns.run_helper_via(
+        "forbidden",
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ],
+    );
+}
+
 /// Not a test of its own: the body of the namespace tests, run by them in a child process.
 #[test]
 #[ignore = "run by the netns_* tests inside a network namespace"]
@@ -461,6 +492,7 @@ fn netns_helper() {
         "silent" => rt.block_on(helper_silent()),
         "send_errors" => rt.block_on(helper_send_errors()),
         "datagram" => rt.block_on(helper_datagram()),
+        "forbidden" => rt.block_on(helper_forbidden()),
         other => panic!("unknown scenario {other}"),
     }
     println!("{HELPER_OK} {scenario}");
@@ -568,4 +600,27 @@ async fn helper_datagram() {
         println!("{target}: {:?}", r.rtt_min_avg_max_ms());
         assert_all_answered(&r, &probe);
     }
+}
+
+async fn helper_forbidden() {
+    let pinger = Pinger::new();
+    let why = match pinger.open(false) {
+        Err(PingError::NoSocket(why)) => why,
+        other => panic!("expected no socket, got {other:?}"),
+    };
+    println!("{why}");
+    assert!(
+        why.contains("ping_group_range 1 0 excludes gid 65534"),
+        "{why}"
+    );
+    assert!(
+        why.contains("raw socket refused (not permitted without CAP_NET_RAW)"),
+        "{why}"
+    );
+    let e = pinger
+        .ping(IpAddr::V4(Ipv4Addr::LOCALHOST), &Probe::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, PingError::NoSocket(_)), "{e}");
+    assert_eq!(pinger.mode(false), None);
 }
