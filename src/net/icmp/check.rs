@@ -9,8 +9,8 @@ use super::packet::{
 
 /// Checks, for arbitrary bytes `data`:
 /// - decoding them in each of the three framings returns without panicking, and a reply it
-///   accepts is consistent: its payload is the tail of `data`, and for IPv4 the message
-///   checksums to zero;
+///   accepts is consistent: its payload is the tail of the message (of `data`, or of the IPv4
+///   packet's total length), and for IPv4 the message checksums to zero;
 /// - read as a probe (`ident`, `seq` from the first 4 bytes, the rest as payload), an encoded
 ///   reply decodes back to exactly those values in every framing (IPv4 inside a header too),
 ///   and an encoded request is never taken for a reply.
@@ -23,8 +23,16 @@ pub fn packet_property(data: &[u8]) -> Result<usize, String> {
         match decode_echo_reply(data, framing) {
             Ok(reply) => {
                 accepted += 1;
-                if !data.ends_with(reply.payload) {
-                    return Err(format!("{framing:?}: payload is not the tail of the input"));
+                // The message ends where the input does, except in an IPv4 packet, which ends
+                // at its total length (bytes after it are link padding).
+                let end = match framing {
+                    Framing::Ipv4Header => data
+                        .get(2..4)
+                        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]]))),
+                    Framing::Icmpv4 | Framing::Icmpv6 => data.len(),
+                };
+                if !data.get(..end).is_some_and(|m| m.ends_with(reply.payload)) {
+                    return Err(format!("{framing:?}: payload is not the tail of the message"));
                 }
                 if framing == Framing::Icmpv4 && internet_checksum(data) != 0 {
                     return Err("Icmpv4: accepted a message with a bad checksum".to_owned());
