@@ -32,7 +32,9 @@ pub fn packet_property(data: &[u8]) -> Result<usize, String> {
                     Framing::Icmpv4 | Framing::Icmpv6 => data.len(),
                 };
                 if !data.get(..end).is_some_and(|m| m.ends_with(reply.payload)) {
-                    return Err(format!("{framing:?}: payload is not the tail of the message"));
+                    return Err(format!(
+                        "{framing:?}: payload is not the tail of the message"
+                    ));
                 }
                 if framing == Framing::Icmpv4 && internet_checksum(data) != 0 {
                     return Err("Icmpv4: accepted a message with a bad checksum".to_owned());
