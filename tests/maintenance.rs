@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::notifications::{post_sample, sample};
-use crate::operator_api::{agent_date, call, create_device, create_org, server, token};
+use crate::operator_api::{agent_date, call, create_device, create_org, server, tenants, token};
 
 /// Midnight UTC of the day `days` from today, in RFC 3339.
 fn day(days: i64) -> String {
@@ -25,30 +25,7 @@ fn day(days: i64) -> String {
 fn a_window_holds_an_alert_until_it_is_removed() {
     let dir = tempfile::tempdir().unwrap();
     let (s, admin) = server(dir.path());
-    let org = create_org(&s, &admin, "isp")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = create_org(&s, &admin, "other")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (user, o, is_admin) in [
-        ("alice", &org, true),
-        ("victor", &org, false),
-        ("bob", &other, true),
-    ] {
-        let (st, v) = call(
-            "POST",
-            &s.url("/api/v1/users/user/"),
-            Some(&admin),
-            Some(&json!({
-                "username": user, "password": "password-123",
-                "organization_users": [{"organization": o, "is_admin": is_admin}],
-            })),
-        );
-        assert_eq!(st, 201, "{v}");
-    }
+    let (org, other) = tenants(&s, &admin);
     let (alice, victor, bob) = (
         token(&s, "alice", "password-123"),
         token(&s, "victor", "password-123"),

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::operator_api::{call, create_device, create_org, server, token};
+use crate::operator_api::{call, create_device, create_org, server, tenants, token};
 
 /// The spec §3.7 sample with disk usage set to `percent` on its overlay.
 pub fn sample(percent: u64) -> Vec<u8> {
@@ -33,30 +33,7 @@ pub fn post_sample(s: &crate::util::TestServer, id: &str, key: &str, body: &[u8]
 fn a_threshold_crossing_reaches_the_organizations_administrator_only() {
     let dir = tempfile::tempdir().unwrap();
     let (s, admin) = server(dir.path());
-    let org = create_org(&s, &admin, "isp")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = create_org(&s, &admin, "other")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (user, o, is_admin) in [
-        ("alice", &org, true),
-        ("victor", &org, false),
-        ("bob", &other, true),
-    ] {
-        let (st, v) = call(
-            "POST",
-            &s.url("/api/v1/users/user/"),
-            Some(&admin),
-            Some(&json!({
-                "username": user, "password": "password-123",
-                "organization_users": [{"organization": o, "is_admin": is_admin}],
-            })),
-        );
-        assert_eq!(st, 201, "{v}");
-    }
+    let (org, other) = tenants(&s, &admin);
     let dev = create_device(&s, &admin, &org, "ap-lobby-01", "00:11:22:33:44:55");
     let (id, key) = (dev["id"].as_str().unwrap(), dev["key"].as_str().unwrap());
     let status = || {

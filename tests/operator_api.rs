@@ -68,6 +68,31 @@ pub fn server(dir: &std::path::Path) -> (TestServer, String) {
     (s, t)
 }
 
+/// Two organizations, `isp` and `other`, with alice (admin of isp), victor (viewer of isp) and
+/// bob (admin of other), all with the password `password-123`. Returns the two ids.
+pub fn tenants(s: &TestServer, admin: &str) -> (String, String) {
+    let id = |v: Value| v["id"].as_str().unwrap().to_owned();
+    let org = id(create_org(s, admin, "isp"));
+    let other = id(create_org(s, admin, "other"));
+    for (user, o, is_admin) in [
+        ("alice", &org, true),
+        ("victor", &org, false),
+        ("bob", &other, true),
+    ] {
+        let (st, v) = call(
+            "POST",
+            &s.url("/api/v1/users/user/"),
+            Some(admin),
+            Some(&json!({
+                "username": user, "password": "password-123",
+                "organization_users": [{"organization": o, "is_admin": is_admin}],
+            })),
+        );
+        assert_eq!(st, 201, "{v}");
+    }
+    (org, other)
+}
+
 pub fn create_org(s: &TestServer, t: &str, name: &str) -> Value {
     let (st, v) = call(
         "POST",

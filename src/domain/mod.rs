@@ -419,12 +419,11 @@ impl Domain {
         if !who.is_superuser {
             return Err(DomainError::Forbidden);
         }
-        for d in device::list(&self.records)?
+        let devices: Vec<Device> = device::list(&self.records)?
             .into_iter()
             .filter(|d| d.organization == id)
-        {
-            self.remove_device(&d)?;
-        }
+            .collect();
+        self.remove_devices(&devices)?;
         silence::remove_organization(&self.records, id)?;
         org::remove(&self.records, id)
     }
@@ -622,7 +621,7 @@ impl Domain {
         if !who.can_manage(d.organization) {
             return Err(DomainError::Forbidden);
         }
-        self.remove_device(&d)
+        self.remove_devices(std::slice::from_ref(&d))
     }
 
     /// The device an agent's request names, checked as upstream does (spec §3.1): unknown or
@@ -914,9 +913,21 @@ impl Domain {
         self.now_ns()
     }
 
+    /// Removes devices with everything of theirs (see [`Self::remove_one_device`]).
+    fn remove_devices(&self, devices: &[Device]) -> Result<(), DomainError> {
+        // Links between devices are one scan for all of them (an organization's deletion
+        // removes thousands).
+        let ids: Vec<Id> = devices.iter().map(|d| d.id).collect();
+        silence::remove_devices(&self.records, &ids)?;
+        for d in devices {
+            self.remove_one_device(d)?;
+        }
+        Ok(())
+    }
+
     /// Removes the device's series from every measurement (tags `object_id` for metrics,
-    /// `pk` for snapshots), then its record.
-    fn remove_device(&self, d: &Device) -> Result<(), DomainError> {
+    /// `pk` for snapshots), its metrics, sessions and checks, then its record.
+    fn remove_one_device(&self, d: &Device) -> Result<(), DomainError> {
         let id = d.id.to_string();
         for db in [self.settings.database.as_str(), counters::COUNTERS_DB] {
             if self.engine.database(db).is_none() {
@@ -933,7 +944,6 @@ impl Domain {
         metric::remove_object(&self.records, &self.metrics, d.id)?;
         wifi::remove_device(&self.records, d.id)?;
         check::remove_device(&self.records, d.id)?;
-        silence::remove_device(&self.records, d.id)?;
         self.counters.forget(d.id);
         device::remove(&self.records, d.id)
     }

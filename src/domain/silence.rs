@@ -302,24 +302,30 @@ pub fn root_of(parents: &std::collections::HashMap<Id, Id>, device: Id) -> (Id, 
     (cur, depth)
 }
 
-/// Removes what belongs to a deleted device: its parent link, the links of its children,
-/// its held alerts, its status history and the windows naming it.
+/// Removes what belongs to deleted devices: their parent links, the links of their
+/// children, their held alerts, their status histories and the windows naming them; one scan
+/// of the links and windows for all of them.
 ///
 /// # Errors
 /// Storage failure.
-pub fn remove_device(records: &Records, device: Id) -> Result<(), DomainError> {
-    records.remove::<Dependency>(&device.0)?;
+pub fn remove_devices(records: &Records, devices: &[Id]) -> Result<(), DomainError> {
+    let gone: std::collections::HashSet<Id> = devices.iter().copied().collect();
     for (k, d) in records.list::<Dependency>()? {
-        if d.parent == device {
+        let child = <[u8; 16]>::try_from(k.as_slice()).ok().map(Id);
+        if gone.contains(&d.parent) || child.is_some_and(|c| gone.contains(&c)) {
             records.remove::<Dependency>(&k)?;
         }
     }
-    for (k, _) in records.list_prefix::<HeldAlert>(&device.0)? {
-        records.remove::<HeldAlert>(&k)?;
+    for device in devices {
+        for (k, _) in records.list_prefix::<HeldAlert>(&device.0)? {
+            records.remove::<HeldAlert>(&k)?;
+        }
+        records.remove::<StatusHistory>(&device.0)?;
     }
-    records.remove::<StatusHistory>(&device.0)?;
     for w in all_windows(records)? {
-        if w.scope == Scope::Device(device) {
+        if let Scope::Device(d) = w.scope
+            && gone.contains(&d)
+        {
             records.remove::<MaintenanceWindow>(&window_key(w.organization, w.id))?;
         }
     }

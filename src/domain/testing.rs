@@ -143,6 +143,21 @@ impl World {
         self.for_device(self.dev.id).instant_ping_alerts();
     }
 
+    /// Adds a device to an organization of the world.
+    pub(crate) fn add_device(&self, org: Id, name: &str, mac: &str) -> Device {
+        self.d
+            .create_device(
+                &self.root,
+                DeviceInput {
+                    organization: Some(org),
+                    name: Some(name.into()),
+                    mac_address: Some(mac.into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    }
+
     /// The same helpers for another device.
     pub(crate) fn for_device(&self, id: Id) -> DeviceView<'_> {
         DeviceView { w: self, id }

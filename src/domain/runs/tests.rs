@@ -47,18 +47,7 @@ fn stored(o: RunOutcome) -> Vec<(String, f64)> {
 #[test]
 fn a_round_runs_active_checks_of_live_devices_parents_first() {
     let w = world();
-    let mk = |name: &str, mac: &str, org| {
-        w.d.create_device(
-            &w.root,
-            DeviceInput {
-                organization: Some(org),
-                name: Some(name.into()),
-                mac_address: Some(mac.into()),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-    };
+    let mk = |name: &str, mac: &str, org| w.add_device(org, name, mac);
     let child = mk("child", "00:11:22:33:44:01", w.org);
     let off = mk("off", "00:11:22:33:44:02", w.org);
     let closed_org =

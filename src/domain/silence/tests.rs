@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use super::*;
-use crate::domain::device::DeviceInput;
 use crate::domain::geo::LocationInput;
 use crate::domain::testing::*;
 
@@ -83,17 +82,7 @@ fn windows_cover_their_scope_and_time_only() {
             },
         )
         .unwrap();
-    let other =
-        w.d.create_device(
-            &w.root,
-            DeviceInput {
-                organization: Some(w.org),
-                name: Some("ap-roof".into()),
-                mac_address: Some("00:11:22:33:44:66".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let other = w.add_device(w.org, "ap-roof", "00:11:22:33:44:66");
     w.d.set_device_place(&w.root, w.dev.id, Some(loc.id), None, None)
         .unwrap();
     let dev = device::get(&w.d.records, w.dev.id).unwrap().unwrap();
@@ -139,17 +128,7 @@ fn windows_are_validated_and_kept_within_their_organization() {
         )),
         "end"
     );
-    let foreign =
-        w.d.create_device(
-            &w.root,
-            DeviceInput {
-                organization: Some(w.other_org),
-                name: Some("theirs".into()),
-                mac_address: Some("00:11:22:33:44:77".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let foreign = w.add_device(w.other_org, "theirs", "00:11:22:33:44:77");
     assert_eq!(
         field(w.d.save_maintenance_window(
             &w.root,
@@ -200,25 +179,21 @@ fn windows_are_validated_and_kept_within_their_organization() {
     );
 }
 
-#[test]
-fn a_child_does_not_page_while_its_parent_is_down() {
-    let w = world_with(ping_only);
-    let router =
-        w.d.create_device(
-            &w.root,
-            DeviceInput {
-                organization: Some(w.org),
-                name: Some("tower-router".into()),
-                mac_address: Some("00:11:22:33:44:88".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+/// Puts the world's device behind a new router; both alert on the first failed ping.
+fn behind_router(w: &World) -> Device {
+    let router = w.add_device(w.org, "tower-router", "00:11:22:33:44:88");
     w.d.set_device_parent(&w.root, w.dev.id, Some(router.id))
         .unwrap();
     w.instant_ping_alerts();
+    w.for_device(router.id).instant_ping_alerts();
+    router
+}
+
+#[test]
+fn a_child_does_not_page_while_its_parent_is_down() {
+    let w = world_with(ping_only);
+    let router = behind_router(&w);
     let rw = w.for_device(router.id);
-    rw.instant_ping_alerts();
     assert_eq!(rw.ping(0.0), "critical");
     assert_eq!(kinds(&w, "alice"), ["ping_problem"], "the router pages");
     assert_eq!(w.ping(0.0), "critical");
@@ -237,22 +212,8 @@ fn a_child_does_not_page_while_its_parent_is_down() {
 #[test]
 fn a_child_recovering_with_its_parent_stays_quiet() {
     let w = world_with(ping_only);
-    let router =
-        w.d.create_device(
-            &w.root,
-            DeviceInput {
-                organization: Some(w.org),
-                name: Some("tower-router".into()),
-                mac_address: Some("00:11:22:33:44:88".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    w.d.set_device_parent(&w.root, w.dev.id, Some(router.id))
-        .unwrap();
-    w.instant_ping_alerts();
+    let router = behind_router(&w);
     let rw = w.for_device(router.id);
-    rw.instant_ping_alerts();
     rw.ping(0.0);
     w.ping(0.0);
     w.ping(1.0);
@@ -265,19 +226,7 @@ fn a_child_recovering_with_its_parent_stays_quiet() {
 #[test]
 fn parents_are_checked() {
     let w = world();
-    let mk = |name: &str, mac: &str, org| {
-        w.d.create_device(
-            &w.root,
-            DeviceInput {
-                organization: Some(org),
-                name: Some(name.into()),
-                mac_address: Some(mac.into()),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .id
-    };
+    let mk = |name: &str, mac: &str, org| w.add_device(org, name, mac).id;
     let a = w.dev.id;
     let b = mk("b", "00:11:22:33:44:01", w.org);
     let c = mk("c", "00:11:22:33:44:02", w.org);
