@@ -79,6 +79,7 @@ const OWNED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("getrandom", &["domain/id.rs"]),
     ("blake2", &["domain/id.rs"]),
     ("argon2", &["domain/user.rs"]),
+    ("md5", &["domain/controller.rs"]),
     ("jiff", &["time/zone.rs"]),
     ("regex", &["influxql/"]),
 ];

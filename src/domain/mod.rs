@@ -9,6 +9,7 @@ pub mod alert;
 pub mod charts;
 pub mod check;
 pub mod contact;
+pub mod controller;
 pub mod counters;
 pub mod device;
 mod error;
@@ -465,6 +466,15 @@ impl Domain {
             reason: "This field is required.".into(),
         })?;
         self.check_org_for_write(who, org)?;
+        self.create_device_unchecked(input)
+    }
+
+    /// Creates a device with its automatic checks, asking for them to run at once; the
+    /// caller has checked who may (an operator's rights, or a registration's secret).
+    pub(crate) fn create_device_unchecked(
+        &self,
+        input: DeviceInput,
+    ) -> Result<Device, DomainError> {
         let d = device::create(&self.records, input, self.now_ns())?;
         check::auto_create(
             &self.records,
@@ -920,6 +930,7 @@ impl Domain {
         let ids: Vec<Id> = devices.iter().map(|d| d.id).collect();
         silence::remove_devices(&self.records, &ids)?;
         for d in devices {
+            controller::remove_device(&self.records, d.id)?;
             self.remove_one_device(d)?;
         }
         Ok(())

@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::check::{self, Check, CheckType};
+use super::controller::{self, ConfigState};
 use super::device::{self, Device, HealthStatus};
 use super::error::DomainError;
 use super::id::Id;
@@ -271,7 +272,7 @@ impl super::Domain {
         match run.check.check_type {
             CheckType::DataCollected => self.run_data_collected(&run.device),
             CheckType::WifiClients => self.run_wifi_clients(&run.device),
-            CheckType::ConfigApplied => Ok(self.run_config_applied(&run.device)),
+            CheckType::ConfigApplied => self.run_config_applied(&run.device),
             CheckType::Ping | CheckType::Iperf3 => Ok(RunOutcome::Skipped("not a data check")),
         }
     }
@@ -397,14 +398,39 @@ impl super::Domain {
             .any(|r| r.contains(mo, d, h, mi))
     }
 
-    /// Configuration Applied (spec §6.3): skipped for `critical` and `unknown` devices and
-    /// for devices without a configuration. wispmon pushes no configuration yet (the config
-    /// agent's endpoints come with issue 8), so every device is without one.
-    fn run_config_applied(&self, d: &Device) -> RunOutcome {
+    /// Configuration Applied (spec §6.3): 1 when the agent reported the configuration
+    /// applied, or it is `modified` since less than `config_check_interval` (an `error`
+    /// report counts at once). Skipped for `critical`
+    /// and `unknown` devices and for devices without a configuration (never registered nor
+    /// polling). Alerts are held back on `error`: the report already said it, but health
+    /// still changes.
+    fn run_config_applied(&self, d: &Device) -> Result<RunOutcome, DomainError> {
         if matches!(d.status, HealthStatus::Unknown | HealthStatus::Critical) {
-            return RunOutcome::Skipped("device unknown or critical");
+            return Ok(RunOutcome::Skipped("device unknown or critical"));
         }
-        RunOutcome::Skipped("device has no configuration")
+        let Some(cs) = controller::status_of(&self.records, d.id)? else {
+            return Ok(RunOutcome::Skipped("device has no configuration"));
+        };
+        let now = self.now_ns();
+        let grace = i64::try_from(self.settings.checks.config_check_interval.as_nanos())
+            .unwrap_or(i64::MAX);
+        let applied = match cs.state {
+            ConfigState::Applied => true,
+            ConfigState::Modified => now.saturating_sub(cs.modified_ns) < grace,
+            ConfigState::Error | ConfigState::Deactivating | ConfigState::Deactivated => false,
+        };
+        let v = i64::from(applied);
+        self.record_check_result(
+            d,
+            "config_applied",
+            vec![("config_applied".to_owned(), FieldValue::Integer(v))],
+            Some(now),
+            cs.state != ConfigState::Error,
+        )?;
+        Ok(RunOutcome::Stored(vec![(
+            "config_applied".into(),
+            v as f64,
+        )]))
     }
 }
 
