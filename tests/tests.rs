@@ -6,6 +6,7 @@ mod checks;
 mod compat_select;
 mod compat_write;
 mod config_cli;
+mod controller;
 mod device_metrics;
 mod geo_api;
 #[path = "support/http_sink.rs"]

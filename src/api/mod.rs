@@ -4,6 +4,7 @@
 //! Owns: the listener's request handling, status codes and bodies. Must not: hold product
 //! rules (they live in `domain`) or open storage itself.
 
+mod controller;
 mod geo;
 mod influx;
 mod influx_format;
@@ -73,6 +74,26 @@ pub mod paths {
     pub const MAINTENANCE_WINDOWS: &str = "/api/v1/monitoring/maintenance-window/";
     /// One maintenance window.
     pub const MAINTENANCE_WINDOW: &str = "/api/v1/monitoring/maintenance-window/{pk}/";
+    /// Config agent: self-registration (and upstream's newer spelling).
+    pub const REGISTER: &str = "/controller/register/";
+    /// See [`REGISTER`].
+    pub const DEVICE_REGISTER: &str = "/controller/device/register/";
+    /// Config agent: the archive's checksum (its heartbeat).
+    pub const CHECKSUM: &str = "/controller/checksum/{pk}/";
+    /// See [`CHECKSUM`].
+    pub const DEVICE_CHECKSUM: &str = "/controller/device/checksum/{pk}/";
+    /// Config agent: the archive.
+    pub const DOWNLOAD_CONFIG: &str = "/controller/download-config/{pk}/";
+    /// See [`DOWNLOAD_CONFIG`].
+    pub const DEVICE_DOWNLOAD_CONFIG: &str = "/controller/device/download-config/{pk}/";
+    /// Config agent: configuration status after an apply.
+    pub const REPORT_STATUS: &str = "/controller/report-status/{pk}/";
+    /// See [`REPORT_STATUS`].
+    pub const DEVICE_REPORT_STATUS: &str = "/controller/device/report-status/{pk}/";
+    /// Config agent: model, OS and SoC at boot.
+    pub const UPDATE_INFO: &str = "/controller/update-info/{pk}/";
+    /// See [`UPDATE_INFO`].
+    pub const DEVICE_UPDATE_INFO: &str = "/controller/device/update-info/{pk}/";
     /// The dashboard's general charts.
     pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
     /// WiFi sessions.
@@ -139,6 +160,16 @@ pub mod paths {
         CHECK,
         DEVICE_PARENT,
         DEVICE_HEALTH,
+        REGISTER,
+        DEVICE_REGISTER,
+        CHECKSUM,
+        DEVICE_CHECKSUM,
+        DOWNLOAD_CONFIG,
+        DEVICE_DOWNLOAD_CONFIG,
+        REPORT_STATUS,
+        DEVICE_REPORT_STATUS,
+        UPDATE_INFO,
+        DEVICE_UPDATE_INFO,
         MAINTENANCE_WINDOWS,
         MAINTENANCE_WINDOW,
         WIFI_SESSIONS,
@@ -173,6 +204,8 @@ pub struct ApiState {
     pub clock: SharedClock,
     /// InfluxDB API settings.
     pub influx: InfluxConfig,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// The application's router.
@@ -241,6 +274,17 @@ pub fn router(state: ApiState) -> Router {
                 .patch(monitoring::alert_settings)
                 .put(monitoring::alert_settings),
         )
+        // The agent's form bodies are read by the handlers, bounded there.
+        .route(paths::REGISTER, post(controller::register))
+        .route(paths::DEVICE_REGISTER, post(controller::register))
+        .route(paths::CHECKSUM, get(controller::checksum))
+        .route(paths::DEVICE_CHECKSUM, get(controller::checksum))
+        .route(paths::DOWNLOAD_CONFIG, get(controller::download))
+        .route(paths::DEVICE_DOWNLOAD_CONFIG, get(controller::download))
+        .route(paths::REPORT_STATUS, post(controller::report_status))
+        .route(paths::DEVICE_REPORT_STATUS, post(controller::report_status))
+        .route(paths::UPDATE_INFO, post(controller::update_info))
+        .route(paths::DEVICE_UPDATE_INFO, post(controller::update_info))
         .route(paths::DEVICE_PARENT, any(silence::parent))
         .route(paths::DEVICE_HEALTH, get(silence::health))
         .route(

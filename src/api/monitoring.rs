@@ -72,12 +72,16 @@ pub(crate) async fn post_device_metrics(
     State(st): State<ApiState>,
     Path(pk): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: Body,
 ) -> Response {
-    // Absent only when the router is driven without a listener (tests).
-    let peer_ip = peer
-        .map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip().to_canonical().to_string());
+    // The peer is absent only when the router is driven without a listener (tests).
+    let peer_ip = super::controller::client_ip(
+        peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a),
+        &headers,
+        &st.trusted_proxies,
+    );
     let not_found = || json_response(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}));
     let Some(id) = Id::parse(&pk) else {
         return not_found();

@@ -286,6 +286,7 @@ mod tests {
             engine: storage.engine().clone(),
             clock,
             influx: crate::config::Config::default().influx,
+            trusted_proxies: Vec::new().into(),
         };
         (router(state), token, storage)
     }

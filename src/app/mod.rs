@@ -156,6 +156,7 @@ pub async fn start(
         engine: storage.engine().clone(),
         clock: clock.clone(),
         influx: config.influx.clone(),
+        trusted_proxies: config.trusted_proxies.clone().into(),
     };
     let http = tokio::spawn(api::serve(listener, state, async {
         let _ = stopped.await;

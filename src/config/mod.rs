@@ -48,6 +48,9 @@ pub struct Config {
     pub listen: ListenAddr,
     /// Log verbosity; `RUST_LOG` overrides it.
     pub log_level: LogLevel,
+    /// Reverse proxies in front of wispmon: a request from one of these addresses is taken
+    /// to come from the address its `X-Forwarded-For` names (devices' `last_ip`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The storage engine's settings.
     pub storage: StorageConfig,
     /// The InfluxDB 1.x HTTP API.
@@ -313,6 +316,18 @@ impl Config {
             ListenAddr(std::net::SocketAddr::from(([127, 0, 0, 1], 8086))),
         );
         let log_level = root.parsed("log_level", LogLevel::Info);
+        let trusted_proxies = root.value("trusted_proxies", Vec::new(), |v| {
+            let list = v.as_array().ok_or_else(|| {
+                format!("expected a list of IP addresses, found {}", type_name(v))
+            })?;
+            list.iter()
+                .map(|e| {
+                    e.as_str()
+                        .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+                        .ok_or_else(|| format!("{e} is not an IP address"))
+                })
+                .collect()
+        });
 
         let storage = {
             let mut s = root.section("storage");
@@ -388,6 +403,7 @@ impl Config {
                 data_dir,
                 listen,
                 log_level,
+                trusted_proxies,
                 storage,
                 influx,
                 timeseries,
@@ -410,6 +426,15 @@ impl Config {
         root.insert("data_dir".into(), s(&self.data_dir.to_string_lossy()));
         root.insert("listen".into(), s(&self.listen.to_string()));
         root.insert("log_level".into(), s(self.log_level.as_str()));
+        root.insert(
+            "trusted_proxies".into(),
+            V::Array(
+                self.trusted_proxies
+                    .iter()
+                    .map(|a| s(&a.to_string()))
+                    .collect(),
+            ),
+        );
 
         let mut st = toml::Table::new();
         st.insert(

@@ -1,0 +1,384 @@
+//! The configuration agent's endpoints (spec device-agents §0, §2): register, checksum,
+//! download-config, report-status and update-info, under both of upstream's path spellings.
+//!
+//! Owns: what the agent parses. It greps the raw response, headers included, so every answer
+//! (errors too) carries `X-Openwisp-Controller: true`, bodies are `text/plain` lines ending in
+//! `\n` only, and no header line may contain `uuid: `, `key: ` or `hostname: `. Form bodies are
+//! parsed tolerantly (the agent ends some with a stray `&`) and bounded. Also owns the client
+//! address behind a trusted reverse proxy. Keys arrive in query strings: nothing here logs a
+//! request's URI or query.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Extension, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt as _;
+
+use super::ApiState;
+use crate::domain::controller::{Refusal, Registration};
+use crate::domain::id::Id;
+use crate::domain::{AgentDevice, Domain, DomainError};
+
+/// Largest form body accepted: `error_reason` is about 1 KiB from real agents.
+pub(crate) const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The header the agent looks for on every answer.
+const CONTROLLER_HEADER: &str = "x-openwisp-controller";
+
+/// A text answer the agent accepts.
+fn answer(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(CONTROLLER_HEADER, HeaderValue::from_static("true"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn refused(r: Refusal) -> Response {
+    match r {
+        Refusal::BadRequest(m) => answer(StatusCode::BAD_REQUEST, format!("{m}\n")),
+        Refusal::Forbidden(m) => answer(StatusCode::FORBIDDEN, format!("{m}\n")),
+    }
+}
+
+fn server_error(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "a configuration agent request failed");
+    answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error: internal server error\n".into(),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `application/x-www-form-urlencoded`: empty pairs (`a=1&&b=2&`) are skipped, a pair
+/// without `=` has an empty value, the first of repeated names wins, bad `%` escapes stay as
+/// they are, and text that is not UTF-8 is replaced rather than refused.
+pub(crate) fn parse_form(body: &[u8]) -> HashMap<String, String> {
+    let text = String::from_utf8_lossy(body);
+    let mut out = HashMap::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.entry(percent_decode(k))
+            .or_insert_with(|| percent_decode(v));
+    }
+    out
+}
+
+/// The address a request came from: the peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not one of the trusted proxies.
+pub(crate) fn client_ip(
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<String> {
+    let peer = peer.map(|a| a.ip().to_canonical())?;
+    if !trusted.contains(&peer) {
+        return Some(peer.to_string());
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for a in forwarded.iter().rev() {
+        match a.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip.to_canonical()) => continue,
+            Ok(ip) => return Some(ip.to_canonical().to_string()),
+            // A proxy that wrote garbage: fall back to the proxy itself.
+            Err(_) => break,
+        }
+    }
+    Some(peer.to_string())
+}
+
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn peer_addr(p: Peer) -> Option<SocketAddr> {
+    p.map(|Extension(ConnectInfo(a))| a)
+}
+
+async fn read_form(body: Body) -> Result<HashMap<String, String>, Response> {
+    let limited = http_body_util::Limited::new(body, MAX_FORM_BYTES);
+    match limited.collect().await {
+        Ok(c) => Ok(parse_form(&c.to_bytes())),
+        Err(_) => Err(answer(
+            StatusCode::BAD_REQUEST,
+            format!("error: the request body is larger than {MAX_FORM_BYTES} bytes\n"),
+        )),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DomainError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(server_error(&e)),
+        Err(e) => Err(server_error(&e)),
+    }
+}
+
+/// `POST /controller/register/` (and `/controller/device/register/`).
+pub(crate) async fn register(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    peer: Peer,
+    body: Body,
+) -> Response {
+    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
+    let mut f = match read_form(body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let r = Registration {
+        secret: f.remove("secret"),
+        backend: f.remove("backend"),
+        name: f.remove("name"),
+        mac_address: f.remove("mac_address"),
+        key: f.remove("key"),
+        management_ip: f.remove("management_ip"),
+        hardware_id: f.remove("hardware_id"),
+        tags: f.remove("tags"),
+        model: f.remove("model"),
+        os: f.remove("os"),
+        system: f.remove("system"),
+    };
+    let domain = st.domain.clone();
+    match blocking(move || domain.register_device(r, ip)).await {
+        Ok(Ok(ok)) => answer(
+            StatusCode::CREATED,
+            format!(
+                "registration-result: success\nuuid: {}\nkey: {}\nhostname: {}\nis-new: {}\n",
+                ok.id.simple(),
+                ok.key,
+                // A name is one line: the agent reads it with grep.
+                ok.name.replace(['\r', '\n'], " "),
+                u8::from(ok.is_new)
+            ),
+        ),
+        Ok(Err(r)) => refused(r),
+        Err(r) => r,
+    }
+}
+
+/// Authenticates a device request (spec §3.1's order: 404 unknown, 403 bad key), notes the
+/// contact, and hands the device over.
+async fn device_request(
+    st: &ApiState,
+    pk: &str,
+    key: Option<String>,
+    ip: Option<String>,
+    management_ip: Option<Option<String>>,
+) -> Result<(Domain, crate::domain::device::Device), Response> {
+    let not_found = || answer(StatusCode::NOT_FOUND, "error: device not found\n".into());
+    let id = Id::parse(pk).ok_or_else(not_found)?;
+    let domain = st.domain.clone();
+    let d2 = domain.clone();
+    let found = blocking(move || {
+        let found = d2.controller_device(id, key.as_deref())?;
+        if let AgentDevice::Active(d) = &found {
+            d2.controller_contact(d, ip, management_ip)?;
+        }
+        Ok(found)
+    })
+    .await?;
+    match found {
+        AgentDevice::Active(d) => Ok((domain, *d)),
+        AgentDevice::Unknown | AgentDevice::Deactivated => Err(not_found()),
+        AgentDevice::BadKey => Err(answer(StatusCode::FORBIDDEN, "error: wrong key\n".into())),
+    }
+}
+
+/// `GET /controller/checksum/{pk}/?key=&management_ip=`: the archive's md5; the agent's
+/// heartbeat (every 120 s).
+pub(crate) async fn checksum(
+    State(st): State<ApiState>,
+    Path(pk): Path<String>,
+    Query(mut q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    peer: Peer,
+) -> Response {
+    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
+    let mip = Some(q.remove("management_ip"));
+    let (domain, _) = match device_request(&st, &pk, q.remove("key"), ip, mip).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match blocking(move || domain.config_archive()).await {
+        Ok(a) => answer(StatusCode::OK, format!("{}\n", a.checksum)),
+        Err(r) => r,
+    }
+}
+
+/// `GET /controller/download-config/{pk}/?key=`: the archive.
+pub(crate) async fn download(
+    State(st): State<ApiState>,
+    Path(pk): Path<String>,
+    Query(mut q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    peer: Peer,
+) -> Response {
+    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
+    let mip = Some(q.remove("management_ip"));
+    let (domain, d) = match device_request(&st, &pk, q.remove("key"), ip, mip).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match blocking(move || domain.config_archive()).await {
+        Ok(a) => {
+            let mut r = answer(StatusCode::OK, String::new());
+            *r.body_mut() = Body::from(Bytes::from(a.bytes));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            // The device name may hold anything: the file name is its id.
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("attachment; filename={}.tar.gz", d.id.simple()))
+            {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(r) => r,
+    }
+}
+
+/// `POST /controller/report-status/{pk}/` (form: key, status, error_reason).
+pub(crate) async fn report_status(
+    State(st): State<ApiState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    peer: Peer,
+    body: Body,
+) -> Response {
+    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
+    let mut f = match read_form(body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (domain, d) = match device_request(&st, &pk, f.remove("key"), ip, None).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let status = f.remove("status").unwrap_or_default();
+    let reason = f.remove("error_reason").unwrap_or_default();
+    match blocking(move || domain.report_config_status(&d, &status, &reason)).await {
+        Ok(Ok(s)) => answer(
+            StatusCode::OK,
+            format!("report-result: success\ncurrent-status: {s}\n"),
+        ),
+        Ok(Err(r)) => refused(r),
+        Err(r) => r,
+    }
+}
+
+/// `POST /controller/update-info/{pk}/` (form: key, model, os, system).
+pub(crate) async fn update_info(
+    State(st): State<ApiState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    peer: Peer,
+    body: Body,
+) -> Response {
+    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
+    let mut f = match read_form(body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (domain, d) = match device_request(&st, &pk, f.remove("key"), ip, None).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (model, os, system) = (f.remove("model"), f.remove("os"), f.remove("system"));
+    match blocking(move || domain.update_device_info(&d, model, os, system)).await {
+        Ok(()) => answer(StatusCode::OK, "update-info: success\n".into()),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_are_parsed_tolerantly() {
+        let f = parse_form(b"key=abc&status=applied&");
+        assert_eq!(f.get("key").map(String::as_str), Some("abc"));
+        assert_eq!(f.get("status").map(String::as_str), Some("applied"));
+        assert_eq!(f.len(), 2);
+        let f = parse_form(b"&&a=1+2%2B3&b&a=second&c=%zz%4");
+        assert_eq!(f["a"], "1 2+3", "first wins, + is a space");
+        assert_eq!(f["b"], "");
+        assert_eq!(f["c"], "%zz%4", "bad escapes stay");
+        let f = parse_form(b"name=caf%C3%A9&x=%FF");
+        assert_eq!(f["name"], "caf\u{e9}");
+        assert_eq!(f["x"], "\u{fffd}");
+        assert!(parse_form(b"").is_empty());
+        assert_eq!(parse_form(b"%")["%"], "");
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_says_otherwise() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("192.0.2.7, 10.0.0.1"),
+        );
+        assert_eq!(client_ip(Some(peer), &h, &[]).as_deref(), Some("127.0.0.1"));
+        let trusted: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap()];
+        assert_eq!(
+            client_ip(Some(peer), &h, &trusted).as_deref(),
+            Some("10.0.0.1")
+        );
+        let both: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.1".parse().unwrap()];
+        assert_eq!(
+            client_ip(Some(peer), &h, &both).as_deref(),
+            Some("192.0.2.7")
+        );
+        h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
+        assert_eq!(
+            client_ip(Some(peer), &h, &trusted).as_deref(),
+            Some("127.0.0.1")
+        );
+        let v4_in_v6: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        assert_eq!(
+            client_ip(Some(v4_in_v6), &HeaderMap::new(), &[]).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(client_ip(None, &h, &trusted), None);
+    }
+}

@@ -1,0 +1,335 @@
+//! A router's configuration agent against wispmon, as openwisp-config speaks: it registers
+//! with its organization's shared secret, polls the checksum, downloads the archive, reports
+//! the status and its facts. Every answer carries the header the agent greps for, bodies end
+//! lines with `\n` only, and the key never reaches the log.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::operator_api::{ADMIN_PASSWORD, call, create_org, token};
+use crate::util::TestServer;
+
+struct Answer {
+    status: u16,
+    controller_header: bool,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+}
+
+fn agent(method: &str, url: &str, form: Option<&str>) -> Answer {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .redirects(0)
+        .build();
+    let req = agent.request(method, url);
+    let r = match form {
+        Some(f) => req
+            .set("Content-Type", "application/x-www-form-urlencoded")
+            .send_string(f),
+        None => req.call(),
+    };
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = r.status();
+    let controller_header = r.header("X-Openwisp-Controller") == Some("true");
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    Answer {
+        status,
+        controller_header,
+        body,
+    }
+}
+
+fn md5sum(data: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("archive.tar.gz");
+    std::fs::write(&f, data).unwrap();
+    let out = std::process::Command::new("md5sum")
+        .arg(&f)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..32].to_owned()
+}
+
+fn value<'a>(body: &'a str, name: &str) -> &'a str {
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {body:?}"))
+}
+
+#[test]
+fn a_router_registers_polls_downloads_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(
+        dir.path(),
+        &["--log-level", "debug"],
+        &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    let admin = token(&s, "admin", ADMIN_PASSWORD);
+    let org = create_org(&s, &admin, "isp");
+    let secret = org["shared_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 16, "a secret is generated: {org}");
+
+    // Registration, fields in the agent's order, with an empty pair as it sometimes sends.
+    let form = |secret: &str| {
+        format!(
+            "backend=netjsonconfig.OpenWrt&secret={secret}&name=ap-roof&hardware_id=&\
+             mac_address=00%3A11%3A22%3A33%3A44%3A99&tags=roof+north&model=TP-Link+Archer+C7+v5&\
+             os=OpenWrt+23.05.5+r24106-10cc5fcd00&system=Qualcomm+Atheros+QCA956X&&"
+        )
+    };
+    let a = agent(
+        "POST",
+        &s.url("/controller/register/"),
+        Some(&form(&secret)),
+    );
+    assert_eq!(a.status, 201, "{}", a.text());
+    assert!(a.controller_header);
+    let body = a.text();
+    assert!(!body.contains('\r'));
+    assert_eq!(value(&body, "registration-result"), "success");
+    assert_eq!(value(&body, "hostname"), "ap-roof");
+    assert_eq!(value(&body, "is-new"), "1");
+    let uuid = value(&body, "uuid").to_owned();
+    let key = value(&body, "key").to_owned();
+    assert_eq!(uuid.len(), 32, "32 hex digits, as upstream hands out");
+    assert_eq!(key.len(), 32);
+
+    // Refusals carry the header too, so the agent reads their status.
+    for (f, status) in [
+        (form("wrong-secret"), 403),
+        (
+            "backend=netjsonconfig.OpenWrt&name=x&mac_address=00:11:22:33:44:98".to_owned(),
+            400,
+        ),
+    ] {
+        let a = agent("POST", &s.url("/controller/device/register/"), Some(&f));
+        assert_eq!(
+            (a.status, a.controller_header),
+            (status, true),
+            "{}",
+            a.text()
+        );
+    }
+
+    // The checksum, on the legacy path, with the dashed id and a doubled slash.
+    let dashed = format!(
+        "{}-{}-{}-{}-{}",
+        &uuid[..8],
+        &uuid[8..12],
+        &uuid[12..16],
+        &uuid[16..20],
+        &uuid[20..]
+    );
+    let a = agent(
+        "GET",
+        &s.url(&format!(
+            "//controller/checksum/{dashed}/?key={key}&management_ip=127.0.0.9"
+        )),
+        None,
+    );
+    assert_eq!((a.status, a.controller_header), (200, true));
+    let checksum = a.text();
+    assert_eq!(checksum.len(), 33);
+    assert!(checksum.ends_with('\n'));
+    let checksum = checksum.trim_end().to_owned();
+    assert!(
+        checksum
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+
+    let a = agent(
+        "GET",
+        &s.url(&format!(
+            "/controller/download-config/{uuid}/?key={key}&management_ip=127.0.0.9"
+        )),
+        None,
+    );
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        md5sum(&a.body),
+        checksum,
+        "the agent compares md5sum with the checksum"
+    );
+    let again = agent(
+        "GET",
+        &s.url(&format!(
+            "/controller/device/download-config/{uuid}/?key={key}&management_ip=127.0.0.9"
+        )),
+        None,
+    );
+    assert_eq!(again.body, a.body, "one archive, byte for byte");
+
+    let a = agent(
+        "POST",
+        &s.url(&format!("/controller/report-status/{uuid}/")),
+        Some(&format!("key={key}&status=applied&")),
+    );
+    assert_eq!((a.status, a.controller_header), (200, true));
+    assert_eq!(
+        a.text(),
+        "report-result: success\ncurrent-status: applied\n"
+    );
+    let a = agent(
+        "POST",
+        &s.url(&format!("/controller/device/update-info/{uuid}/")),
+        Some(&format!(
+            "key={key}&model=GL.iNet+GL-MT3000&os=OpenWrt+24.10.0&system=MediaTek+MT7981"
+        )),
+    );
+    assert_eq!(
+        (a.status, a.text().as_str()),
+        (200, "update-info: success\n")
+    );
+
+    // Wrong key and unknown device: 403 and 404, with the header.
+    let a = agent(
+        "GET",
+        &s.url(&format!("/controller/checksum/{uuid}/?key=0000")),
+        None,
+    );
+    assert_eq!((a.status, a.controller_header), (403, true));
+    let a = agent(
+        "GET",
+        &s.url(&format!(
+            "/controller/checksum/{}/?key={key}",
+            "0".repeat(32)
+        )),
+        None,
+    );
+    assert_eq!((a.status, a.controller_header), (404, true));
+    let a = agent(
+        "POST",
+        &s.url(&format!("/controller/report-status/{uuid}/")),
+        Some(&format!("key={key}&status=rebooting")),
+    );
+    assert_eq!(a.status, 403);
+
+    // What the operator sees.
+    let (st, d) = call(
+        "GET",
+        &s.url(&format!("/api/v1/controller/device/{dashed}/")),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["name"], "ap-roof");
+    assert_eq!(d["mac_address"], "00:11:22:33:44:99");
+    assert_eq!(d["model"], "GL.iNet GL-MT3000");
+    assert_eq!(d["os"], "OpenWrt 24.10.0");
+    assert_eq!(d["management_ip"], "127.0.0.9");
+    assert_eq!(d["last_ip"], "127.0.0.1");
+    assert_eq!(d["key"], key.as_str());
+
+    // A reflashed router with the same consistent key is the same device.
+    let consistent = "c0ffeec0ffeec0ffeec0ffeec0ffee00";
+    let f = format!(
+        "{}&key={consistent}",
+        form(&secret).replace("ap-roof", "ap-lobby")
+    );
+    let f = f.replace("00%3A11%3A22%3A33%3A44%3A99", "00%3A11%3A22%3A33%3A44%3A9a");
+    let first = agent("POST", &s.url("/controller/register/"), Some(&f)).text();
+    let second = agent("POST", &s.url("/controller/register/"), Some(&f)).text();
+    assert_eq!(value(&first, "key"), consistent);
+    assert_eq!(value(&first, "uuid"), value(&second, "uuid"));
+    assert_eq!(value(&second, "is-new"), "0");
+
+    // Registration switched off by the organization's administrator.
+    let (st, _) = call(
+        "PATCH",
+        &s.url(&format!(
+            "/api/v1/users/organization/{}/",
+            org["id"].as_str().unwrap()
+        )),
+        Some(&admin),
+        Some(&json!({"registration_enabled": false})),
+    );
+    assert_eq!(st, 200);
+    let a = agent(
+        "POST",
+        &s.url("/controller/register/"),
+        Some(
+            &form(&secret)
+                .replace("ap-roof", "ap-new")
+                .replace("44%3A99", "44%3A9b"),
+        ),
+    );
+    assert_eq!((a.status, a.controller_header), (403, true));
+
+    // Keys travel in query strings and forms: none reached the log, even at debug level.
+    let log = s.stderr();
+    assert!(log.contains("device registered"), "{log}");
+    assert!(!log.contains(&key) && !log.contains(consistent), "{log}");
+    assert!(!log.contains(&secret));
+}
+
+/// An old curl sends `Expect: 100-continue` before a report longer than 1 KiB: the answer
+/// must come without a stall.
+#[test]
+fn a_long_report_with_expect_continue_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(
+        dir.path(),
+        &[],
+        &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    let admin = token(&s, "admin", ADMIN_PASSWORD);
+    let secret = create_org(&s, &admin, "isp")["shared_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reg = agent(
+        "POST",
+        &s.url("/controller/register/"),
+        Some(&format!(
+            "backend=netjsonconfig.OpenWrt&secret={secret}&name=ap&mac_address=00:11:22:33:44:01"
+        )),
+    )
+    .text();
+    let (uuid, key) = (value(&reg, "uuid"), value(&reg, "key"));
+    let body = format!(
+        "key={key}&status=error&error_reason={}%0A[truncated]",
+        "uci: Parse error ".repeat(80).replace(' ', "+")
+    );
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "POST /controller/report-status/{uuid}/ HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        s.addr,
+        body.len()
+    )
+    .unwrap();
+    // curl waits up to a second for "100 Continue", then sends the body anyway.
+    std::thread::sleep(Duration::from_millis(300));
+    c.write_all(body.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("current-status: error\n") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("HTTP/1.1 200 OK"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("x-openwisp-controller: true"),
+        "{text}"
+    );
+}
