@@ -19,6 +19,7 @@ use http_body_util::BodyExt as _;
 
 use super::ApiState;
 use crate::domain::controller::{Refusal, Registration};
+use crate::domain::device::Device;
 use crate::domain::id::Id;
 use crate::domain::{AgentDevice, Domain, DomainError};
 
@@ -192,31 +193,75 @@ pub(crate) async fn register(
     }
 }
 
-/// Authenticates a device request (spec §3.1's order: 404 unknown, 403 bad key), notes the
-/// contact, and hands the device over.
-async fn device_request(
-    st: &ApiState,
-    pk: &str,
+/// Who is asking: the device named in the path with the key it gave, and where from.
+struct Caller {
+    pk: String,
     key: Option<String>,
     ip: Option<String>,
+    /// `Some` for the polls that carry it (absent clears it, as upstream); `None` for posts.
     management_ip: Option<Option<String>>,
-) -> Result<(Domain, crate::domain::device::Device), Response> {
-    let not_found = || answer(StatusCode::NOT_FOUND, "error: device not found\n".into());
-    let id = Id::parse(pk).ok_or_else(not_found)?;
-    let domain = st.domain.clone();
-    let d2 = domain.clone();
-    let found = blocking(move || {
-        let found = d2.controller_device(id, key.as_deref())?;
-        if let AgentDevice::Active(d) = &found {
-            d2.controller_contact(d, ip, management_ip)?;
+}
+
+impl Caller {
+    /// A poll: key and management IP in the query string.
+    fn polling(
+        st: &ApiState,
+        pk: String,
+        mut q: HashMap<String, String>,
+        headers: &HeaderMap,
+        peer: Peer,
+    ) -> Caller {
+        Caller {
+            pk,
+            key: q.remove("key"),
+            ip: client_ip(peer_addr(peer), headers, &st.trusted_proxies),
+            management_ip: Some(q.remove("management_ip")),
         }
-        Ok(found)
-    })
-    .await?;
-    match found {
-        AgentDevice::Active(d) => Ok((domain, *d)),
-        AgentDevice::Unknown | AgentDevice::Deactivated => Err(not_found()),
-        AgentDevice::BadKey => Err(answer(StatusCode::FORBIDDEN, "error: wrong key\n".into())),
+    }
+
+    /// A post: the key in the form.
+    fn posting(
+        st: &ApiState,
+        pk: String,
+        form: &mut HashMap<String, String>,
+        headers: &HeaderMap,
+        peer: Peer,
+    ) -> Caller {
+        Caller {
+            pk,
+            key: form.remove("key"),
+            ip: client_ip(peer_addr(peer), headers, &st.trusted_proxies),
+            management_ip: None,
+        }
+    }
+
+    /// Authenticates the device (spec §3.1's order: 404 unknown, 403 bad key), notes the
+    /// contact and runs `then` on it, all in one blocking task.
+    async fn serve<T: Send + 'static>(
+        self,
+        st: &ApiState,
+        then: impl FnOnce(&Domain, &Device) -> Result<T, DomainError> + Send + 'static,
+    ) -> Result<T, Response> {
+        let not_found = || answer(StatusCode::NOT_FOUND, "error: device not found\n".into());
+        let id = Id::parse(&self.pk).ok_or_else(not_found)?;
+        let domain = st.domain.clone();
+        let found = blocking(
+            move || match domain.agent_device(id, self.key.as_deref())? {
+                AgentDevice::Active(d) => {
+                    domain.controller_contact(&d, self.ip, self.management_ip)?;
+                    then(&domain, &d).map(Ok)
+                }
+                other => Ok(Err(other)),
+            },
+        )
+        .await?;
+        match found {
+            Ok(v) => Ok(v),
+            Err(AgentDevice::BadKey) => {
+                Err(answer(StatusCode::FORBIDDEN, "error: wrong key\n".into()))
+            }
+            Err(_) => Err(not_found()),
+        }
     }
 }
 
@@ -225,17 +270,12 @@ async fn device_request(
 pub(crate) async fn checksum(
     State(st): State<ApiState>,
     Path(pk): Path<String>,
-    Query(mut q): Query<HashMap<String, String>>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     peer: Peer,
 ) -> Response {
-    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
-    let mip = Some(q.remove("management_ip"));
-    let (domain, _) = match device_request(&st, &pk, q.remove("key"), ip, mip).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match blocking(move || domain.config_archive()).await {
+    let caller = Caller::polling(&st, pk, q, &headers, peer);
+    match caller.serve(&st, |domain, _| domain.config_archive()).await {
         Ok(a) => answer(StatusCode::OK, format!("{}\n", a.checksum)),
         Err(r) => r,
     }
@@ -245,18 +285,16 @@ pub(crate) async fn checksum(
 pub(crate) async fn download(
     State(st): State<ApiState>,
     Path(pk): Path<String>,
-    Query(mut q): Query<HashMap<String, String>>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     peer: Peer,
 ) -> Response {
-    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
-    let mip = Some(q.remove("management_ip"));
-    let (domain, d) = match device_request(&st, &pk, q.remove("key"), ip, mip).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match blocking(move || domain.config_archive()).await {
-        Ok(a) => {
+    let caller = Caller::polling(&st, pk, q, &headers, peer);
+    let archive = caller
+        .serve(&st, |domain, d| Ok((domain.config_archive()?, d.id)))
+        .await;
+    match archive {
+        Ok((a, id)) => {
             let mut r = answer(StatusCode::OK, String::new());
             *r.body_mut() = Body::from(Bytes::from(a.bytes));
             let h = r.headers_mut();
@@ -266,7 +304,7 @@ pub(crate) async fn download(
             );
             // The device name may hold anything: the file name is its id.
             if let Ok(v) =
-                HeaderValue::from_str(&format!("attachment; filename={}.tar.gz", d.id.simple()))
+                HeaderValue::from_str(&format!("attachment; filename={}.tar.gz", id.simple()))
             {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
@@ -284,18 +322,19 @@ pub(crate) async fn report_status(
     peer: Peer,
     body: Body,
 ) -> Response {
-    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
     let mut f = match read_form(body).await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let (domain, d) = match device_request(&st, &pk, f.remove("key"), ip, None).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let caller = Caller::posting(&st, pk, &mut f, &headers, peer);
     let status = f.remove("status").unwrap_or_default();
     let reason = f.remove("error_reason").unwrap_or_default();
-    match blocking(move || domain.report_config_status(&d, &status, &reason)).await {
+    let reported = caller
+        .serve(&st, move |domain, d| {
+            domain.report_config_status(d, &status, &reason)
+        })
+        .await;
+    match reported {
         Ok(Ok(s)) => answer(
             StatusCode::OK,
             format!("report-result: success\ncurrent-status: {s}\n"),
@@ -313,17 +352,18 @@ pub(crate) async fn update_info(
     peer: Peer,
     body: Body,
 ) -> Response {
-    let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
     let mut f = match read_form(body).await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let (domain, d) = match device_request(&st, &pk, f.remove("key"), ip, None).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let caller = Caller::posting(&st, pk, &mut f, &headers, peer);
     let (model, os, system) = (f.remove("model"), f.remove("os"), f.remove("system"));
-    match blocking(move || domain.update_device_info(&d, model, os, system)).await {
+    let updated = caller
+        .serve(&st, move |domain, d| {
+            domain.update_device_info(d, model, os, system)
+        })
+        .await;
+    match updated {
         Ok(()) => answer(StatusCode::OK, "update-info: success\n".into()),
         Err(r) => r,
     }

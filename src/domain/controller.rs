@@ -15,7 +15,6 @@ use std::io::Write as _;
 
 use md5::{Digest as _, Md5};
 
-use super::AgentDevice;
 use super::check::CheckType;
 use super::device::{self, Device, DeviceInput};
 use super::error::DomainError;
@@ -503,14 +502,6 @@ impl super::Domain {
             )?;
         }
         Ok(())
-    }
-
-    /// The device a controller request names (as [`Self::agent_device`]).
-    ///
-    /// # Errors
-    /// Storage failure.
-    pub fn controller_device(&self, id: Id, key: Option<&str>) -> Result<AgentDevice, DomainError> {
-        self.agent_device(id, key)
     }
 
     /// Stores a reported configuration status (`deactivating` becomes `deactivated`, as

@@ -738,15 +738,10 @@ impl super::Domain {
     pub fn device_health(&self, who: &Principal, device: Id) -> Result<DeviceHealth, DomainError> {
         let d = self.device(who, device)?;
         let now = self.now_ns();
-        let changes = self
-            .records
-            .get::<StatusHistory>(&d.id.0)?
-            .unwrap_or_default()
-            .changes;
-        let h = &self.settings.health;
+        let changes = self.status_changes(d.id)?;
         Ok(DeviceHealth {
             status: d.status,
-            flapping: is_flapping(&changes, now, h.flapping_window_ns, h.flapping_changes),
+            flapping: self.flapping_in(&changes, now),
             silence: self.silence_of(&d, now)?,
             parent: parent_of(&self.records, d.id)?,
             held: self
@@ -764,18 +759,21 @@ impl super::Domain {
     /// # Errors
     /// Storage failure.
     pub fn is_device_flapping(&self, device: Id) -> Result<bool, DomainError> {
-        let h = &self.settings.health;
-        let changes = self
+        Ok(self.flapping_in(&self.status_changes(device)?, self.now_ns()))
+    }
+
+    fn status_changes(&self, device: Id) -> Result<Vec<StatusChange>, DomainError> {
+        Ok(self
             .records
             .get::<StatusHistory>(&device.0)?
             .unwrap_or_default()
-            .changes;
-        Ok(is_flapping(
-            &changes,
-            self.now_ns(),
-            h.flapping_window_ns,
-            h.flapping_changes,
-        ))
+            .changes)
+    }
+
+    /// [`is_flapping`] with the configured window and threshold.
+    fn flapping_in(&self, changes: &[StatusChange], now_ns: i64) -> bool {
+        let h = &self.settings.health;
+        is_flapping(changes, now_ns, h.flapping_window_ns, h.flapping_changes)
     }
 }
 
