@@ -1,7 +1,7 @@
 //! Guards the layering of DESIGN.md, which one package cannot get from crate walls:
 //! - a module imports only the modules below it (the edges listed in `ALLOWED`);
 //! - `sled` only in `storage/kv.rs`, `socket2` only in `net/`, `hyper`/`axum` only in `api/`
-//!   and `notify/`, `rust_embed`, `http_body_util` and `tower` only in `api/`, `rustls`,
+//!   and `notify/`, `rust_embed`, `http_body_util`, `futures_util` and `tower` only in `api/`, `rustls`,
 //!   `tokio_rustls`, `rustls_pki_types` and `hyper_util` only in `notify/`, the random source
 //!   and `blake2` only in `domain/id.rs`, `argon2` in `domain/user.rs`, `jiff` in
 //!   `time/zone.rs`;
@@ -71,6 +71,7 @@ const OWNED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("axum", &["api/", "notify/"]),
     ("rust_embed", &["api/"]),
     ("http_body_util", &["api/"]),
+    ("futures_util", &["api/"]),
     ("tower", &["api/"]),
     ("rustls", &["notify/"]),
     ("tokio_rustls", &["notify/"]),

@@ -511,9 +511,9 @@ pub(crate) async fn nearby_devices(
 ) -> Result<Response, ApiError> {
     let access = match q.get("key").filter(|k| !k.is_empty()) {
         Some(k) => crate::domain::ChartAccess::DeviceKey(k.clone()),
-        None => {
-            crate::domain::ChartAccess::Operator(super::rest::authenticate(&st, &headers).await?)
-        }
+        None => crate::domain::ChartAccess::Operator(
+            super::rest::authenticate(&st, &axum::http::Method::GET, &headers).await?,
+        ),
     };
     let id = pk(&id)?;
     let status = q.get("monitoring__status").map(|s| HealthStatus::parse(s));

@@ -14,6 +14,9 @@ mod openapi;
 mod operator;
 mod rest;
 mod silence;
+mod ui;
+
+pub use ui::Ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -120,7 +123,6 @@ pub mod paths {
     pub const INDOOR_COORDINATES: &str = "/api/v1/monitoring/location/{pk}/indoor-coordinates/";
     /// A device's metric list with health.
     pub const DEVICE_METRIC_LIST: &str = "/api/v1/monitoring/device/{pk}/metric/";
-    /// This API's OpenAPI document.
     /// One's notifications.
     pub const NOTIFICATIONS: &str = "/api/v1/notifications/notification/";
     /// Mark one's notifications read.
@@ -131,7 +133,20 @@ pub mod paths {
     pub const NOTIFICATION: &str = "/api/v1/notifications/notification/{pk}/";
     /// One's notification preferences.
     pub const NOTIFICATION_PREFERENCES: &str = "/api/v1/notifications/user/preferences/";
+    /// This API's OpenAPI document.
     pub const DOCS: &str = "/api/v1/docs/";
+    /// The web UI's page.
+    pub const UI_INDEX: &str = "/";
+    /// The web UI's files and libraries.
+    pub const UI_ASSET: &str = "/static/{*path}";
+    /// The web UI's login session.
+    pub const UI_SESSION: &str = "/api/v1/ui/session/";
+    /// Live updates for open pages (server-sent events).
+    pub const UI_EVENTS: &str = "/api/v1/ui/events/";
+    /// One's API tokens.
+    pub const UI_TOKENS: &str = "/api/v1/ui/token/";
+    /// One of one's API tokens.
+    pub const UI_TOKEN: &str = "/api/v1/ui/token/{id}/";
     /// The same document under a file name, for tools that want one.
     pub const DOCS_JSON: &str = "/api/v1/docs/openapi.json";
 
@@ -190,6 +205,12 @@ pub mod paths {
         NOTIFICATION_PREFERENCES,
         DOCS,
         DOCS_JSON,
+        UI_INDEX,
+        UI_ASSET,
+        UI_SESSION,
+        UI_EVENTS,
+        UI_TOKENS,
+        UI_TOKEN,
     ];
 }
 
@@ -206,6 +227,8 @@ pub struct ApiState {
     pub influx: InfluxConfig,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// The web UI.
+    pub ui: Ui,
 }
 
 /// The application's router.
@@ -317,6 +340,15 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(paths::DOCS, get(openapi::document))
         .route(paths::DOCS_JSON, get(openapi::document))
+        .route(paths::UI_INDEX, get(ui::index))
+        .route(paths::UI_ASSET, get(ui::asset))
+        .route(
+            paths::UI_SESSION,
+            get(ui::session).post(ui::session).delete(ui::session),
+        )
+        .route(paths::UI_EVENTS, get(ui::events))
+        .route(paths::UI_TOKENS, get(ui::tokens).post(ui::tokens))
+        .route(paths::UI_TOKEN, axum::routing::delete(ui::token))
         .fallback(not_found)
         .with_state(state)
 }

@@ -265,7 +265,7 @@ pub(crate) async fn get_device_charts(
     let (access, who) = match q.get("key").filter(|k| !k.is_empty()) {
         Some(k) => (ChartAccess::DeviceKey(k.clone()), None),
         None => {
-            let p = authenticate(&st, &headers).await?;
+            let p = authenticate(&st, &axum::http::Method::GET, &headers).await?;
             (ChartAccess::Operator(p.clone()), Some(p))
         }
     };

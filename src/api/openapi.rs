@@ -281,7 +281,10 @@ mod tests {
         let password = "openapi test password";
         domain.bootstrap_admin(Some(password)).unwrap();
         let token = domain.issue_token("admin", password).unwrap().unwrap();
+        let ui = crate::api::Ui::new(&domain, crate::config::Config::default().ui, "wispmon", "")
+            .unwrap();
         let state = ApiState {
+            ui,
             domain,
             engine: storage.engine().clone(),
             clock,

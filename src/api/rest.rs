@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -129,30 +129,53 @@ impl FromRequestParts<ApiState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &ApiState) -> Result<Auth, ApiError> {
-        authenticate(st, &parts.headers).await.map(Auth)
+        authenticate(st, &parts.method, &parts.headers)
+            .await
+            .map(Auth)
     }
 }
 
-/// The principal of a request's token; 401 without one or with a bad one.
+/// The principal of a request: its API token, else its UI session cookie; 401 without either
+/// or with a bad one. A cookie authenticates a state-changing method only together with the
+/// session's CSRF token in `X-CSRF-Token` (403 otherwise), so another site cannot make a
+/// logged-in browser change anything; a token in a header needs no such proof.
 pub(crate) async fn authenticate(
     st: &ApiState,
+    method: &Method,
     headers: &HeaderMap,
 ) -> Result<Principal, ApiError> {
-    {
-        let unauthorized = |msg: &str| ApiError::detail(StatusCode::UNAUTHORIZED, msg);
-        let token = match bearer(headers) {
-            None => {
+    let unauthorized = |msg: &str| ApiError::detail(StatusCode::UNAUTHORIZED, msg);
+    let token = match bearer(headers) {
+        Some(Err(())) => return Err(unauthorized("Invalid token.")),
+        Some(Ok(t)) => t,
+        None => {
+            let Some(secret) = super::ui::session_cookie(headers) else {
                 return Err(unauthorized(
                     "Authentication credentials were not provided.",
                 ));
+            };
+            let domain = st.domain.clone();
+            let Some((p, session)) = blocking(move || domain.session(&secret)).await? else {
+                return Err(unauthorized("Your session has ended; please log in again."));
+            };
+            if !method.is_safe() {
+                let given = headers
+                    .get(super::ui::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !crate::domain::session::csrf_matches(&session, given) {
+                    return Err(ApiError::detail(
+                        StatusCode::FORBIDDEN,
+                        "CSRF Failed: CSRF token missing or incorrect.",
+                    ));
+                }
             }
-            Some(Err(())) => return Err(unauthorized("Invalid token.")),
-            Some(Ok(t)) => t,
-        };
-        let domain = st.domain.clone();
-        let p = blocking(move || domain.principal_for_token(&token)).await?;
-        p.ok_or_else(|| unauthorized("Invalid token."))
-    }
+            return Ok(p);
+        }
+    };
+    let domain = st.domain.clone();
+    let p = blocking(move || domain.principal_for_token(&token)).await?;
+    p.ok_or_else(|| unauthorized("Invalid token."))
 }
 
 /// One page of `items` as the request's `page` / `page_size` select, with absolute `next` and

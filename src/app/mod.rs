@@ -151,7 +151,15 @@ pub async fn start(
         }
     };
     let (http_stop, stopped) = oneshot::channel::<()>();
+    let ui = api::Ui::new(
+        &domain,
+        config.ui.clone(),
+        &config.notifications.site_name,
+        &config.notifications.base_url,
+    )
+    .context("starting the web UI's live updates")?;
     let state = ApiState {
+        ui,
         domain,
         engine: storage.engine().clone(),
         clock: clock.clone(),

@@ -63,6 +63,20 @@ pub struct Config {
     pub checks: ChecksConfig,
     /// Notification texts and delivery (e-mail, webhook).
     pub notifications: NotificationsConfig,
+    /// The web UI.
+    pub ui: UiConfig,
+}
+
+/// `[ui]`: the web UI. Empty strings mean "not set".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiConfig {
+    /// Map tiles (`https://tiles.example.net/{z}/{x}/{y}.png`); empty: the offline basemap
+    /// shipped in the binary, for air-gapped LANs.
+    pub tile_url: String,
+    /// Attribution shown on the map for `tile_url`'s tiles.
+    pub tile_attribution: String,
+    /// Maximum zoom the tile server serves.
+    pub tile_max_zoom: u8,
 }
 
 /// `[notifications]`: texts and the optional delivery channels. Empty strings mean "not set".
@@ -396,6 +410,7 @@ impl Config {
         let monitoring =
             read_monitoring(root.section("monitoring"), checks.auto_data_collected_check);
         let notifications = read_notifications(root.section("notifications"));
+        let ui = read_ui(root.section("ui"));
         root.finish();
 
         if problems.is_empty() {
@@ -410,6 +425,7 @@ impl Config {
                 monitoring,
                 checks,
                 notifications,
+                ui,
             })
         } else {
             Err(problems)
@@ -643,6 +659,14 @@ impl Config {
         wt.insert("ca_file".into(), s(&n.webhook.ca_file));
         nt.insert("webhook".into(), V::Table(wt));
         root.insert("notifications".into(), V::Table(nt));
+        let mut ut = toml::Table::new();
+        ut.insert("tile_url".into(), s(&self.ui.tile_url));
+        ut.insert("tile_attribution".into(), s(&self.ui.tile_attribution));
+        ut.insert(
+            "tile_max_zoom".into(),
+            V::Integer(self.ui.tile_max_zoom.into()),
+        );
+        root.insert("ui".into(), V::Table(ut));
         root
     }
 
@@ -928,6 +952,32 @@ fn read_critical_metrics(v: &toml::Value) -> Result<Vec<CriticalMetric>, String>
             })
         })
         .collect()
+}
+
+fn read_ui(mut s: Section<'_>) -> UiConfig {
+    let tile_url = s.string("tile_url", String::new());
+    if !tile_url.is_empty()
+        && (!(tile_url.starts_with("http://") || tile_url.starts_with("https://"))
+            || !["{z}", "{x}", "{y}"].iter().all(|p| tile_url.contains(p)))
+    {
+        s.problem(
+            "tile_url",
+            "expected an http:// or https:// address with {z}, {x} and {y}",
+        );
+    }
+    let tile_max_zoom = s.value("tile_max_zoom", 19u8, |v| {
+        v.as_integer()
+            .and_then(|i| u8::try_from(i).ok())
+            .filter(|z| (1..=24).contains(z))
+            .ok_or_else(|| format!("expected a zoom level from 1 to 24, found {v}"))
+    });
+    let cfg = UiConfig {
+        tile_url,
+        tile_attribution: s.string("tile_attribution", String::new()),
+        tile_max_zoom,
+    };
+    s.finish();
+    cfg
 }
 
 fn read_notifications(mut s: Section<'_>) -> NotificationsConfig {

@@ -137,6 +137,51 @@ pub fn revoke_token(records: &Records, token: &str) -> Result<(), DomainError> {
     Ok(records.remove::<ApiToken>(&token_digest(token))?)
 }
 
+/// A token as its owner sees it later: an id (the start of its digest; the text itself is
+/// not kept) and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Hex of the first 8 bytes of the token's digest.
+    pub id: String,
+    /// Creation time, ns since the epoch.
+    pub created_ns: i64,
+}
+
+fn token_id(digest: &[u8]) -> String {
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The user's API tokens, oldest first.
+///
+/// # Errors
+/// Storage failure.
+pub fn tokens_of(records: &Records, username: &str) -> Result<Vec<TokenInfo>, DomainError> {
+    let mut v: Vec<TokenInfo> = records
+        .list::<ApiToken>()?
+        .into_iter()
+        .filter(|(_, t)| t.username == username)
+        .map(|(k, t)| TokenInfo {
+            id: token_id(&k),
+            created_ns: t.created_ns,
+        })
+        .collect();
+    v.sort_by(|a, b| a.created_ns.cmp(&b.created_ns).then(a.id.cmp(&b.id)));
+    Ok(v)
+}
+
+/// Revokes the user's token with this id; `NotFound` when the user has none such.
+///
+/// # Errors
+/// Not found, storage failure.
+pub fn revoke_token_by_id(records: &Records, username: &str, id: &str) -> Result<(), DomainError> {
+    for (k, t) in records.list::<ApiToken>()? {
+        if t.username == username && token_id(&k) == id {
+            return Ok(records.remove::<ApiToken>(&k)?);
+        }
+    }
+    Err(DomainError::NotFound)
+}
+
 /// Who is acting: a user with their organizations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -228,6 +273,14 @@ mod tests {
         let p = principal_for_token(&r, &t).unwrap().unwrap();
         assert!(p.can_manage(org));
         let t2 = issue_token(&r, "ops", 2).unwrap();
+        let listed = tokens_of(&r, "ops").unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[1].created_ns, 2);
+        assert!(tokens_of(&r, "nobody").unwrap().is_empty());
+        assert!(matches!(
+            revoke_token_by_id(&r, "nobody", &listed[1].id),
+            Err(DomainError::NotFound)
+        ));
         assert_ne!(t, t2);
         assert!(principal_for_token(&r, &t).unwrap().is_some());
         revoke_token(&r, &t).unwrap();
@@ -237,5 +290,9 @@ mod tests {
         remove_membership(&r, "ops", org).unwrap();
         let p = principal_for_token(&r, &t2).unwrap().unwrap();
         assert!(!p.can_view(org));
+        let only = tokens_of(&r, "ops").unwrap();
+        assert_eq!(only.len(), 1);
+        revoke_token_by_id(&r, "ops", &only[0].id).unwrap();
+        assert!(principal_for_token(&r, &t2).unwrap().is_none());
     }
 }

@@ -24,6 +24,7 @@ pub mod notification;
 pub mod org;
 pub mod registry;
 pub mod runs;
+pub mod session;
 pub mod silence;
 pub mod status;
 #[cfg(test)]
@@ -968,6 +969,61 @@ impl Domain {
         given_password: Option<&str>,
     ) -> Result<user::AdminBootstrap, DomainError> {
         user::bootstrap_admin(&self.records, given_password, self.clock.now())
+    }
+
+    /// Starts a web UI session for these credentials; `None` when they are wrong.
+    ///
+    /// # Errors
+    /// Storage or randomness failure.
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<session::Login>, DomainError> {
+        session::login(&self.records, username, password, self.now_ns())
+    }
+
+    /// The principal and session behind a session cookie.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn session(
+        &self,
+        secret: &str,
+    ) -> Result<Option<(Principal, session::Session)>, DomainError> {
+        session::resolve(&self.records, secret, self.now_ns())
+    }
+
+    /// One's API tokens (ids and creation times; the texts are not kept).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn tokens(&self, who: &Principal) -> Result<Vec<access::TokenInfo>, DomainError> {
+        access::tokens_of(&self.records, &who.username)
+    }
+
+    /// A new API token for the principal (the UI's token page; its text is shown once).
+    ///
+    /// # Errors
+    /// Storage or randomness failure.
+    pub fn issue_own_token(&self, who: &Principal) -> Result<String, DomainError> {
+        access::issue_token(&self.records, &who.username, self.now_ns())
+    }
+
+    /// Revokes one of one's API tokens by id.
+    ///
+    /// # Errors
+    /// No such token of one's own, storage failure.
+    pub fn revoke_own_token(&self, who: &Principal, id: &str) -> Result<(), DomainError> {
+        access::revoke_token_by_id(&self.records, &who.username, id)
+    }
+
+    /// Ends a web UI session.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn logout(&self, secret: &str) -> Result<(), DomainError> {
+        session::logout(&self.records, secret)
     }
 
     /// The active user with these credentials.
