@@ -71,6 +71,8 @@ pub mod paths {
     pub const CHECK: &str = "/api/v1/monitoring/device/{pk}/check/{check}/";
     /// A device's upstream device (alerts held while it is down).
     pub const DEVICE_PARENT: &str = "/api/v1/monitoring/device/{pk}/parent/";
+    /// A device's ping latency distribution (the "smoke" chart).
+    pub const PING_LATENCY: &str = "/api/v1/monitoring/device/{pk}/ping-latency/";
     /// A device's health summary: flapping, silence, held alerts.
     pub const DEVICE_HEALTH: &str = "/api/v1/monitoring/device/{pk}/health/";
     /// Maintenance windows.
@@ -175,6 +177,7 @@ pub mod paths {
         CHECK,
         DEVICE_PARENT,
         DEVICE_HEALTH,
+        PING_LATENCY,
         REGISTER,
         DEVICE_REGISTER,
         CHECKSUM,
@@ -310,6 +313,7 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::DEVICE_UPDATE_INFO, post(controller::update_info))
         .route(paths::DEVICE_PARENT, any(silence::parent))
         .route(paths::DEVICE_HEALTH, get(silence::health))
+        .route(paths::PING_LATENCY, get(monitoring::ping_latency))
         .route(
             paths::MAINTENANCE_WINDOWS,
             get(silence::windows).post(silence::windows),

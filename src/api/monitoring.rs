@@ -360,6 +360,26 @@ pub(crate) async fn dashboard(
     Ok(json_response(StatusCode::OK, &body))
 }
 
+/// `GET /api/v1/monitoring/device/{pk}/ping-latency/`: the latency distribution of the
+/// device's ping replies over `time` (or `start`/`end`), per chart bucket.
+pub(crate) async fn ping_latency(
+    State(st): State<ApiState>,
+    Path(pk): Path<String>,
+    Auth(who): Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
+    let req = ChartRequest {
+        time: q.get("time").cloned(),
+        start: q.get("start").cloned(),
+        end: q.get("end").cloned(),
+        timezone: q.get("timezone").cloned(),
+    };
+    let domain = st.domain.clone();
+    let v = blocking(move || domain.ping_latency(&who, id, &req)).await?;
+    Ok(json_response(StatusCode::OK, &v))
+}
+
 /// A session's client as the sessions API shows it (wifi6/5/4 are the he/vht/ht flags).
 fn client_json(mac: &str, c: Option<&crate::domain::wifi::WifiClient>) -> Value {
     let flag = |f: Option<bool>| f.map(|b| if b { "yes" } else { "no" });

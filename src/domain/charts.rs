@@ -13,11 +13,13 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::error::DomainError;
+use super::id::Id;
 use super::ingest::DEVICE_CONTENT_TYPE;
 use super::metric::Metric;
 use super::registry::{
     self, MetricObject, QueryResult, RenderError, RenderParams, ResultRow, Timeframe,
 };
+use super::runs::PING_RTT_MEASUREMENT as PING_RTT;
 use crate::influxql::{self, Statement, exec};
 use crate::storage::Engine;
 use crate::time::Zone;
@@ -278,6 +280,87 @@ pub fn device_charts(
         }
     }
     Ok(assemble(rendered))
+}
+
+/// One device's ping latency distribution over `window` (the "smoke" chart): per group-by
+/// bucket the minimum, quartiles, median and maximum of every individual reply's round-trip
+/// time (ms), the mean loss (%) of the rounds (in `ping_key`), and how many replies there were. Empty buckets
+/// are `null`, so the series stay aligned on `x` (epoch seconds).
+///
+/// # Errors
+/// Bad parameters of the window, engine failure.
+pub fn ping_latency(
+    engine: &Engine,
+    db: &str,
+    ping_key: &str,
+    device: Id,
+    window: &Window,
+    now: i64,
+) -> Result<Value, DomainError> {
+    let start = window
+        .timeframe
+        .start(now)
+        .map_err(|e| DomainError::Chart(e.to_string()))?;
+    let end = match window.timeframe.range_end() {
+        Some(e) => format!(" AND time <= '{e}'"),
+        None => String::new(),
+    };
+    let tz = if window.zone.name() == "UTC" {
+        String::new()
+    } else {
+        format!(" tz('{}')", window.zone.name())
+    };
+    let interval = window.timeframe.interval();
+    let scope = format!(
+        "time >= '{start}'{end} AND content_type = '{DEVICE_CONTENT_TYPE}' AND object_id = '{device}'"
+    );
+    let rtt = run(
+        engine,
+        db,
+        &format!(
+            "SELECT min(rtt), percentile(rtt, 25), median(rtt), percentile(rtt, 75), max(rtt), \
+             count(rtt) FROM {PING_RTT} WHERE {scope} GROUP BY time({interval}) fill(null){tz}"
+        ),
+        now,
+    )?;
+    let loss = run(
+        engine,
+        db,
+        &format!(
+            "SELECT mean(loss) FROM {ping_key} WHERE {scope} GROUP BY time({interval}) fill(null){tz}"
+        ),
+        now,
+    )?;
+    let losses: BTreeMap<i64, Value> = loss
+        .rows
+        .into_iter()
+        .map(|r| (r.time, r.values.into_iter().next().unwrap_or(Value::Null)))
+        .collect();
+    let mut out: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let names = ["min", "p25", "p50", "p75", "max"];
+    let mut samples = 0u64;
+    for r in &rtt.rows {
+        out.entry("x").or_default().push(json!(r.time));
+        for (i, n) in names.iter().enumerate() {
+            let v = r.values.get(i).cloned().unwrap_or(Value::Null);
+            let v = v
+                .as_f64()
+                .map_or(Value::Null, |f| json!(registry::round_value(f)));
+            out.entry(n).or_default().push(v);
+        }
+        samples += r.values.get(5).and_then(Value::as_u64).unwrap_or(0);
+        out.entry("loss").or_default().push(
+            losses
+                .get(&r.time)
+                .and_then(Value::as_f64)
+                .map_or(Value::Null, |f| json!(registry::round_value(f))),
+        );
+    }
+    let mut v = json!({"samples": samples, "unit": "ms", "interval": interval});
+    for k in ["x", "min", "p25", "p50", "p75", "max", "loss"] {
+        v[k] = Value::Array(out.remove(k).unwrap_or_default());
+    }
+    Ok(v)
 }
 
 /// Filters of the dashboard's general charts (spec §4.6); empty lists mean "no filter".

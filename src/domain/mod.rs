@@ -727,6 +727,35 @@ impl Domain {
         })
     }
 
+    /// A device's ping latency distribution over the requested window (see
+    /// [`charts::ping_latency`]).
+    ///
+    /// # Errors
+    /// Not visible (`NotFound`), bad parameters (`Refused`), engine failure.
+    pub fn ping_latency(
+        &self,
+        who: &Principal,
+        id: Id,
+        req: &charts::ChartRequest,
+    ) -> Result<serde_json::Value, DomainError> {
+        let device = self.device(who, id)?;
+        let now = self.now_ns();
+        let window = charts::validate(req, &self.settings.default_chart_time, now)?;
+        let key = self
+            .settings
+            .registry
+            .metric("ping")
+            .map_or("ping", |m| m.key.as_str());
+        charts::ping_latency(
+            &self.engine,
+            &self.settings.database,
+            key,
+            device.id,
+            &window,
+            now,
+        )
+    }
+
     /// The dashboard's general charts (spec §4.6) within the requested organizations (slugs),
     /// locations and floor plans; also the organizations the principal sees (for the selector).
     ///

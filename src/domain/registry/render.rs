@@ -140,6 +140,11 @@ impl Timeframe {
         &self.text
     }
 
+    /// The end of a custom range as given.
+    pub fn range_end(&self) -> Option<&str> {
+        self.range.as_ref().map(|(_, e)| e.as_str())
+    }
+
     /// N.
     pub fn days(&self) -> i64 {
         self.days

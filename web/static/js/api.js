@@ -24,6 +24,7 @@ export class ApiError extends Error {
 }
 
 function describe(status, body) {
+  if (typeof body === 'string' && body) return body;
   if (body && typeof body === 'object') {
     if (typeof body.detail === 'string') return body.detail;
     if (typeof body.error === 'string') return body.error;
@@ -36,14 +37,18 @@ function describe(status, body) {
 
 /**
  * Calls the API. `query` is an object of query parameters (undefined/null/'' skipped);
- * `body` is sent as JSON; `raw` returns the Response (for CSV and images).
+ * an array value repeats the parameter; `body` is sent as JSON; `raw` returns the Response
+ * (for CSV and images); `signal` aborts the request (an AbortController's).
  */
 export async function api(path, { method = 'GET', query, body, raw = false, signal } = {}) {
   let url = path;
   if (query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) {
-      if (v !== undefined && v !== null && v !== '') q.append(k, v);
+      // An array repeats the parameter (`status=ok&status=problem`).
+      for (const x of Array.isArray(v) ? v : [v]) {
+        if (x !== undefined && x !== null && x !== '') q.append(k, x);
+      }
     }
     const s = q.toString();
     if (s) url += (url.includes('?') ? '&' : '?') + s;
@@ -51,13 +56,20 @@ export async function api(path, { method = 'GET', query, body, raw = false, sign
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
-  const r = await fetch(url, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'same-origin',
-    signal,
-  });
+  let r;
+  try {
+    r = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      signal,
+    });
+  } catch (x) {
+    if (x && x.name === 'AbortError') throw x;
+    // Network down or server restarting: a message people can act on.
+    throw new ApiError(0, { detail: 'The server cannot be reached; check the connection and try again.' });
+  }
   if (r.status === 401) listeners.forEach((fn) => fn());
   if (!r.ok) {
     let b = null;
@@ -81,4 +93,9 @@ export async function allPages(path, query = {}, limit = 10000) {
     if (!r.next || out.length >= limit) return out;
     page += 1;
   }
+}
+
+/** Whether an error is only an aborted request (a page left, a newer query sent). */
+export function isAbort(x) {
+  return Boolean(x) && x.name === 'AbortError';
 }

@@ -80,8 +80,72 @@ export const STATUS = {
   deactivated: { label: 'deactivated', cls: 'st-deactivated' },
 };
 
+/** The statuses from worst to least telling: the order of legends, rings and filters. */
+export const STATUS_ORDER = ['critical', 'problem', 'ok', 'unknown', 'deactivated'];
+
+/** What each status means, for tooltips and help text (spec §5.5). */
+export const STATUS_HELP = {
+  ok: 'operating normally',
+  problem: 'having issues but still communicating',
+  critical: 'not communicating with the server',
+  unknown: 'not known yet',
+  deactivated: 'deactivated',
+};
+
 /** A status badge. */
 export function badge(status) {
   const s = STATUS[status] || STATUS.unknown;
   return h('span', { class: `badge ${s.cls}` }, s.label);
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Creates an SVG element: svg('path', {d: '…', class: 'x'}, child, ...). Text goes in as text. */
+export function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** Runs fn at most once per `ms`, with the latest arguments, after calls stop arriving for a moment. */
+export function throttle(fn, ms) {
+  let timer = null;
+  let last = 0;
+  let args = [];
+  const run = () => {
+    timer = null;
+    last = Date.now();
+    fn(...args);
+  };
+  const wrapped = (...a) => {
+    args = a;
+    if (timer) return;
+    timer = setTimeout(run, Math.max(0, last + ms - Date.now()));
+  };
+  wrapped.cancel = () => { if (timer) clearTimeout(timer); timer = null; };
+  return wrapped;
+}
+
+/** Runs fn once calls have stopped for `ms`. */
+export function debounce(fn, ms) {
+  let timer = null;
+  const wrapped = (...a) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => { timer = null; fn(...a); }, ms);
+  };
+  wrapped.cancel = () => { if (timer) clearTimeout(timer); timer = null; };
+  return wrapped;
+}
+
+/** A readable number: 1234 → "1,234". */
+export function num(n) {
+  return typeof n === 'number' ? n.toLocaleString() : String(n ?? '—');
 }
