@@ -79,6 +79,59 @@ fn a_new_device_is_pinged_within_ten_seconds_then_run_checks_runs_it_again() {
     for t in ["Ping Success Rate", "Packet loss", "Round Trip Time"] {
         assert!(titles.contains(&t), "{t} missing from {titles:?}");
     }
+    // Every reply of the round is kept for the latency distribution, which puts it in the
+    // current bucket with loss 0 and quartiles within [min, max].
+    let (st, dist) = call(
+        "GET",
+        &s.url(&format!(
+            "/api/v1/monitoring/device/{id}/ping-latency/?time=1d"
+        )),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 200, "{dist}");
+    assert_eq!(dist["interval"], "10m");
+    assert!(dist["samples"].as_u64().unwrap() >= 1, "{dist}");
+    let last = |k: &str| {
+        dist[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find_map(Value::as_f64)
+            .unwrap_or_else(|| panic!("no {k} in {dist}"))
+    };
+    let (min, p25, p50, p75, max) = (
+        last("min"),
+        last("p25"),
+        last("p50"),
+        last("p75"),
+        last("max"),
+    );
+    assert!(
+        min <= p25 && p25 <= p50 && p50 <= p75 && p75 <= max,
+        "{dist}"
+    );
+    assert!(min >= 0.0 && max < 1000.0, "{dist}");
+    assert_eq!(last("loss"), 0.0);
+    let n = dist["x"].as_array().unwrap().len();
+    for k in ["min", "p25", "p50", "p75", "max", "loss"] {
+        assert_eq!(
+            dist[k].as_array().unwrap().len(),
+            n,
+            "{k} is aligned with x"
+        );
+    }
+    // Without credentials: nothing.
+    let (st, _) = call(
+        "GET",
+        &s.url(&format!(
+            "/api/v1/monitoring/device/{id}/ping-latency/?time=1d"
+        )),
+        None,
+        None,
+    );
+    assert_eq!(st, 401);
     // The log says which kind of ICMP socket is in use.
     assert!(
         s.stderr().to_lowercase().contains("raw") || s.stderr().to_lowercase().contains("dgram"),

@@ -21,4 +21,5 @@ mod operator_api;
 mod python_client;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod ui;
 mod util;

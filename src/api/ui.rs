@@ -247,7 +247,8 @@ pub(crate) struct Credentials {
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// `/api/v1/ui/session/`: `POST` logs in (JSON credentials; sets the cookie), `GET` tells who
-/// is logged in with the CSRF token and the UI settings, `DELETE` logs out.
+/// is logged in with the CSRF token and the UI settings (`username: null` when the request
+/// carries no credentials at all; 401 when they are stale), `DELETE` logs out.
 pub(crate) async fn session(
     State(st): State<ApiState>,
     method: Method,
@@ -257,6 +258,15 @@ pub(crate) async fn session(
 ) -> Result<Response, ApiError> {
     match method {
         Method::GET => {
+            // Nobody logged in is an answer here, not an error: the page asks before it knows.
+            let anonymous =
+                session_cookie(&headers).is_none() && headers.get(header::AUTHORIZATION).is_none();
+            if anonymous {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &json!({"username": null, "site_name": st.ui.site_name}),
+                ));
+            }
             let who = authenticate(&st, &method, &headers).await?;
             let csrf = match session_cookie(&headers) {
                 Some(secret) => {
@@ -513,7 +523,7 @@ fn sse_for(who: &crate::domain::access::Principal, e: &Event) -> Option<SseEvent
                 .to_string(),
             ),
         ),
-        Event::Notified { users, .. } if users.iter().any(|u| *u == who.username) => {
+        Event::Notified { users, .. } if users.contains(&who.username) => {
             Some(SseEvent::default().event("notification").data("{}"))
         }
         _ => None,

@@ -114,7 +114,7 @@ export async function seed(base, adminPassword, { hours = 24, stepMinutes = 30 }
   const c = (m, p, b) => call(base, tok, m, p, b);
   const north = await c('POST', '/api/v1/users/organization/', { name: 'North Wireless' });
   const south = await c('POST', '/api/v1/users/organization/', { name: 'South Fibre' });
-  await c('POST', '/api/v1/users/user/', { username: 'alice', password: 'password-123', email: 'alice@example.net', organizations: [{ organization: north.id, role: 'admin' }] }).catch(() => null);
+  await c('POST', '/api/v1/users/user/', { username: 'alice', password: 'password-123', email: 'alice@example.net', organization_users: [{ organization: north.id, is_admin: true }] }).catch(() => null);
   const locs = [];
   for (const [org, name, lat, lng] of [
     [north, 'Hilltop tower', 45.4780, 9.2250],

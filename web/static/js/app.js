@@ -39,8 +39,11 @@ let eventsFailed = false;
 
 async function loadSession() {
   try {
-    ctx.session = await api('/api/v1/ui/session/');
-    setCsrf(ctx.session.csrf_token);
+    const s = await api('/api/v1/ui/session/');
+    // `username: null`: nobody is logged in (the server answers 200, so nothing is logged).
+    if (!s || !s.username) { ctx.session = null; return false; }
+    ctx.session = s;
+    setCsrf(s.csrf_token);
     return true;
   } catch {
     ctx.session = null;
@@ -296,7 +299,7 @@ async function route() {
   const query = new URLSearchParams(qs || '');
   bell.close();
   if (path === '/login') {
-    // No probe of the session here: for a visitor without one it would only log a 401.
+    // The login page needs no session; logging in replaces any.
     leave();
     renderLogin(query.get('next'));
     return;

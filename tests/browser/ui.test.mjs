@@ -1,0 +1,199 @@
+// The web UI in a real browser (Debian's Chromium driven by playwright-core), against a wispmon
+// started by tests/ui.rs: log in, dashboard and map, device list, a device that received the
+// shared fixtures, timeframes, CSV export, an alert threshold change, a notification arriving
+// live, logout. Screenshots of the main pages go to OUTDIR for people to look at.
+//
+// Usage: node ui.test.mjs BASE_URL ADMIN_PASSWORD OUTDIR. Exit status 0 only if every step
+// passed; each failure is printed with the step it happened in.
+
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { seed, call, sample } from './seed.mjs';
+
+const [base, adminPassword, outDir] = process.argv.slice(2);
+if (!base || !adminPassword || !outDir) {
+  console.error('usage: node ui.test.mjs BASE_URL ADMIN_PASSWORD OUTDIR');
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+const fixtureDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/fixtures/netjson');
+
+const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let step = 'start';
+const problems = [];
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+}
+
+const data = await seed(base, adminPassword, { hours: 24, stepMinutes: 60 });
+const gw = data.devices.find((d) => d.name === 'hilltop-gw');
+const quiet = data.devices.find((d) => d.name === 'townhall-ap');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: launchArgs,
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+const page = await context.newPage();
+const foreign = [];
+const consoleErrors = [];
+page.on('request', (r) => {
+  if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) foreign.push(r.url());
+});
+page.on('console', (m) => {
+  if (m.type() === 'error') consoleErrors.push(`[${step}] ${m.text()}`);
+});
+page.on('pageerror', (e) => consoleErrors.push(`[${step}] page error: ${e.message}`));
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage: true });
+}
+
+try {
+  step = 'login';
+  await page.goto(`${base}/`);
+  await page.waitForURL(/#\/login/);
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Unable to log in' }).waitFor();
+  await shot('01-login-refused');
+  // The refused login's 400 is the one error this test causes on purpose.
+  consoleErrors.length = 0;
+  await page.getByLabel('Password').fill(adminPassword);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL((u) => !u.hash.startsWith('#/login'));
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'wispmon_session');
+  check(session && session.httpOnly && session.sameSite === 'Strict', `session cookie flags: ${JSON.stringify(session)}`);
+
+  step = 'dashboard';
+  await page.locator('#status-pie a').first().waitFor();
+  await page.locator('#map .leaflet-container, #map.leaflet-container').first().waitFor();
+  await page.locator('#map .leaflet-marker-icon').first().waitFor();
+  // The offline basemap is drawn (no tile server is configured).
+  await page.locator('#map path.leaflet-interactive, #map svg path').first().waitFor({ state: 'attached' });
+  await page.locator('#dashboard-charts .uplot').first().waitFor();
+  check(await page.locator('#dashboard-charts .uplot').count() >= 2, 'the dashboard shows the WiFi clients and traffic charts');
+  await page.waitForTimeout(500);
+  await shot('02-dashboard');
+
+  step = 'device list';
+  await page.getByRole('link', { name: 'Devices', exact: true }).click();
+  await page.locator('#device-list').waitFor();
+  for (const d of data.devices) {
+    await page.locator('#device-list').getByRole('link', { name: d.name, exact: true }).waitFor();
+  }
+  await shot('03-devices');
+
+  step = 'device status';
+  await page.locator('#device-list').getByRole('link', { name: gw.name, exact: true }).click();
+  await page.waitForURL(new RegExp(`#/device/${gw.id}`));
+  await page.getByRole('heading', { name: gw.name }).first().waitFor();
+  // The snapshot of the fixture is rendered: one of its interfaces and its DHCP leases.
+  const doc = JSON.parse(readFileSync(path.join(fixtureDir, 'ap-two-radios.json'), 'utf8'));
+  const iface = doc.interfaces.find((i) => i.type === 'wireless') || doc.interfaces[0];
+  await page.getByText(iface.name, { exact: true }).first().waitFor();
+  await shot('04-device-status');
+
+  step = 'device charts';
+  await page.getByRole('tab', { name: 'Charts' }).click();
+  await page.locator('.chart .uplot').first().waitFor();
+  const charts1d = await page.locator('.chart .uplot').count();
+  check(charts1d >= 5, `expected the device's charts, found ${charts1d}`);
+  const reload = page.waitForResponse((r) => r.url().includes(`/api/v1/monitoring/device/${gw.id}/`) && r.url().includes('time=7d') && r.status() === 200);
+  await page.getByRole('button', { name: '7d', exact: true }).click();
+  await reload;
+  check(await page.getByRole('button', { name: '7d', exact: true }).getAttribute('aria-pressed') === 'true', '7d is the pressed timeframe');
+  await page.locator('.chart .uplot').first().waitFor();
+  await shot('05-device-charts-7d');
+  const downloadP = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export data' }).click();
+  const download = await downloadP;
+  check(download.suggestedFilename() === 'data.csv', `download name ${download.suggestedFilename()}`);
+  const csv = readFileSync(await download.path(), 'utf8');
+  const lines = csv.trim().split(/\r?\n/);
+  check(lines.length > 2 && lines[0].includes(','), `the CSV has a header and rows: ${lines.slice(0, 2)}`);
+  // The timeframe is remembered.
+  await page.reload();
+  await page.locator('.chart .uplot').first().waitFor();
+  check(await page.getByRole('button', { name: '7d', exact: true }).getAttribute('aria-pressed') === 'true', 'the timeframe choice survives a reload');
+
+  step = 'alert threshold';
+  await page.getByRole('tab', { name: 'Alerts & checks' }).click();
+  const form = page.locator('form.alert-form[data-metric="disk"]');
+  await form.waitFor();
+  await form.getByLabel('Threshold').fill('95');
+  const saved = page.waitForResponse((r) => r.url().includes('/alert-settings/') && r.request().method() !== 'GET');
+  await form.getByRole('button', { name: 'Save' }).click();
+  const savedR = await saved;
+  check(savedR.status() === 200, `saving the threshold answered ${savedR.status()}`);
+  await page.reload();
+  await page.locator('form.alert-form[data-metric="disk"]').waitFor();
+  const th = await page.locator('form.alert-form[data-metric="disk"]').getByLabel('Threshold').inputValue();
+  check(Number(th) === 95, `threshold after reload: ${th}`);
+  const diskMetric = (await call(base, data.token, 'GET', `/api/v1/monitoring/device/${gw.id}/metric/`))
+    .find((m) => m.key === 'disk' || m.name === 'Disk usage' || m.name === 'disk');
+  check(diskMetric, 'the disk metric is listed');
+  await shot('06-device-alerts');
+
+  step = 'notification arrives live';
+  await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await page.locator('#status-pie a').first().waitFor();
+  const bell = page.locator('.bell');
+  const before = Number((await bell.getAttribute('aria-label')).match(/(\d+) unread/)[1]);
+  // A router that was fine reports a nearly full disk: above the default 90 % threshold.
+  const ap = JSON.parse(readFileSync(path.join(fixtureDir, 'ap-two-radios.json'), 'utf8'));
+  await call(base, null, 'POST', `/api/v1/monitoring/device/${quiet.id}/?key=${quiet.key}`, sample(ap, 100, 99));
+  await page.waitForFunction((n) => {
+    const b = document.querySelector('.bell');
+    const m = b && b.getAttribute('aria-label').match(/(\d+) unread/);
+    return m && Number(m[1]) > n;
+  }, before, { timeout: 15000 });
+  check(await page.locator('.bell-count').isVisible(), 'the bell shows its count');
+  await shot('07-notification-arrived');
+  await bell.click();
+  await page.locator('.bell-list').getByText(quiet.name).first().waitFor();
+  await shot('08-bell-open');
+  await page.keyboard.press('Escape');
+
+  step = 'notifications page';
+  await page.getByRole('link', { name: 'Notifications', exact: true }).click();
+  await page.locator('main').getByText(quiet.name).first().waitFor();
+  await shot('09-notifications');
+
+  step = 'phone';
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await page.locator('#map .leaflet-marker-icon').first().waitFor();
+  await shot('10-dashboard-phone');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `the dashboard overflows a phone screen by ${overflow}px`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  step = 'logout';
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL(/#\/login/);
+  const errorsBefore = consoleErrors.length;
+  const r = await page.evaluate(async () => (await fetch('/api/v1/monitoring/device/')).status);
+  check(r === 401, `after logout the API answers ${r}`);
+  // That 401 was asked for.
+  consoleErrors.length = errorsBefore;
+
+  step = 'no outside requests, no console errors';
+  check(foreign.length === 0, `requests outside wispmon: ${foreign.join(', ')}`);
+  check(consoleErrors.length === 0, `console errors:\n${consoleErrors.join('\n')}`);
+} catch (e) {
+  problems.push(`step "${step}": ${e.message}`);
+  try { await shot(`failed-${step.replace(/\W+/g, '-')}`); } catch { /* browser gone */ }
+}
+await browser.close();
+if (problems.length) {
+  console.error(problems.join('\n'));
+  if (consoleErrors.length) console.error(`console errors:\n${consoleErrors.join('\n')}`);
+  process.exit(1);
+}
+console.log(`ui: every step passed; screenshots in ${outDir}`);
