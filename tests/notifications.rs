@@ -278,7 +278,7 @@ fn alerts_arrive_by_e_mail_over_starttls_and_by_webhook_over_https() {
         ),
         "{text}"
     );
-    assert!(text.contains(&format!("https://nms.example.net/devices/{id}/")));
+    assert!(text.contains(&format!("https://nms.example.net/#/device/{id}")));
     let html = &parts
         .iter()
         .find(|(t, _)| t.starts_with("text/html"))
@@ -286,7 +286,7 @@ fn alerts_arrive_by_e_mail_over_starttls_and_by_webhook_over_https() {
         .1;
     assert!(
         html.contains(&format!(
-            "<a href=\"https://nms.example.net/devices/{id}/\">ap-lobby-01</a>"
+            "<a href=\"https://nms.example.net/#/device/{id}\">ap-lobby-01</a>"
         )),
         "{html}"
     );

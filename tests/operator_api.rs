@@ -568,3 +568,108 @@ fn new_devices_get_their_checks_and_admins_edit_them() {
     assert_eq!(call("DELETE", &ping_url, Some(&admin), None).0, 204);
     assert_eq!(call("GET", &ping_url, Some(&admin), None).0, 404);
 }
+
+#[test]
+fn organization_administrators_manage_their_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(&dir.path().join("data"));
+    let (org, other) = tenants(&s, &admin);
+    let alice = token(&s, "alice", "password-123");
+    let victor = token(&s, "victor", "password-123");
+    let users = s.url("/api/v1/users/user/");
+    let carol = |orgs: Value| json!({"username": "carol", "password": "password-456", "organization_users": orgs});
+    // Not in an organization alice does not administer, not a superuser, not by a viewer.
+    for (t, body) in [
+        (
+            &alice,
+            carol(json!([{"organization": other, "is_admin": false}])),
+        ),
+        (&alice, carol(json!([]))),
+        (
+            &victor,
+            carol(json!([{"organization": org, "is_admin": false}])),
+        ),
+    ] {
+        let (st, v) = call("POST", &users, Some(t), Some(&body));
+        assert_eq!(st, 403, "{v}");
+    }
+    let mut su = carol(json!([{"organization": org}]));
+    su["is_superuser"] = json!(true);
+    assert_eq!(call("POST", &users, Some(&alice), Some(&su)).0, 403);
+    let (st, v) = call(
+        "POST",
+        &users,
+        Some(&alice),
+        Some(&carol(json!([{"organization": org, "is_admin": false}]))),
+    );
+    assert_eq!(st, 201, "{v}");
+    let carol_url = s.url("/api/v1/users/user/carol/");
+    // Promoted within isp; other organizations are out of alice's reach.
+    let (st, v) = call(
+        "PATCH",
+        &carol_url,
+        Some(&alice),
+        Some(&json!({"organization_users": [{"organization": org, "is_admin": true}]})),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["organization_users"],
+        json!([{"organization": org, "is_admin": true}])
+    );
+    let (st, _) = call(
+        "PATCH",
+        &carol_url,
+        Some(&alice),
+        Some(&json!({"organization_users": [{"organization": other}]})),
+    );
+    assert_eq!(st, 403);
+    // Only superusers deactivate.
+    assert_eq!(
+        call(
+            "PATCH",
+            &carol_url,
+            Some(&alice),
+            Some(&json!({"is_active": false}))
+        )
+        .0,
+        403
+    );
+    // bob (other's admin) does not see carol; the superuser adds her to other as well.
+    assert_eq!(
+        call(
+            "GET",
+            &carol_url,
+            Some(&token(&s, "bob", "password-123")),
+            None
+        )
+        .0,
+        404
+    );
+    let (st, v) = call(
+        "PATCH",
+        &carol_url,
+        Some(&admin),
+        Some(&json!({"organization_users": [
+        {"organization": org, "is_admin": true}, {"organization": other, "is_admin": false}]})),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["organization_users"].as_array().unwrap().len(), 2);
+    // alice takes carol out of isp: her membership in other stays.
+    let (st, v) = call(
+        "PATCH",
+        &carol_url,
+        Some(&alice),
+        Some(&json!({"organization_users": []})),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["organization_users"], json!([]));
+    let (_, v) = call("GET", &carol_url, Some(&admin), None);
+    assert_eq!(
+        v["organization_users"],
+        json!([{"organization": other, "is_admin": false}])
+    );
+    // carol logs in as other's viewer.
+    let c = token(&s, "carol", "password-456");
+    let (_, orgs) = call("GET", &s.url("/api/v1/users/organization/"), Some(&c), None);
+    assert_eq!(orgs["count"], 1);
+}

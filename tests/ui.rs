@@ -477,3 +477,70 @@ fn the_web_ui_works_in_a_real_browser() {
     }
     eprintln!("browser test screenshots: {}", out_dir.display());
 }
+
+#[test]
+fn the_device_list_filters_by_statuses_search_and_problematic_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(dir.path());
+    let (org, other) = tenants(&s, &admin);
+    let full = create_device(&s, &admin, &org, "tower-full", "02:00:00:00:03:01");
+    let fine = create_device(&s, &admin, &org, "tower-fine", "02:00:00:00:03:02");
+    create_device(&s, &admin, &other, "elsewhere-full", "02:00:00:00:03:03");
+    post_sample(
+        &s,
+        full["id"].as_str().unwrap(),
+        full["key"].as_str().unwrap(),
+        &sample(97),
+    );
+    post_sample(
+        &s,
+        fine["id"].as_str().unwrap(),
+        fine["key"].as_str().unwrap(),
+        &sample(20),
+    );
+    let names = |query: &str, token: &str| -> Vec<String> {
+        let (st, v) = call(
+            "GET",
+            &s.url(&format!("/api/v1/monitoring/device/?{query}")),
+            Some(token),
+            None,
+        );
+        assert_eq!(st, 200, "{query}: {v}");
+        let mut n: Vec<String> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names("monitoring__status=problem", &admin), ["tower-full"]);
+    assert_eq!(
+        names("monitoring__status=problem,critical", &admin),
+        ["tower-full"]
+    );
+    assert_eq!(
+        names("monitoring__status=ok,problem", &admin),
+        ["tower-fine", "tower-full"]
+    );
+    assert_eq!(names("search=TOWER", &admin), ["tower-fine", "tower-full"]);
+    assert_eq!(names("search=03:03", &admin), ["elsewhere-full"]);
+    assert_eq!(names("problematic_metric=disk", &admin), ["tower-full"]);
+    assert_eq!(
+        names("problematic_metric=Disk%20usage", &admin),
+        ["tower-full"]
+    );
+    assert!(names("problematic_metric=cpu", &admin).is_empty());
+    // A tenant's search never finds another organization's devices.
+    let bob = crate::operator_api::token(&s, "bob", "password-123");
+    assert!(names("search=tower", &bob).is_empty());
+    assert_eq!(names("search=full", &bob), ["elsewhere-full"]);
+    let (st, v) = call(
+        "GET",
+        &s.url("/api/v1/monitoring/device/?monitoring__status=ok,bad"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 400, "{v}");
+}

@@ -21,7 +21,10 @@ use axum::http::{HeaderMap, Uri};
 
 use super::ApiState;
 use super::operator::{device_json, device_json_for};
-use super::rest::{ApiError, Auth, authenticate, blocking, iso_time, json_response, paginate};
+use super::rest::{
+    ApiError, Auth, MAX_PAGE_SIZE, PAGE_SIZE, authenticate, blocking, iso_time, json_response,
+    paginate, paginate_map,
+};
 use crate::domain::AgentDevice;
 use crate::domain::ChartAccess;
 use crate::domain::charts::{self, ChartRequest};
@@ -182,14 +185,23 @@ pub(crate) async fn list_devices(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let status = match q.get("monitoring__status") {
+    // One status, or several separated by commas (the UI's "show issues": `problem,critical`).
+    let statuses = match q.get("monitoring__status").filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(HealthStatus::parse(s).ok_or_else(|| {
-            ApiError::field(
-                "monitoring__status",
-                &format!("Select a valid choice. {s} is not one of the available choices."),
-            )
-        })?),
+        Some(list) => Some(
+            list.split(',')
+                .map(|s| {
+                    HealthStatus::parse(s.trim()).ok_or_else(|| {
+                        ApiError::field(
+                            "monitoring__status",
+                            &format!(
+                                "Select a valid choice. {s} is not one of the available choices."
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
     };
     let org = match q.get("organization") {
         None => None,
@@ -201,24 +213,68 @@ pub(crate) async fn list_devices(
         })?),
     };
     let slug = q.get("organization_slug").cloned();
+    // Case-insensitive, in the name, MAC address, management and last IP.
+    let search = q
+        .get("search")
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    // Devices with this metric (key or name) unhealthy right now.
+    let problematic = q
+        .get("problematic_metric")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
     let w = who.clone();
     let domain = st.domain.clone();
-    let (devices, orgs) = blocking(move || {
+    let devices = blocking(move || {
         let orgs = domain.organizations(&who)?;
-        Ok((domain.devices(&who)?, orgs))
+        let slug_org = slug.map(|s| orgs.iter().find(|o| o.slug == s).map(|o| o.id));
+        let found = |hay: &str, needle: &str| hay.to_lowercase().contains(needle);
+        let mut devices: Vec<_> = domain
+            .devices(&who)?
+            .into_iter()
+            .filter(|d| statuses.as_ref().is_none_or(|s| s.contains(&d.status)))
+            .filter(|d| org.is_none_or(|o| d.organization == o))
+            .filter(|d| slug_org.is_none_or(|o| o == Some(d.organization)))
+            .filter(|d| {
+                search.as_deref().is_none_or(|n| {
+                    found(&d.name, n)
+                        || found(&d.mac_address, n)
+                        || d.management_ip.as_deref().is_some_and(|ip| found(ip, n))
+                        || d.last_ip.as_deref().is_some_and(|ip| found(ip, n))
+                })
+            })
+            .collect();
+        if let Some(metric) = problematic {
+            // Only devices that are not ok can have an unhealthy metric: look at those alone.
+            let mut kept = Vec::new();
+            for d in devices {
+                if matches!(d.status, HealthStatus::Ok | HealthStatus::Unknown) {
+                    continue;
+                }
+                let bad = domain
+                    .device_metrics(&who, d.id)?
+                    .iter()
+                    .any(|m| m.is_healthy == Some(false) && (m.key == metric || m.name == metric));
+                if bad {
+                    kept.push(d);
+                }
+            }
+            devices = kept;
+        }
+        Ok(devices)
     })
     .await?;
-    let slug_org = slug.map(|s| orgs.iter().find(|o| o.slug == s).map(|o| o.id));
-    let items = devices
-        .iter()
-        .filter(|d| status.is_none_or(|s| d.status == s))
-        .filter(|d| org.is_none_or(|o| d.organization == o))
-        .filter(|d| slug_org.is_none_or(|o| o == Some(d.organization)))
-        .map(|d| device_json_for(&w, d))
-        .collect();
     Ok(json_response(
         StatusCode::OK,
-        &paginate(items, &q, &headers, uri.path())?,
+        &paginate_map(
+            devices,
+            |d| device_json_for(&w, &d),
+            &q,
+            &headers,
+            uri.path(),
+            PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?,
     ))
 }
 

@@ -17,6 +17,7 @@ use super::rest::{
     ApiError, Auth, Fields, blocking, iso_time, json_object, json_response, method_not_allowed,
     paginate,
 };
+use crate::domain::DomainError;
 use crate::domain::access::{Principal, Role};
 use crate::domain::device::{Device, DeviceInput};
 use crate::domain::id::Id;
@@ -54,8 +55,9 @@ pub(crate) async fn obtain_token(
     }
 }
 
-/// `POST /api/v1/users/user/` (superusers): creates a user, optionally with
-/// `organization_users: [{"organization": pk, "is_admin": bool}]`.
+/// `POST /api/v1/users/user/`: creates a user, optionally with `organization_users:
+/// [{"organization": pk, "is_admin": bool}]`. Superusers create anyone; an organization's
+/// administrators create members of the organizations they administer.
 pub(crate) async fn create_user(
     State(st): State<ApiState>,
     Auth(who): Auth,
@@ -66,9 +68,24 @@ pub(crate) async fn create_user(
     let username = f.string("username")?.unwrap_or_default();
     let password = f.string("password")?.unwrap_or_default();
     let is_superuser = f.boolean("is_superuser")?.unwrap_or(false);
-    let mut memberships = Vec::new();
+    let memberships = organization_users(&m)?.unwrap_or_default();
+    let domain = st.domain.clone();
+    let u = blocking(move || {
+        domain.create_user(&who, &username, &password, is_superuser, &memberships)?;
+        domain.user(&who, &username)
+    })
+    .await?;
+    Ok(json_response(StatusCode::CREATED, &user_json(&u.0, &u.1)))
+}
+
+/// `organization_users: [{"organization": pk, "is_admin": bool}]` of a user body; `None` when
+/// absent.
+fn organization_users(
+    m: &serde_json::Map<String, Value>,
+) -> Result<Option<Vec<(Id, Role)>>, ApiError> {
     let ous = match m.get("organization_users") {
-        None | Some(Value::Null) => Vec::new(),
+        None => return Ok(None),
+        Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.clone(),
         Some(o @ Value::Object(_)) => vec![o.clone()],
         Some(_) => {
@@ -78,6 +95,7 @@ pub(crate) async fn create_user(
             ));
         }
     };
+    let mut memberships = Vec::new();
     for ou in &ous {
         let Value::Object(ou) = ou else {
             return Err(ApiError::field(
@@ -96,13 +114,7 @@ pub(crate) async fn create_user(
         };
         memberships.push((org, role));
     }
-    let domain = st.domain.clone();
-    let u = blocking(move || {
-        domain.create_user(&who, &username, &password, is_superuser, &memberships)?;
-        domain.user(&who, &username)
-    })
-    .await?;
-    Ok(json_response(StatusCode::CREATED, &user_json(&u.0, &u.1)))
+    Ok(Some(memberships))
 }
 
 fn user_json(u: &crate::domain::user::User, m: &[(Id, Role)]) -> Value {
@@ -136,7 +148,8 @@ pub(crate) async fn list_users(
 }
 
 /// `GET|PUT|PATCH|DELETE /api/v1/users/user/{username}/`: `password`, `is_active`,
-/// `is_superuser` (superusers; anyone may change their own password).
+/// `is_superuser` (superusers; anyone may change their own password) and `organization_users`
+/// (the roles in the organizations the caller administers; see `set_user_memberships`).
 pub(crate) async fn user(
     State(st): State<ApiState>,
     Auth(who): Auth,
@@ -156,15 +169,31 @@ pub(crate) async fn user(
             let password = f.string("password")?;
             let is_active = f.boolean("is_active")?;
             let is_superuser = f.boolean("is_superuser")?;
+            let roles = organization_users(&obj)?;
             let (u, m) = blocking(move || {
-                domain.update_user(
-                    &who,
-                    &username,
-                    password.as_deref(),
-                    is_active,
-                    is_superuser,
-                )?;
-                domain.user(&who, &username)
+                if password.is_some() || is_active.is_some() || is_superuser.is_some() {
+                    domain.update_user(
+                        &who,
+                        &username,
+                        password.as_deref(),
+                        is_active,
+                        is_superuser,
+                    )?;
+                }
+                if let Some(r) = &roles {
+                    domain.set_user_memberships(&who, &username, r)?;
+                }
+                // An administrator who took the user out of all their organizations no longer
+                // sees them: answer with what the user was left with, as far as visible.
+                match domain.user(&who, &username) {
+                    Err(DomainError::NotFound) if roles.is_some() => {
+                        let u = domain
+                            .user_record(&username)?
+                            .ok_or(DomainError::NotFound)?;
+                        Ok((u, Vec::new()))
+                    }
+                    other => other,
+                }
             })
             .await?;
             Ok(json_response(StatusCode::OK, &user_json(&u, &m)))

@@ -17,8 +17,8 @@ use crate::domain::DomainError;
 use crate::domain::access::Principal;
 
 /// Default and largest page sizes (openwisp-controller's list pagination).
-const PAGE_SIZE: usize = 10;
-const MAX_PAGE_SIZE: usize = 100;
+pub(crate) const PAGE_SIZE: usize = 10;
+pub(crate) const MAX_PAGE_SIZE: usize = 100;
 
 /// An error answer.
 #[derive(Debug)]
@@ -198,6 +198,20 @@ pub(crate) fn paginate_sized(
     default_size: usize,
     max_size: usize,
 ) -> Result<Value, ApiError> {
+    paginate_map(items, |v| v, query, headers, path, default_size, max_size)
+}
+
+/// [`paginate_sized`] over any items, turning only the page shown into JSON (a list of
+/// 10,000 devices costs one page of rendering, not 10,000).
+pub(crate) fn paginate_map<T>(
+    items: Vec<T>,
+    render: impl FnMut(T) -> Value,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    path: &str,
+    default_size: usize,
+    max_size: usize,
+) -> Result<Value, ApiError> {
     let page_size = match query.get("page_size") {
         None => default_size,
         Some(s) => s
@@ -242,6 +256,7 @@ pub(crate) fn paginate_sized(
         .into_iter()
         .skip((page - 1) * page_size)
         .take(page_size)
+        .map(render)
         .collect();
     Ok(json!({
         "count": count,

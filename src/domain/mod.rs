@@ -233,7 +233,12 @@ impl Domain {
         is_superuser: bool,
         memberships: &[(Id, access::Role)],
     ) -> Result<user::User, DomainError> {
-        if !who.is_superuser {
+        // Superusers create anyone; an organization's administrators create members of the
+        // organizations they administer (never superusers).
+        let admin_may = !is_superuser
+            && !memberships.is_empty()
+            && memberships.iter().all(|(o, _)| who.can_manage(*o));
+        if !who.is_superuser && !admin_may {
             return Err(DomainError::Forbidden);
         }
         // Every organization first, so a bad one leaves no half-made user behind.
@@ -313,6 +318,51 @@ impl Domain {
             access::revoke_tokens_of(&self.records, username)?;
         }
         Ok(u)
+    }
+
+    /// A user's record without any visibility check: only for answering the principal who just
+    /// changed that user (see `set_user_memberships`).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn user_record(&self, username: &str) -> Result<Option<user::User>, DomainError> {
+        user::get(&self.records, username)
+    }
+
+    /// Sets a user's roles in the organizations the principal administers (superusers: in all
+    /// of them): organizations listed get the role given, the others the principal administers
+    /// lose the user; memberships elsewhere stay as they are.
+    ///
+    /// # Errors
+    /// Unknown or invisible user, an organization the principal does not administer
+    /// (`Forbidden`) or that does not exist, storage failure.
+    pub fn set_user_memberships(
+        &self,
+        who: &Principal,
+        username: &str,
+        wanted: &[(Id, access::Role)],
+    ) -> Result<(), DomainError> {
+        let (_, current) = self.user(who, username)?;
+        for (o, _) in wanted {
+            if !who.can_manage(*o) {
+                return Err(DomainError::Forbidden);
+            }
+            if org::get(&self.records, *o)?.is_none() {
+                return Err(DomainError::Invalid {
+                    field: "organization",
+                    reason: format!("Invalid pk \"{o}\" - object does not exist."),
+                });
+            }
+        }
+        for (o, _) in &current {
+            if who.can_manage(*o) && !wanted.iter().any(|(w, _)| w == o) {
+                access::remove_membership(&self.records, username, *o)?;
+            }
+        }
+        for (o, role) in wanted {
+            access::set_membership(&self.records, username, *o, *role)?;
+        }
+        Ok(())
     }
 
     /// Deletes a user with their memberships and tokens (superusers; not oneself).

@@ -675,7 +675,8 @@ impl super::Domain {
         let target = dev.map_or_else(|| m.name.clone(), |d| d.name.clone());
         let link = dev.map_or_else(
             || format!("{}/", ns.base_url.trim_end_matches('/')),
-            |d| format!("{}/devices/{}/", ns.base_url.trim_end_matches('/'), d.id),
+            // The web UI's device page.
+            |d| format!("{}/#/device/{}", ns.base_url.trim_end_matches('/'), d.id),
         );
         let threshold = threshold_text(custom_threshold, rule.threshold);
         let ctx = Context {

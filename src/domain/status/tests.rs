@@ -253,7 +253,7 @@ fn notifications_reach_superusers_and_the_organizations_admins_with_upstreams_te
         n.subject,
         "[example.com] PROBLEM: ap-lobby-01 is not reachable"
     );
-    let link = format!("https://nms.example.com/devices/{}/", w.dev.id);
+    let link = format!("https://nms.example.com/#/device/{}", w.dev.id);
     assert_eq!(
         n.message,
         format!("The device [ap-lobby-01]({link}) is not reachable.")
@@ -429,7 +429,7 @@ fn passive_metrics_from_samples_move_health_and_historical_ones_do_not() {
     assert_eq!(
         n[0].message,
         format!(
-            "The device [ap-lobby-01](https://nms.example.com/devices/{}/) is experiencing a peak in CPU usage which has gone over 90%.",
+            "The device [ap-lobby-01](https://nms.example.com/#/device/{}) is experiencing a peak in CPU usage which has gone over 90%.",
             w.dev.id
         )
     );

@@ -190,8 +190,7 @@ async function users(el, ctx) {
     h('td', {}, yesNo(u.is_active)),
     h('td', { class: 'nowrap' }, when(u.date_joined))));
   const parts = [section(`Users (${num(list.length)})`, table(['Username', 'Roles', 'Active', 'Joined'], rows, 'No users.'))];
-  if (ctx.session.is_superuser) parts.push(newUser(ctx));
-  else parts.push(h('p', { class: 'muted' }, 'Only superusers create users and change roles.'));
+  if (managedOrgs(ctx).length) parts.push(newUser(ctx));
   replace(el, parts);
 }
 
@@ -199,7 +198,8 @@ function newUser(ctx) {
   const username = h('input', { required: true, maxlength: 150, pattern: '[\\w.@+\\-]+', autocomplete: 'off' });
   const password = h('input', { type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
   const superuser = h('input', { type: 'checkbox', id: uid('su') });
-  const roles = (ctx.session.organizations || []).map((o) => {
+  // Administrators create members of the organizations they administer.
+  const roles = managedOrgs(ctx).map((o) => {
     const sel = select([['', 'no access'], ['viewer', 'viewer'], ['admin', 'administrator']]);
     return { o, sel, el: field(o.name, sel) };
   });
@@ -216,7 +216,7 @@ function newUser(ctx) {
     });
   } },
     h('div', { class: 'row' }, field('Username', username, { hint: 'Letters, digits and @ . + - _' }), field('Password', password, { hint: 'At least 8 characters.' })),
-    h('div', { class: 'checkline' }, superuser, h('label', { for: superuser.id }, 'Superuser (sees and manages everything)')),
+    ctx.session.is_superuser ? h('div', { class: 'checkline' }, superuser, h('label', { for: superuser.id }, 'Superuser (sees and manages everything)')) : null,
     roles.length ? h('fieldset', {}, h('legend', {}, 'Organization roles'), h('div', { class: 'roles' }, roles.map((r) => r.el))) : null,
     h('div', { class: 'actions' }, submit)));
 }
@@ -228,7 +228,18 @@ async function user(el, ctx, username) {
   const active = h('input', { type: 'checkbox', id: uid('c'), checked: u.is_active, disabled: !su || self });
   const superuser = h('input', { type: 'checkbox', id: uid('c'), checked: u.is_superuser, disabled: !su || self });
   const password = h('input', { type: 'password', minlength: 8, autocomplete: 'new-password', disabled: !su && !self });
-  const submit = h('button', { type: 'submit', class: 'primary', disabled: !su && !self }, 'Save changes');
+  // Roles in the organizations the caller administers (superusers: all of them).
+  const managed = managedOrgs(ctx);
+  const roleOf = (id) => {
+    const m = u.organization_users.find((x) => x.organization === id);
+    return m ? (m.is_admin ? 'admin' : 'viewer') : '';
+  };
+  const roles = u.is_superuser ? [] : managed.map((o) => {
+    const sel = select([['', 'no access'], ['viewer', 'viewer'], ['admin', 'administrator']]);
+    sel.value = roleOf(o.id);
+    return { o, sel, el: field(o.name, sel) };
+  });
+  const submit = h('button', { type: 'submit', class: 'primary', disabled: !su && !self && !roles.length }, 'Save changes');
   const form = h('form', { class: 'form', onsubmit: (e) => {
     e.preventDefault();
     busy(submit, async () => {
@@ -236,6 +247,17 @@ async function user(el, ctx, username) {
       if (active.checked !== u.is_active) changes.is_active = active.checked;
       if (superuser.checked !== u.is_superuser) changes.is_superuser = superuser.checked;
       if (password.value) changes.password = password.value;
+      if (roles.some((r) => r.sel.value !== roleOf(r.o.id))) {
+        // Organizations the caller administers but left out are taken from the user.
+        changes.organization_users = roles.filter((r) => r.sel.value)
+          .map((r) => ({ organization: r.o.id, is_admin: r.sel.value === 'admin' }));
+        if (su) {
+          // A superuser manages every organization: keep the ones not shown in the form.
+          for (const m of u.organization_users) {
+            if (!roles.some((r) => r.o.id === m.organization)) changes.organization_users.push(m);
+          }
+        }
+      }
       if (!Object.keys(changes).length) { toast('Nothing to save.'); return; }
       Object.assign(u, await api(`${USERS}${encodeURIComponent(u.username)}/`, { method: 'PATCH', body: changes }));
       password.value = '';
@@ -244,7 +266,8 @@ async function user(el, ctx, username) {
   } },
     h('div', { class: 'checkline' }, active, h('label', { for: active.id }, 'Active (inactive users cannot log in; their API tokens are revoked)')),
     h('div', { class: 'checkline' }, superuser, h('label', { for: superuser.id }, 'Superuser')),
-    field('New password', password, { hint: 'Leave empty to keep the current one.' }),
+    roles.length ? h('fieldset', {}, h('legend', {}, 'Organization roles'), h('div', { class: 'roles' }, roles.map((r) => r.el))) : null,
+    su || self ? field('New password', password, { hint: 'Leave empty to keep the current one.' }) : null,
     h('div', { class: 'actions' }, submit,
       su && !self ? h('button', { type: 'button', class: 'danger', onclick: (e) => {
         if (!confirm(`Delete the user ${u.username}? Their memberships and API tokens go too.`)) return;
@@ -261,7 +284,6 @@ async function user(el, ctx, username) {
         h('div', {}, h('dt', {}, 'Joined'), h('dd', {}, when(u.date_joined))),
         h('div', {}, h('dt', {}, 'Roles'), h('dd', {}, u.is_superuser ? 'superuser'
           : (u.organization_users.map((m) => roleText(ctx, m)).join('; ') || 'no organization')))),
-      h('p', { class: 'muted small' }, 'Roles are set when the user is created; this server has no way yet to change them afterwards.'),
       form));
 }
 

@@ -54,51 +54,21 @@ function writeQuery(s) {
   return qs ? `/devices?${qs}` : '/devices';
 }
 
-/** Server-side filters shared by every request of one listing. */
+/** Server-side filters of one listing. */
 function filters(s) {
   return {
     organization: s.organization,
-    // Not (yet) understood by the server; see `unsupported` below.
     search: s.search,
     problematic_metric: s.metric,
+    // "Show issues" asks for both statuses at once.
+    monitoring__status: s.issues ? ISSUES.join(',') : s.status,
   };
 }
 
-/**
- * One page of the list. With several statuses (issues) the statuses are listed one after the
- * other, worst first, and the page is cut out of that sequence with at most two server pages
- * per status.
- */
+/** One page of the list: one request, whatever the filters. */
 async function fetchPage(s, signal) {
-  const statuses = s.issues ? ISSUES : [s.status];
-  if (statuses.length === 1) {
-    const r = await api(DEVICES, { query: { ...filters(s), monitoring__status: statuses[0], page: s.page, page_size: s.pageSize }, signal });
-    return { rows: r.results, count: r.count };
-  }
-  const counts = await Promise.all(statuses.map((st) => api(DEVICES, {
-    query: { ...filters(s), monitoring__status: st, page_size: 1 }, signal,
-  }).then((r) => r.count)));
-  const count = counts.reduce((a, b) => a + b, 0);
-  const rows = [];
-  let skip = (s.page - 1) * s.pageSize;
-  let need = s.pageSize;
-  for (let i = 0; i < statuses.length && need > 0; i += 1) {
-    const c = counts[i];
-    if (skip >= c) { skip -= c; continue; }
-    const first = Math.floor(skip / s.pageSize) + 1;
-    const last = Math.floor((Math.min(c, skip + need) - 1) / s.pageSize) + 1;
-    const got = [];
-    for (let p = first; p <= last; p += 1) {
-      const r = await api(DEVICES, { query: { ...filters(s), monitoring__status: statuses[i], page: p, page_size: s.pageSize }, signal });
-      got.push(...r.results);
-    }
-    const from = skip - (first - 1) * s.pageSize;
-    const part = got.slice(from, from + need);
-    rows.push(...part);
-    need -= part.length;
-    skip = 0;
-  }
-  return { rows, count };
+  const r = await api(DEVICES, { query: { ...filters(s), page: s.page, page_size: s.pageSize }, signal });
+  return { rows: r.results, count: r.count };
 }
 
 export function render(el, ctx, query) {
@@ -156,7 +126,6 @@ export function render(el, ctx, query) {
 
   // ---- table --------------------------------------------------------------------------------
   const summary = h('p', { class: 'list-status', role: 'status', 'aria-live': 'polite' }, 'Loading…');
-  const notices = h('div', {});
   const liveMsg = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   const tbody = h('tbody', {});
   const wrap = h('div', { class: 'table-wrap', 'aria-busy': 'true' },
@@ -172,7 +141,7 @@ export function render(el, ctx, query) {
 
   replace(el,
     h('div', { class: 'page-head' }, h('h1', {}, 'Devices')),
-    filterBar, notices, summary, liveMsg, changed, wrap, pagerBox);
+    filterBar, summary, liveMsg, changed, wrap, pagerBox);
 
   // ---- rows ---------------------------------------------------------------------------------
   async function loadIssues(id) {
@@ -211,26 +180,6 @@ export function render(el, ctx, query) {
     return tr;
   }
 
-  /** Filters the server ignored (older server): say so rather than show a wrong list. */
-  function unsupported(rows) {
-    const out = [];
-    const term = state.search.toLowerCase();
-    if (term && rows.some((d) => ![d.name, d.mac_address, d.management_ip, d.last_ip]
-      .some((v) => typeof v === 'string' && v.toLowerCase().includes(term)))) {
-      out.push('Search');
-    }
-    return out;
-  }
-
-  async function checkMetricFilter() {
-    if (!state.metric) return;
-    const ignored = [...rowsById.values()].some((r) => !ISSUES.includes(r.status) || (r.unhealthy && !r.unhealthy.includes(state.metric)));
-    if (ignored) {
-      notices.append(h('p', { class: 'notice' },
-        'This server does not filter by problematic metric yet: the list below is not narrowed by it.'));
-    }
-  }
-
   async function load() {
     if (ctl) ctl.abort();
     ctl = new AbortController();
@@ -259,11 +208,8 @@ export function render(el, ctx, query) {
         page: state.page, count: r.count, pageSize: state.pageSize, label: 'Device list pages',
         onPage: (p) => go({ page: p }, false),
       }));
-      const ignored = unsupported(r.rows);
-      replace(notices, ignored.map((f) => h('p', { class: 'notice' },
-        `This server does not support the "${f}" filter yet: the list below is not narrowed by it.`)));
       const problems = r.rows.filter((d) => ISSUES.includes(d.monitoring?.status)).map((d) => d.id);
-      pool(problems, 6, loadIssues).then(() => { if (alive) checkMetricFilter(); });
+      pool(problems, 6, loadIssues);
     } catch (x) {
       if (isAbort(x) || !alive) return;
       rowsById.clear();
