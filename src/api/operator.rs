@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::rest::{
-    ApiError, Auth, Fields, blocking, iso_time, json_object, json_response, method_not_allowed,
-    paginate,
+    ApiError, Auth, Fields, MAX_PAGE_SIZE, PAGE_SIZE, blocking, iso_time, json_object,
+    json_response, method_not_allowed, paginate, paginate_map,
 };
 use crate::domain::DomainError;
 use crate::domain::access::{Principal, Role};
@@ -395,14 +395,21 @@ pub(crate) async fn devices(
     };
     let w = who.clone();
     let list = blocking(move || domain.devices(&who)).await?;
-    let items = list
-        .iter()
+    let items: Vec<Device> = list
+        .into_iter()
         .filter(|d| org_filter.is_none_or(|o| d.organization == o))
-        .map(|d| device_json_for(&w, d))
         .collect();
     Ok(json_response(
         StatusCode::OK,
-        &paginate(items, &q, &headers, uri.path())?,
+        &paginate_map(
+            items,
+            |d| device_json_for(&w, &d),
+            &q,
+            &headers,
+            uri.path(),
+            PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?,
     ))
 }
 

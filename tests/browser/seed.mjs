@@ -1,6 +1,6 @@
 // Fills a fresh wispmon with what the UI shows: two organizations, users, locations (one with
 // a floor plan), devices on loopback management addresses, and a day of metrics posted the
-// way routers post them (the ../shared fixtures, with counters that grow), backlog included.
+// way routers post them (tests/fixtures/netjson, with counters that grow), backlog included.
 //
 // Usage: node seed.mjs http://127.0.0.1:PORT ADMIN_PASSWORD  (prints a JSON summary)
 // Also imported by ui.test.mjs.
@@ -11,15 +11,11 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const fixtures = path.resolve(here, '../../../shared/fixtures/netjson');
-const fallback = path.resolve(here, '../support/spec_example.json');
+// The project's copy of the shared device fixtures.
+const fixtures = path.resolve(here, '../fixtures/netjson');
 
-function fixture(name) {
-  try {
-    return JSON.parse(readFileSync(path.join(fixtures, name), 'utf8'));
-  } catch {
-    return JSON.parse(readFileSync(fallback, 'utf8'));
-  }
+export function fixture(name) {
+  return JSON.parse(readFileSync(path.join(fixtures, name), 'utf8'));
 }
 
 export async function call(base, token, method, p, body, extraHeaders = {}) {

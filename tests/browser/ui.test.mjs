@@ -1,6 +1,6 @@
 // The web UI in a real browser (Debian's Chromium driven by playwright-core), against a wispmon
 // started by tests/ui.rs: log in, dashboard and map, device list, a device that received the
-// shared fixtures, timeframes, CSV export, an alert threshold change, a notification arriving
+// fixtures of tests/fixtures/netjson, timeframes, CSV export, an alert threshold change, a notification arriving
 // live, logout. Screenshots of the main pages go to OUTDIR for people to look at.
 //
 // Usage: node ui.test.mjs BASE_URL ADMIN_PASSWORD OUTDIR. Exit status 0 only if every step
@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { seed, call, sample } from './seed.mjs';
+import { seed, call, sample, fixture } from './seed.mjs';
 
 const [base, adminPassword, outDir] = process.argv.slice(2);
 if (!base || !adminPassword || !outDir) {
@@ -17,7 +17,6 @@ if (!base || !adminPassword || !outDir) {
   process.exit(2);
 }
 mkdirSync(outDir, { recursive: true });
-const fixtureDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/fixtures/netjson');
 
 const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -94,7 +93,7 @@ try {
   await page.waitForURL(new RegExp(`#/device/${gw.id}`));
   await page.getByRole('heading', { name: gw.name }).first().waitFor();
   // The snapshot of the fixture is rendered: one of its interfaces and its DHCP leases.
-  const doc = JSON.parse(readFileSync(path.join(fixtureDir, 'ap-two-radios.json'), 'utf8'));
+  const doc = fixture('ap-two-radios.json');
   const iface = doc.interfaces.find((i) => i.type === 'wireless') || doc.interfaces[0];
   await page.getByText(iface.name, { exact: true }).first().waitFor();
   await shot('04-device-status');
@@ -146,7 +145,7 @@ try {
   const bell = page.locator('.bell');
   const before = Number((await bell.getAttribute('aria-label')).match(/(\d+) unread/)[1]);
   // A router that was fine reports a nearly full disk: above the default 90 % threshold.
-  const ap = JSON.parse(readFileSync(path.join(fixtureDir, 'ap-two-radios.json'), 'utf8'));
+  const ap = fixture('ap-two-radios.json');
   await call(base, null, 'POST', `/api/v1/monitoring/device/${quiet.id}/?key=${quiet.key}`, sample(ap, 100, 99));
   await page.waitForFunction((n) => {
     const b = document.querySelector('.bell');
