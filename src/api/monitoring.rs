@@ -22,8 +22,7 @@ use axum::http::{HeaderMap, Uri};
 use super::ApiState;
 use super::operator::{device_json, device_json_for};
 use super::rest::{
-    ApiError, Auth, MAX_PAGE_SIZE, PAGE_SIZE, authenticate, blocking, iso_time, json_response,
-    paginate, paginate_map,
+    ApiError, Auth, authenticate, blocking, iso_time, json_response, paginate, paginate_with,
 };
 use crate::domain::AgentDevice;
 use crate::domain::ChartAccess;
@@ -266,14 +265,12 @@ pub(crate) async fn list_devices(
     .await?;
     Ok(json_response(
         StatusCode::OK,
-        &paginate_map(
+        &paginate_with(
             devices,
             |d| device_json_for(&w, &d),
             &q,
             &headers,
             uri.path(),
-            PAGE_SIZE,
-            MAX_PAGE_SIZE,
         )?,
     ))
 }
@@ -327,12 +324,7 @@ pub(crate) async fn get_device_charts(
     };
     let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
     let non_empty = |k: &str| q.get(k).is_some_and(|v| !v.is_empty());
-    let req = ChartRequest {
-        time: q.get("time").cloned(),
-        start: q.get("start").cloned(),
-        end: q.get("end").cloned(),
-        timezone: q.get("timezone").cloned(),
-    };
+    let req = chart_request(&q);
     let (want_csv, want_status) = (non_empty("csv"), non_empty("status"));
     let domain = st.domain.clone();
     let page =
@@ -386,12 +378,7 @@ pub(crate) async fn dashboard(
         list("location_id"),
         list("floorplan_id"),
     );
-    let req = ChartRequest {
-        time: q.get("time").cloned(),
-        start: q.get("start").cloned(),
-        end: q.get("end").cloned(),
-        timezone: q.get("timezone").cloned(),
-    };
+    let req = chart_request(&q);
     let want_csv = q.get("csv").is_some_and(|v| !v.is_empty());
     let domain = st.domain.clone();
     let d = blocking(move || domain.dashboard(&who, &req, &slugs, &locations, &floorplans)).await?;
@@ -416,6 +403,16 @@ pub(crate) async fn dashboard(
     Ok(json_response(StatusCode::OK, &body))
 }
 
+/// The chart window of a request's `time`, `start`, `end` and `timezone`.
+fn chart_request(q: &HashMap<String, String>) -> ChartRequest {
+    ChartRequest {
+        time: q.get("time").cloned(),
+        start: q.get("start").cloned(),
+        end: q.get("end").cloned(),
+        timezone: q.get("timezone").cloned(),
+    }
+}
+
 /// `GET /api/v1/monitoring/device/{pk}/ping-latency/`: the latency distribution of the
 /// device's ping replies over `time` (or `start`/`end`), per chart bucket.
 pub(crate) async fn ping_latency(
@@ -425,12 +422,7 @@ pub(crate) async fn ping_latency(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = Id::parse(&pk).ok_or_else(ApiError::not_found)?;
-    let req = ChartRequest {
-        time: q.get("time").cloned(),
-        start: q.get("start").cloned(),
-        end: q.get("end").cloned(),
-        timezone: q.get("timezone").cloned(),
-    };
+    let req = chart_request(&q);
     let domain = st.domain.clone();
     let v = blocking(move || domain.ping_latency(&who, id, &req)).await?;
     Ok(json_response(StatusCode::OK, &v))

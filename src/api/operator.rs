@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::rest::{
-    ApiError, Auth, Fields, MAX_PAGE_SIZE, PAGE_SIZE, blocking, iso_time, json_object,
-    json_response, method_not_allowed, paginate, paginate_map,
+    ApiError, Auth, Fields, blocking, iso_time, json_object, json_response, method_not_allowed,
+    paginate, paginate_with,
 };
 use crate::domain::DomainError;
 use crate::domain::access::{Principal, Role};
@@ -401,15 +401,7 @@ pub(crate) async fn devices(
         .collect();
     Ok(json_response(
         StatusCode::OK,
-        &paginate_map(
-            items,
-            |d| device_json_for(&w, &d),
-            &q,
-            &headers,
-            uri.path(),
-            PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )?,
+        &paginate_with(items, |d| device_json_for(&w, &d), &q, &headers, uri.path())?,
     ))
 }
 

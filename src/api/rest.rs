@@ -17,8 +17,8 @@ use crate::domain::DomainError;
 use crate::domain::access::Principal;
 
 /// Default and largest page sizes (openwisp-controller's list pagination).
-pub(crate) const PAGE_SIZE: usize = 10;
-pub(crate) const MAX_PAGE_SIZE: usize = 100;
+const PAGE_SIZE: usize = 10;
+const MAX_PAGE_SIZE: usize = 100;
 
 /// An error answer.
 #[derive(Debug)]
@@ -199,6 +199,25 @@ pub(crate) fn paginate_sized(
     max_size: usize,
 ) -> Result<Value, ApiError> {
     paginate_map(items, |v| v, query, headers, path, default_size, max_size)
+}
+
+/// [`paginate`] over any items, turning only the page shown into JSON.
+pub(crate) fn paginate_with<T>(
+    items: Vec<T>,
+    render: impl FnMut(T) -> Value,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<Value, ApiError> {
+    paginate_map(
+        items,
+        render,
+        query,
+        headers,
+        path,
+        PAGE_SIZE,
+        MAX_PAGE_SIZE,
+    )
 }
 
 /// [`paginate_sized`] over any items, turning only the page shown into JSON (a list of
