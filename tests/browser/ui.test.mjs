@@ -47,6 +47,22 @@ page.on('console', (m) => {
 });
 page.on('pageerror', (e) => consoleErrors.push(`[${step}] page error: ${e.message}`));
 
+/** Controls on screen that have no accessible name (no label, aria-label, text or title). */
+async function unlabeled() {
+  return page.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+    .filter((e) => e.getClientRects().length > 0)
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+      && !e.getAttribute('aria-labelledby') && !e.title
+      && !((e.tagName === 'BUTTON' || e.tagName === 'A') && e.textContent.trim())
+      && !(e.tagName === 'A' && e.querySelector('img[alt]:not([alt=""])')))
+    .map((e) => e.outerHTML.slice(0, 160)));
+}
+
+async function labelled(where) {
+  const bad = await unlabeled();
+  check(bad.length === 0, `controls without a name on ${where}:\n${bad.join('\n')}`);
+}
+
 async function shot(name) {
   await page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage: true });
 }
@@ -62,8 +78,12 @@ try {
   await shot('01-login-refused');
   // The refused login's 400 is the one error this test causes on purpose.
   consoleErrors.length = 0;
-  await page.getByLabel('Password').fill(adminPassword);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await labelled('the login page');
+  // By keyboard alone: the password field, then Enter.
+  await page.getByLabel('Password').focus();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.type(adminPassword);
+  await page.keyboard.press('Enter');
   await page.waitForURL((u) => !u.hash.startsWith('#/login'));
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === 'wispmon_session');
@@ -78,6 +98,7 @@ try {
   // The WiFi clients and the traffic chart.
   await page.locator('#dashboard-charts .uplot').nth(1).waitFor();
   await page.waitForTimeout(500);
+  await labelled('the dashboard');
   await shot('02-dashboard');
 
   step = 'device list';
@@ -86,6 +107,7 @@ try {
   for (const d of data.devices) {
     await page.locator('#device-list').getByRole('link', { name: d.name, exact: true }).waitFor();
   }
+  await labelled('the device list');
   await shot('03-devices');
 
   step = 'device status';
@@ -96,6 +118,7 @@ try {
   const doc = fixture('ap-two-radios.json');
   const iface = doc.interfaces.find((i) => i.type === 'wireless') || doc.interfaces[0];
   await page.getByText(iface.name, { exact: true }).first().waitFor();
+  await labelled('the device status tab');
   await shot('04-device-status');
 
   step = 'device charts';
@@ -108,6 +131,7 @@ try {
   await reload;
   check(await page.getByRole('button', { name: '7d', exact: true }).getAttribute('aria-pressed') === 'true', '7d is the pressed timeframe');
   await page.locator('.chart .uplot').first().waitFor();
+  await labelled('the device charts tab');
   await shot('05-device-charts-7d');
   const downloadP = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export data' }).click();
@@ -137,6 +161,7 @@ try {
   const diskMetric = (await call(base, data.token, 'GET', `/api/v1/monitoring/device/${gw.id}/metric/`))
     .find((m) => m.key === 'disk' || m.name === 'Disk usage' || m.name === 'disk');
   check(diskMetric, 'the disk metric is listed');
+  await labelled('the alerts and checks tab');
   await shot('06-device-alerts');
 
   step = 'notification arrives live';
@@ -162,7 +187,12 @@ try {
   step = 'notifications page';
   await page.getByRole('link', { name: 'Notifications', exact: true }).click();
   await page.locator('main').getByText(quiet.name).first().waitFor();
+  await labelled('the notifications page');
   await shot('09-notifications');
+  await page.getByRole('link', { name: 'Administration', exact: true }).click();
+  await page.getByRole('heading').filter({ hasText: /Organizations/ }).first().waitFor();
+  await labelled('the administration page');
+  await shot('09b-administration');
 
   step = 'phone';
   await page.setViewportSize({ width: 390, height: 844 });
