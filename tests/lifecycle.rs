@@ -263,3 +263,30 @@ fn vacuum_refuses_a_running_server_and_works_once_it_stopped() {
     s.signal("TERM");
     assert!(s.wait_exit(Duration::from_secs(5)).unwrap().success());
 }
+
+#[test]
+fn under_systemd_it_notifies_ready_once_answering_and_stopping_at_sigterm() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let rx = UnixDatagram::bind(&sock_path).unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut s = TestServer::spawn(
+        &dir.path().join("d"),
+        &[],
+        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
+    );
+    let mut buf = [0u8; 256];
+    let n = rx.recv(&mut buf).expect("READY notice");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(msg.starts_with("READY=1\n"), "{msg}");
+    assert!(msg.contains(&s.addr), "{msg}");
+    // Ready means answering.
+    assert_eq!(get(&s.url("/healthz")).0, 200);
+
+    s.signal("TERM");
+    let n = rx.recv(&mut buf).expect("STOPPING notice");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    let status = s.wait_exit(Duration::from_secs(5)).expect("exit");
+    assert!(status.success(), "{}", s.stderr());
+}

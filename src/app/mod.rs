@@ -5,6 +5,7 @@
 //! unclean-shutdown marker. Each phase's duration is logged.
 
 pub mod logging;
+pub mod systemd;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -473,8 +474,14 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         let clock: SharedClock = Arc::new(SystemClock);
         let mut signals = ShutdownSignals::install()?;
         let running = start(config, admin_password, clock).await?;
+        // Ready means answering: the listener is bound and every component has started.
+        systemd::notify(&format!(
+            "READY=1\nSTATUS=listening on {}",
+            running.local_addr()
+        ));
         let signal = signals.recv().await;
         info!(signal, "shutting down");
+        systemd::notify("STOPPING=1");
         running.stop().await
     })?;
     // Blocking tasks still parked on the pool must not delay the exit.

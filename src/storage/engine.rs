@@ -45,7 +45,7 @@ use super::series::{
 use super::wal::{Replayed, Wal};
 use crate::time::SharedClock;
 
-const BLOCKS: &str = "ts_blocks";
+pub(crate) const BLOCKS: &str = "ts_blocks";
 /// Columns sealed per group: bounds the memory a seal needs beyond the head itself.
 const SEAL_GROUP_COLUMNS: usize = 2048;
 /// How long a writer waits for the head to make room before its write is refused.
@@ -1278,6 +1278,26 @@ impl Engine {
             rollups += v.len().saturating_sub(4 + block_len) as u64;
         }
         Ok((n, bytes, rollups))
+    }
+
+    /// Holds the engine still for a backup in two phases. `snapshot` runs with no commit, no
+    /// seal and no block rewrite in progress, and gets the log's cut: with the records it
+    /// copies then, that is the state a crash at this instant would leave. `blocks` runs
+    /// after commits resume (writes go on into the log and the head) but with seals and block
+    /// rewrites still held off, so the stored blocks and series it copies are those of the cut.
+    pub(crate) fn backup_phases<A, B>(
+        &self,
+        snapshot: impl FnOnce(Vec<(std::path::PathBuf, u64)>) -> Result<A, StorageError>,
+        blocks: impl FnOnce(A) -> Result<B, StorageError>,
+    ) -> Result<B, StorageError> {
+        let sh = &self.shared;
+        // The engine's lock order: commit, then seal.
+        let commit = sh.commit.lock();
+        let _seal = sh.seal_lock.lock();
+        let cut = sh.wal.cut()?;
+        let a = snapshot(cut)?;
+        drop(commit);
+        blocks(a)
     }
 
     /// Sizes for self-monitoring.

@@ -13,7 +13,9 @@ use std::fmt;
 use std::ops::Bound;
 use std::path::Path;
 
-use parking_lot::Mutex;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 
 use super::error::KvError;
 
@@ -45,6 +47,78 @@ pub(crate) trait Kv: Send + Sync + fmt::Debug {
     fn flush(&self) -> Result<(), KvError>;
     /// Bytes the backend occupies on disk (0 in memory).
     fn size_on_disk(&self) -> Result<u64, KvError>;
+    /// Names of the trees that exist.
+    fn tree_names(&self) -> Result<Vec<String>, KvError>;
+}
+
+/// A backend whose writes can be held still for a moment: every mutation runs under the
+/// gate's shared side, and [`Gated::hold`] takes the exclusive side, so a backup reads every
+/// tree as of one instant while reads go on.
+#[derive(Debug)]
+pub(crate) struct Gated {
+    inner: Arc<dyn Kv>,
+    gate: RwLock<()>,
+}
+
+impl Gated {
+    pub(crate) fn new(inner: Arc<dyn Kv>) -> Self {
+        Gated {
+            inner,
+            gate: RwLock::new(()),
+        }
+    }
+
+    /// Blocks every mutation until the guard drops. Callers must not write through this
+    /// backend while holding it.
+    pub(crate) fn hold(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write()
+    }
+}
+
+impl Kv for Gated {
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Bytes>, KvError> {
+        self.inner.get(tree, key)
+    }
+
+    fn insert(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), KvError> {
+        let _g = self.gate.read();
+        self.inner.insert(tree, key, value)
+    }
+
+    fn insert_if_absent(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<bool, KvError> {
+        let _g = self.gate.read();
+        self.inner.insert_if_absent(tree, key, value)
+    }
+
+    fn remove(&self, tree: &str, key: &[u8]) -> Result<(), KvError> {
+        let _g = self.gate.read();
+        self.inner.remove(tree, key)
+    }
+
+    fn apply(&self, tree: &str, batch: Vec<BatchOp>) -> Result<(), KvError> {
+        let _g = self.gate.read();
+        self.inner.apply(tree, batch)
+    }
+
+    fn range(
+        &self,
+        tree: &str,
+        range: (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<KvIter<'_>, KvError> {
+        self.inner.range(tree, range)
+    }
+
+    fn flush(&self) -> Result<(), KvError> {
+        self.inner.flush()
+    }
+
+    fn size_on_disk(&self) -> Result<u64, KvError> {
+        self.inner.size_on_disk()
+    }
+
+    fn tree_names(&self) -> Result<Vec<String>, KvError> {
+        self.inner.tree_names()
+    }
 }
 
 /// sled 0.34, on disk.
@@ -168,7 +242,20 @@ impl Kv for SledKv {
     fn size_on_disk(&self) -> Result<u64, KvError> {
         self.db.size_on_disk().map_err(sled_err)
     }
+
+    fn tree_names(&self) -> Result<Vec<String>, KvError> {
+        Ok(self
+            .db
+            .tree_names()
+            .into_iter()
+            .filter(|n| n.as_ref() != SLED_DEFAULT_TREE)
+            .map(|n| String::from_utf8_lossy(&n).into_owned())
+            .collect())
+    }
 }
+
+/// sled's unnamed default tree; wispmon keeps nothing there.
+const SLED_DEFAULT_TREE: &[u8] = b"__sled__default";
 
 /// Copies every tree of the sled database in `dir` into a fresh one and swaps it in, so the
 /// space of deleted and overwritten data is returned to the file system (sled reuses freed
@@ -312,6 +399,10 @@ impl Kv for MemKv {
 
     fn size_on_disk(&self) -> Result<u64, KvError> {
         Ok(0)
+    }
+
+    fn tree_names(&self) -> Result<Vec<String>, KvError> {
+        Ok(self.trees.lock().keys().cloned().collect())
     }
 }
 

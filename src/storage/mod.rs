@@ -24,6 +24,7 @@
 //! checksummed.
 #![warn(missing_docs)]
 
+mod backup;
 mod catalog;
 pub mod codec;
 mod column;
@@ -41,6 +42,7 @@ mod rollup;
 mod series;
 mod wal;
 
+pub use backup::BackupSummary;
 pub use catalog::{
     DatabaseInfo, FieldInfo, MeasurementInfo, RetentionPolicyInfo, ShardInfo,
     default_shard_duration,
@@ -71,13 +73,15 @@ use std::sync::Arc;
 
 use crate::config::StorageConfig;
 use crate::time::SharedClock;
-use kv::{Kv, MemKv, SledKv};
+use kv::{Gated, Kv, MemKv, SledKv};
 use meta::Marker;
 
 /// The open storage of one data directory.
 #[derive(Debug)]
 pub struct Storage {
     kv: Arc<dyn Kv>,
+    /// The same backend, for holding writes still during a backup.
+    gated: Arc<Gated>,
     engine: Arc<Engine>,
     marker: Option<Marker>,
     unclean: bool,
@@ -107,7 +111,11 @@ impl Storage {
     ) -> Result<Storage, StorageError> {
         create_private_dir(data_dir)?;
         kv::finish_interrupted_vacuum(&data_dir.join("db"))?;
-        let kv: Arc<dyn Kv> = Arc::new(SledKv::open(&data_dir.join("db"), cfg.cache_capacity.0)?);
+        let gated = Arc::new(Gated::new(Arc::new(SledKv::open(
+            &data_dir.join("db"),
+            cfg.cache_capacity.0,
+        )?)));
+        let kv: Arc<dyn Kv> = gated.clone();
         meta::check_format(kv.as_ref())?;
         kv.flush()?;
         let (marker, unclean) = Marker::create(data_dir)?;
@@ -130,6 +138,7 @@ impl Storage {
         )?);
         Ok(Storage {
             kv,
+            gated,
             engine,
             marker: Some(marker),
             unclean,
@@ -159,7 +168,8 @@ impl Storage {
 
     /// A storage that lives in memory only, for tests; the engine seals only when asked.
     pub fn in_memory(clock: SharedClock) -> Storage {
-        let kv: Arc<dyn Kv> = Arc::new(MemKv::default());
+        let gated = Arc::new(Gated::new(Arc::new(MemKv::default())));
+        let kv: Arc<dyn Kv> = gated.clone();
         let cfg = EngineConfig {
             background: false,
             ..EngineConfig::default()
@@ -175,6 +185,7 @@ impl Storage {
         .expect("invariant: an empty in-memory engine opens");
         Storage {
             kv,
+            gated,
             engine: Arc::new(engine),
             marker: None,
             unclean: false,
@@ -194,6 +205,30 @@ impl Storage {
     /// The record store.
     pub fn records(&self) -> Records {
         Records::new(self.kv.clone())
+    }
+
+    /// Streams a consistent backup of this (open, possibly busy) storage to `out`; see
+    /// `backup.rs` for what consistent means and the file layout. Writes pause only while the
+    /// record trees are copied; seals wait until the end.
+    ///
+    /// # Errors
+    /// Reading the database or the log failed, or `out` refused the bytes.
+    pub fn backup(&self, out: &mut dyn std::io::Write) -> Result<BackupSummary, StorageError> {
+        backup::write_backup(self.kv.as_ref(), || self.gated.hold(), &self.engine, out)
+    }
+
+    /// Restores a backup read from `input` into `data_dir`, which must not hold a database.
+    /// Nothing is left behind if the file is damaged or cut off.
+    ///
+    /// # Errors
+    /// The directory already holds a database, the file is not a complete wispmon backup of
+    /// this storage format, or writing failed.
+    pub fn restore(
+        input: &mut dyn std::io::Read,
+        data_dir: &Path,
+        cfg: &StorageConfig,
+    ) -> Result<BackupSummary, StorageError> {
+        backup::restore(input, data_dir, cfg)
     }
 
     /// Bytes the database occupies on disk.

@@ -346,6 +346,33 @@ impl Wal {
         }
     }
 
+    /// A cut of the log for a backup: each segment's file and how many of its bytes hold the
+    /// records appended so far. Callers hold off appends (the engine's commit lock) while
+    /// taking it, and removals (the seal lock) until they have read the bytes.
+    pub(crate) fn cut(&self) -> Result<Vec<(PathBuf, u64)>, StorageError> {
+        match self {
+            Wal::Memory(_) => Err(StorageError::Invalid(
+                "an in-memory log cannot be backed up".into(),
+            )),
+            Wal::File(f) => {
+                let inner = f.inner.lock();
+                let mut out = Vec::with_capacity(inner.segments.len());
+                for id in inner.segments.keys() {
+                    let path = segment_path(&f.dir, *id);
+                    let len = if *id == inner.current {
+                        inner.len
+                    } else {
+                        fs::metadata(&path)
+                            .map_err(|e| io_err("reading log segment size", &path, e))?
+                            .len()
+                    };
+                    out.push((path, len));
+                }
+                Ok(out)
+            }
+        }
+    }
+
     /// Bytes the log holds on disk.
     pub(crate) fn size(&self) -> u64 {
         match self {
