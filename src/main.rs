@@ -39,6 +39,48 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Backup { output } => {
+            wispmon::app::logging::init(config.log_level);
+            match wispmon::app::control::backup(&config, &output) {
+                Ok((from, s)) => {
+                    let from = match from {
+                        wispmon::app::control::BackupFrom::Running => "the running appliance",
+                        wispmon::app::control::BackupFrom::Stopped => "the stopped data directory",
+                    };
+                    println!(
+                        "wispmon: backed up {from} to {}: {} entries, {} bytes of log, {} bytes",
+                        output.display(),
+                        s.entries,
+                        s.log_bytes,
+                        s.file_bytes
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("wispmon: backup failed: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Restore { input } => {
+            wispmon::app::logging::init(config.log_level);
+            match wispmon::app::control::restore(&config, &input) {
+                Ok(s) => {
+                    println!(
+                        "wispmon: restored {} into {}: {} entries, {} bytes of log",
+                        input.display(),
+                        config.data_dir.display(),
+                        s.entries,
+                        s.log_bytes
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("wispmon: restore failed: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::RunChecks => {
             wispmon::app::logging::init(config.log_level);
             match wispmon::app::run_checks(&config) {

@@ -2,6 +2,7 @@
 #![allow(unreachable_pub)] // test helpers are shared between modules of one binary
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a test harness: panics are failures, and it waits on child processes from plain threads
 
+mod backup;
 mod checks;
 mod compat_select;
 mod compat_write;
@@ -18,6 +19,7 @@ mod maintenance;
 mod netjson_cases;
 mod notifications;
 mod operator_api;
+mod packaging;
 mod python_client;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;

@@ -4,6 +4,7 @@
 //! accepting HTTP and drain requests, stop the monitor's tasks, flush storage and remove the
 //! unclean-shutdown marker. Each phase's duration is logged.
 
+pub mod control;
 pub mod logging;
 pub mod systemd;
 
@@ -48,6 +49,7 @@ pub struct Running {
     http: JoinHandle<std::io::Result<()>>,
     monitor: Monitor,
     notifier: Notifier,
+    control: control::Control,
     storage: Storage,
     /// What the administrator bootstrap did on this start.
     pub admin: AdminBootstrap,
@@ -151,6 +153,15 @@ pub async fn start(
             return Err(e).with_context(|| format!("binding HTTP listener on {}", config.listen));
         }
     };
+    let control = match control::Control::start(&config.data_dir, storage.backup_source()) {
+        Ok(c) => c,
+        Err(e) => {
+            monitor.stop(MONITOR_DRAIN).await;
+            notifier.stop(MONITOR_DRAIN).await;
+            close_storage(storage).await?;
+            return Err(e);
+        }
+    };
     let (http_stop, stopped) = oneshot::channel::<()>();
     let ui = api::Ui::new(
         &domain,
@@ -179,6 +190,7 @@ pub async fn start(
         http,
         monitor,
         notifier,
+        control,
         storage,
         admin,
     })
@@ -247,6 +259,7 @@ impl Running {
     /// The HTTP server failed, or storage could not be flushed and closed.
     pub async fn stop(self) -> anyhow::Result<()> {
         let t = Instant::now();
+        self.control.stop();
         let _ = self.http_stop.send(());
         let mut http = self.http;
         match tokio::time::timeout(HTTP_DRAIN, &mut http).await {

@@ -55,7 +55,7 @@ impl Overrides {
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the appliance: storage, monitoring and the HTTP listener.
     Serve,
@@ -67,4 +67,19 @@ pub enum Command {
     /// Rewrite the database of a stopped appliance so the space of dropped and expired data
     /// goes back to the file system.
     Vacuum,
+    /// Write a consistent backup of the appliance's data to a file: from the running
+    /// appliance through its control socket (writes pause only for a moment), or from the
+    /// stopped data directory.
+    Backup {
+        /// The backup file to write (written beside it first, checked, then renamed).
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Restore a backup file into the data directory, which must hold no database (stop the
+    /// appliance and move the old directory away first).
+    Restore {
+        /// The backup file to read.
+        #[arg(long, short, value_name = "FILE")]
+        input: PathBuf,
+    },
 }

@@ -18,11 +18,6 @@
 //! ```
 //! A file without its end frame, or with any checksum failing, restores nothing.
 
-use std::io::{self, Read, Write};
-use std::ops::Bound;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use super::engine::BLOCKS;
 use super::error::StorageError;
 use super::kv::{BatchOp, Kv, SledKv};
@@ -30,6 +25,9 @@ use super::meta::FORMAT_VERSION;
 use super::record::Record;
 use super::series::SeriesRecord;
 use crate::config::StorageConfig;
+use std::io::{self, Read, Write};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8] = b"WISPMON-BACKUP\n";
 const BACKUP_FORMAT: u32 = 1;
@@ -171,10 +169,8 @@ pub(crate) fn write_backup<G>(
             Ok((w, summary))
         },
     )?;
-    w.body
-        .extend_from_slice(&summary.entries.to_le_bytes());
-    w.body
-        .extend_from_slice(&summary.log_bytes.to_le_bytes());
+    w.body.extend_from_slice(&summary.entries.to_le_bytes());
+    w.body.extend_from_slice(&summary.log_bytes.to_le_bytes());
     w.frame(KIND_END).map_err(write_err)?;
     w.out.flush().map_err(write_err)?;
     summary.file_bytes = w.bytes;
@@ -241,9 +237,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// A log segment's file name as the log writes it: 16 hex digits and `.wal`. Anything else
 /// (a path, `..`) is refused, so a crafted backup cannot write outside the log directory.
 fn valid_segment_name(name: &str) -> bool {
-    name.len() == 20
-        && name.ends_with(".wal")
-        && name[..16].bytes().all(|b| b.is_ascii_hexdigit())
+    name.len() == 20 && name.ends_with(".wal") && name[..16].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn take_u16(b: &mut &[u8]) -> Option<u16> {
@@ -330,6 +324,93 @@ fn restore_into(
     wal_dir: &Path,
     cfg: &StorageConfig,
 ) -> Result<BackupSummary, StorageError> {
+    std::fs::create_dir_all(wal_dir).map_err(|e| StorageError::File {
+        action: "creating log directory",
+        path: wal_dir.to_owned(),
+        source: e,
+    })?;
+    let kv = SledKv::open(db_dir, cfg.cache_capacity.0)?;
+    let mut pending: Option<(String, Vec<BatchOp>, usize)> = None;
+    let flush = |kv: &SledKv, p: &mut Option<(String, Vec<BatchOp>, usize)>| {
+        if let Some((tree, ops, _)) = p.take() {
+            kv.apply(&tree, ops)?;
+        }
+        Ok::<(), StorageError>(())
+    };
+    let mut log: Option<(String, std::fs::File)> = None;
+    let summary = read_frames(input, |frame| {
+        match frame {
+            Frame::Entry { tree, key, value } => {
+                if pending.as_ref().is_none_or(|(t, _, _)| t != tree) {
+                    flush(&kv, &mut pending)?;
+                    pending = Some((tree.to_owned(), Vec::new(), 0));
+                }
+                let full = pending.as_mut().is_some_and(|(_, ops, bytes)| {
+                    *bytes += key.len() + value.len();
+                    ops.push((key.to_vec(), Some(value.to_vec())));
+                    *bytes > RESTORE_BATCH_BYTES
+                });
+                if full {
+                    flush(&kv, &mut pending)?;
+                }
+            }
+            Frame::Log { segment, bytes } => {
+                if log.as_ref().is_none_or(|(n, _)| n != segment) {
+                    if let Some((_, f)) = log.take() {
+                        f.sync_all().map_err(read_err)?;
+                    }
+                    let path = wal_dir.join(segment);
+                    let f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .map_err(|e| StorageError::File {
+                            action: "writing restored log segment",
+                            path,
+                            source: e,
+                        })?;
+                    log = Some((segment.to_owned(), f));
+                }
+                if let Some((_, f)) = log.as_mut() {
+                    f.write_all(bytes).map_err(read_err)?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    flush(&kv, &mut pending)?;
+    if let Some((_, f)) = log.take() {
+        f.sync_all().map_err(read_err)?;
+    }
+    kv.flush()?;
+    super::meta::check_format(&kv)?;
+    Ok(summary)
+}
+
+/// One frame's content, as [`read_frames`] hands it over.
+enum Frame<'a> {
+    Entry {
+        tree: &'a str,
+        key: &'a [u8],
+        value: &'a [u8],
+    },
+    Log {
+        segment: &'a str,
+        bytes: &'a [u8],
+    },
+}
+
+/// Checks a backup from start to end frame without restoring it.
+pub(crate) fn verify(input: &mut dyn Read) -> Result<BackupSummary, StorageError> {
+    read_frames(input, |_| Ok(()))
+}
+
+/// Reads a backup's header and frames, checking every checksum and the end frame's counts,
+/// and hands each entry and log chunk to `on_frame`. Succeeds only at a matching end frame.
+fn read_frames(
+    input: &mut dyn Read,
+    mut on_frame: impl FnMut(Frame<'_>) -> Result<(), StorageError>,
+) -> Result<BackupSummary, StorageError> {
     let mut head = [0u8; 15 + 8];
     input.read_exact(&mut head).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -355,24 +436,10 @@ fn restore_into(
             supported: FORMAT_VERSION,
         });
     }
-    std::fs::create_dir_all(wal_dir).map_err(|e| StorageError::File {
-        action: "creating log directory",
-        path: wal_dir.to_owned(),
-        source: e,
-    })?;
-    let kv = Arc::new(SledKv::open(db_dir, cfg.cache_capacity.0)?);
     let mut summary = BackupSummary {
         file_bytes: head.len() as u64,
         ..BackupSummary::default()
     };
-    let mut pending: Option<(String, Vec<BatchOp>, usize)> = None;
-    let flush = |kv: &SledKv, p: &mut Option<(String, Vec<BatchOp>, usize)>| {
-        if let Some((tree, ops, _)) = p.take() {
-            kv.apply(&tree, ops)?;
-        }
-        Ok::<(), StorageError>(())
-    };
-    let mut log: Option<(String, std::fs::File)> = None;
     loop {
         let mut fh = [0u8; 5];
         input.read_exact(&mut fh).map_err(|e| {
@@ -413,56 +480,25 @@ fn restore_into(
                 let tree = take_u16(&mut b)
                     .and_then(|n| take_bytes(&mut b, n as usize))
                     .and_then(|t| std::str::from_utf8(t).ok())
-                    .ok_or_else(|| bad("damaged tree name"))?
-                    .to_owned();
+                    .ok_or_else(|| bad("damaged tree name"))?;
                 let key = take_u32(&mut b)
                     .and_then(|n| take_bytes(&mut b, n as usize))
-                    .ok_or_else(|| bad("damaged key"))?
-                    .to_vec();
-                let value = b.to_vec();
-                let same = pending.as_ref().is_some_and(|(t, _, _)| *t == tree);
-                if !same {
-                    flush(&kv, &mut pending)?;
-                    pending = Some((tree, Vec::new(), 0));
-                }
-                if let Some((_, ops, bytes)) = pending.as_mut() {
-                    *bytes += key.len() + value.len();
-                    ops.push((key, Some(value)));
-                    if *bytes > RESTORE_BATCH_BYTES {
-                        let t = pending.as_ref().map(|p| p.0.clone()).unwrap_or_default();
-                        flush(&kv, &mut pending)?;
-                        pending = Some((t, Vec::new(), 0));
-                    }
-                }
+                    .ok_or_else(|| bad("damaged key"))?;
+                on_frame(Frame::Entry {
+                    tree,
+                    key,
+                    value: b,
+                })?;
                 summary.entries += 1;
             }
             KIND_LOG => {
-                let name = take_u16(&mut b)
+                let segment = take_u16(&mut b)
                     .and_then(|n| take_bytes(&mut b, n as usize))
                     .and_then(|t| std::str::from_utf8(t).ok())
                     .filter(|n| valid_segment_name(n))
-                    .ok_or_else(|| bad("damaged log segment name"))?
-                    .to_owned();
-                if log.as_ref().is_none_or(|(n, _)| *n != name) {
-                    if let Some((_, f)) = log.take() {
-                        f.sync_all().map_err(read_err)?;
-                    }
-                    let path = wal_dir.join(&name);
-                    let f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                        .map_err(|e| StorageError::File {
-                            action: "writing restored log segment",
-                            path,
-                            source: e,
-                        })?;
-                    log = Some((name, f));
-                }
-                if let Some((_, f)) = log.as_mut() {
-                    f.write_all(b).map_err(read_err)?;
-                }
+                    .ok_or_else(|| bad("damaged log segment name"))?;
                 summary.log_bytes += b.len() as u64;
+                on_frame(Frame::Log { segment, bytes: b })?;
             }
             KIND_END => {
                 let entries = take_u64(&mut b).ok_or_else(|| bad("damaged end frame"))?;
@@ -474,12 +510,6 @@ fn restore_into(
                         summary.entries, summary.log_bytes
                     )));
                 }
-                flush(&kv, &mut pending)?;
-                if let Some((_, f)) = log.take() {
-                    f.sync_all().map_err(read_err)?;
-                }
-                kv.flush()?;
-                super::meta::check_format(kv.as_ref())?;
                 return Ok(summary);
             }
             other => return Err(bad(format!("unknown frame kind {other}"))),

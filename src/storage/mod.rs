@@ -214,7 +214,17 @@ impl Storage {
     /// # Errors
     /// Reading the database or the log failed, or `out` refused the bytes.
     pub fn backup(&self, out: &mut dyn std::io::Write) -> Result<BackupSummary, StorageError> {
-        backup::write_backup(self.kv.as_ref(), || self.gated.hold(), &self.engine, out)
+        self.backup_source().backup(out)
+    }
+
+    /// A handle that takes backups of this storage while it is open, for a task that does
+    /// not own it.
+    pub fn backup_source(&self) -> BackupSource {
+        BackupSource {
+            kv: self.kv.clone(),
+            gated: self.gated.clone(),
+            engine: self.engine.clone(),
+        }
     }
 
     /// Restores a backup read from `input` into `data_dir`, which must not hold a database.
@@ -229,6 +239,15 @@ impl Storage {
         cfg: &StorageConfig,
     ) -> Result<BackupSummary, StorageError> {
         backup::restore(input, data_dir, cfg)
+    }
+
+    /// Checks a backup file from start to end (every checksum, the end frame's counts)
+    /// without restoring it.
+    ///
+    /// # Errors
+    /// The file is not a complete, intact wispmon backup of this storage format.
+    pub fn verify_backup(input: &mut dyn std::io::Read) -> Result<BackupSummary, StorageError> {
+        backup::verify(input)
     }
 
     /// Bytes the database occupies on disk.
@@ -251,6 +270,24 @@ impl Storage {
             m.remove()?;
         }
         Ok(())
+    }
+}
+
+/// Takes backups of an open storage; see [`Storage::backup`].
+#[derive(Debug, Clone)]
+pub struct BackupSource {
+    kv: Arc<dyn Kv>,
+    gated: Arc<Gated>,
+    engine: Arc<Engine>,
+}
+
+impl BackupSource {
+    /// See [`Storage::backup`].
+    ///
+    /// # Errors
+    /// Reading the database or the log failed, or `out` refused the bytes.
+    pub fn backup(&self, out: &mut dyn std::io::Write) -> Result<BackupSummary, StorageError> {
+        backup::write_backup(self.kv.as_ref(), || self.gated.hold(), &self.engine, out)
     }
 }
 

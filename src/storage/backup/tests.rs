@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::*;
@@ -168,9 +169,20 @@ fn a_backup_taken_under_writes_and_seals_is_one_instant() {
         let v = values(&r);
         let n = notes(&r);
         let points = v.len() as u64;
-        assert_eq!(v, (0..points as i64).collect::<Vec<_>>(), "points are a prefix");
-        assert_eq!(n, (0..n.len() as u64).collect::<Vec<_>>(), "records are a prefix");
-        assert!(points >= before, "acknowledged before the backup began: {before}, got {points}");
+        assert_eq!(
+            v,
+            (0..points as i64).collect::<Vec<_>>(),
+            "points are a prefix"
+        );
+        assert_eq!(
+            n,
+            (0..n.len() as u64).collect::<Vec<_>>(),
+            "records are a prefix"
+        );
+        assert!(
+            points >= before,
+            "acknowledged before the backup began: {before}, got {points}"
+        );
         assert!(points <= total);
         assert!(
             n.len() as u64 == points || n.len() as u64 + 1 == points,
@@ -207,7 +219,10 @@ fn damaged_or_cut_off_files_restore_nothing() {
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x40;
     let e = restore(&flipped, "flipped");
-    assert!(e.contains("checksum") || e.contains("damaged") || e.contains("frame"), "{e}");
+    assert!(
+        e.contains("checksum") || e.contains("damaged") || e.contains("frame"),
+        "{e}"
+    );
     let e = restore(b"not a backup at all, just text", "text");
     assert!(e.contains("not a wispmon backup"), "{e}");
     let e = restore(b"", "empty");
@@ -233,4 +248,16 @@ fn damaged_or_cut_off_files_restore_nothing() {
     // An existing database is never overwritten.
     let e = Storage::restore(&mut buf.as_slice(), &dir.path().join("a"), &cfg()).unwrap_err();
     assert!(e.to_string().contains("already exists"), "{e}");
+}
+
+#[test]
+fn verify_accepts_a_whole_backup_and_refuses_a_cut_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(&dir.path().join("a"), &cfg(), clock()).unwrap();
+    s.engine().create_database("db").unwrap();
+    write(&s, t0(), 1);
+    let (buf, sum) = backup_bytes(&s);
+    s.close().unwrap();
+    assert_eq!(Storage::verify_backup(&mut buf.as_slice()).unwrap(), sum);
+    assert!(Storage::verify_backup(&mut &buf[..buf.len() - 1]).is_err());
 }
