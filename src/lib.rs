@@ -7,11 +7,12 @@
 //! L3  domain/     notify/     product rules and records · notification delivery
 //! L2  influxql/   lineproto/  InfluxQL engine · line protocol
 //! L1  storage/    net/        timeseries engine and record store on sled · ICMP pinger
-//! L0  time.rs     config/     timestamps and clock · configuration
+//! L0  time.rs     config/     timestamps and clock · configuration · telemetry.rs: self-monitoring counters
 //! ```
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod telemetry;
 pub mod time;
 
 pub mod net;

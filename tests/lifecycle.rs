@@ -290,3 +290,51 @@ fn under_systemd_it_notifies_ready_once_answering_and_stopping_at_sigterm() {
     let status = s.wait_exit(Duration::from_secs(5)).expect("exit");
     assert!(status.success(), "{}", s.stderr());
 }
+
+#[test]
+fn metrics_count_requests_by_route_points_and_engine_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(&dir.path().join("d"), &[], &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lp = format!("cpu,host=a v=1 {now}000000000\ncpu,host=b v=2 {now}000000000\n");
+    for _ in 0..3 {
+        let r = ureq::post(&s.url("/write?db=openwisp2"))
+            .send_string(&lp)
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    assert_eq!(get(&s.url("/api/v1/controller/device/0123/")).0, 401);
+    let (status, text) = get(&s.url("/metrics"));
+    assert_eq!(status, 200);
+    let value = |line_start: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .unwrap_or_else(|| panic!("no {line_start} in\n{text}"))
+            .rsplit_once(' ')
+            .unwrap()
+            .1
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        value("wispmon_http_requests_total{route=\"/write\",method=\"POST\",status=\"204\"}"),
+        3.0
+    );
+    // Route templates, never raw paths with ids.
+    assert!(
+        text.contains("route=\"/api/v1/controller/device/{pk}/\""),
+        "{text}"
+    );
+    assert!(!text.contains("0123"), "{text}");
+    assert_eq!(
+        value("wispmon_http_request_duration_seconds_count{route=\"/write\"}"),
+        3.0
+    );
+    assert!(value("wispmon_points_written_total") >= 6.0);
+    assert!(value("wispmon_engine_series") >= 2.0);
+    assert!(value("wispmon_engine_wal_bytes") > 0.0);
+    assert!(value("process_resident_memory_bytes") > 1e6);
+}

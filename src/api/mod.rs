@@ -36,6 +36,8 @@ use crate::time::SharedClock;
 pub mod paths {
     /// Liveness and readiness probe.
     pub const HEALTHZ: &str = "/healthz";
+    /// Self-monitoring in Prometheus' text format.
+    pub const METRICS: &str = "/metrics";
     /// InfluxDB 1.x ping.
     pub const PING: &str = "/ping";
     /// InfluxDB 1.x line-protocol write.
@@ -157,6 +159,7 @@ pub mod paths {
     #[cfg(test)]
     pub(crate) const ALL: &[&str] = &[
         HEALTHZ,
+        METRICS,
         PING,
         WRITE,
         QUERY,
@@ -353,8 +356,96 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::UI_EVENTS, get(ui::events))
         .route(paths::UI_TOKENS, get(ui::tokens).post(ui::tokens))
         .route(paths::UI_TOKEN, axum::routing::delete(ui::token))
+        .route(paths::METRICS, get(metrics))
+        // Counted per route template (never the raw path: ids would explode the label set).
+        .route_layer(axum::middleware::from_fn(count_request))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// Counts a routed request and times it to its response headers.
+async fn count_request(
+    path: axum::extract::MatchedPath,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    let t = crate::telemetry::global();
+    let route = path.as_str();
+    t.http_requests
+        .with(&[route, method.as_str(), res.status().as_str()])
+        .inc();
+    t.http_duration.with(&[route]).observe(started.elapsed());
+    res
+}
+
+/// `/metrics`: every counter, plus sizes read now from the engine and the process.
+async fn metrics(axum::extract::State(st): axum::extract::State<ApiState>) -> impl IntoResponse {
+    let engine = st.engine.clone();
+    let (stats, disk) =
+        tokio::task::spawn_blocking(move || (engine.stats(), engine.size_on_disk().unwrap_or(0)))
+            .await
+            .unwrap_or_default();
+    #[allow(clippy::cast_precision_loss)] // sizes and counts far below 2^53
+    let mut gauges = vec![
+        crate::telemetry::Gauge {
+            name: "wispmon_engine_series",
+            help: "Series in the timeseries index.",
+            value: stats.series as f64,
+        },
+        crate::telemetry::Gauge {
+            name: "wispmon_engine_head_bytes",
+            help: "Bytes of unsealed points held in memory.",
+            value: stats.head_bytes as f64,
+        },
+        crate::telemetry::Gauge {
+            name: "wispmon_engine_wal_bytes",
+            help: "Bytes of write-ahead log on disk.",
+            value: stats.wal_bytes as f64,
+        },
+        crate::telemetry::Gauge {
+            name: "wispmon_engine_disk_bytes",
+            help: "Bytes the database occupies on disk.",
+            value: disk as f64,
+        },
+    ];
+    gauges.extend(process_gauges());
+    (
+        StatusCode::OK,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::telemetry::global().render(&gauges),
+    )
+}
+
+/// Resident memory and open file descriptors of this process, from `/proc/self`.
+fn process_gauges() -> Vec<crate::telemetry::Gauge> {
+    let mut out = Vec::new();
+    // statm: sizes in pages; the second field is resident.
+    if let Some(rss_pages) = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+    {
+        #[allow(clippy::cast_precision_loss)]
+        out.push(crate::telemetry::Gauge {
+            name: "process_resident_memory_bytes",
+            help: "Resident memory size in bytes.",
+            value: (rss_pages * 4096) as f64,
+        });
+    }
+    if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+        #[allow(clippy::cast_precision_loss)]
+        out.push(crate::telemetry::Gauge {
+            name: "process_open_fds",
+            help: "Open file descriptors.",
+            value: rd.count() as f64,
+        });
+    }
+    out
 }
 
 /// Unknown paths answer as Go's HTTP server does, which InfluxDB clients have seen for years.

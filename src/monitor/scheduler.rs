@@ -85,6 +85,29 @@ fn offset(s: &ScheduledCheck, period: Duration) -> Duration {
 /// Runs one check: begins it through the domain (which may skip it), probes or computes,
 /// stores through the domain.
 pub async fn run_one(domain: &Domain, prober: &dyn Prober, s: &ScheduledCheck) -> RunResult {
+    let started = std::time::Instant::now();
+    let result = run_one_untimed(domain, prober, s).await;
+    let kind = s
+        .check_type
+        .class_path()
+        .rsplit('.')
+        .next()
+        .unwrap_or("check")
+        .to_ascii_lowercase();
+    let t = crate::telemetry::global();
+    let outcome = match &result {
+        RunResult::Stored => "stored",
+        RunResult::Skipped => "skipped",
+        RunResult::Failed(_) => "failed",
+    };
+    t.check_runs.with(&[&kind, outcome]).inc();
+    if !matches!(result, RunResult::Skipped) {
+        t.check_duration.with(&[&kind]).observe(started.elapsed());
+    }
+    result
+}
+
+async fn run_one_untimed(domain: &Domain, prober: &dyn Prober, s: &ScheduledCheck) -> RunResult {
     let (d, dev, id) = (domain.clone(), s.device, s.id);
     let run = match blocking(move || d.begin_check(dev, id)).await {
         Ok(Some(run)) => run,

@@ -87,6 +87,17 @@ async fn work_queue(domain: &Domain, channels: &Channels) -> usize {
             Channel::Email { .. } => "e-mail",
             Channel::Webhook { .. } => "webhook",
         };
+        crate::telemetry::global()
+            .notification_deliveries
+            .with(&[
+                kind,
+                if result.is_ok() {
+                    "delivered"
+                } else {
+                    "failed"
+                },
+            ])
+            .inc();
         let outcome = match &result {
             Ok(()) => {
                 tracing::info!(delivery = %id, kind, "notification delivered");

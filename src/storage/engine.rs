@@ -620,7 +620,24 @@ impl Engine {
     /// Unknown database or retention policy, or a backend failure (nothing of the batch is
     /// then acknowledged).
     pub fn write(&self, batch: WriteBatch) -> Result<WriteOutcome, StorageError> {
-        self.shared.write(batch)
+        let t = crate::telemetry::global();
+        let r = self.shared.write(batch);
+        match &r {
+            Ok(o) => {
+                t.points_written.add(o.written as u64);
+                t.points_rejected.add(o.rejected.len() as u64);
+            }
+            Err(_) => t.write_errors.inc(),
+        }
+        r
+    }
+
+    /// Bytes the database occupies on disk.
+    ///
+    /// # Errors
+    /// Backend failure.
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        Ok(self.shared.kv.size_on_disk()?)
     }
 
     /// Seals the head into blocks now.
