@@ -81,6 +81,57 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::ImportInflux {
+            url,
+            db,
+            username,
+            password,
+            dest,
+            dest_db,
+            dest_username,
+            dest_password,
+        } => {
+            use wispmon::app::import::{Endpoint, import};
+            let pair = |u: Option<String>, p: Option<String>| u.map(|u| (u, p.unwrap_or_default()));
+            let dest = dest.unwrap_or_else(|| {
+                // The listen address, reached over loopback when it is a wildcard.
+                let a = config.listen.0;
+                let ip = if a.ip().is_unspecified() {
+                    "127.0.0.1".to_owned()
+                } else if a.is_ipv6() {
+                    format!("[{}]", a.ip())
+                } else {
+                    a.ip().to_string()
+                };
+                format!("http://{ip}:{}", a.port())
+            });
+            let endpoints = Endpoint::parse(&url, pair(username, password)).and_then(|s| {
+                Ok((
+                    s,
+                    Endpoint::parse(&dest, pair(dest_username, dest_password))?,
+                ))
+            });
+            let dest_db = dest_db.unwrap_or_else(|| db.clone());
+            let result = endpoints.and_then(|(source, target)| {
+                import(&source, &db, &target, &dest_db, |rp, m, n| {
+                    println!("wispmon: copied {n} points of {rp}.{m}");
+                })
+            });
+            match result {
+                Ok(s) => {
+                    println!(
+                        "wispmon: imported {} points ({} measurement and policy pairs) from {url} {db} into {dest} {dest_db}",
+                        s.points(),
+                        s.copied.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("wispmon: import failed: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::RunChecks => {
             wispmon::app::logging::init(config.log_level);
             match wispmon::app::run_checks(&config) {

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::util::TestServer;
 
-struct Influxd {
+pub struct Influxd {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Drop for Influxd {
@@ -34,7 +34,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_influxd(dir: &Path) -> Option<Influxd> {
+pub fn start_influxd(dir: &Path) -> Option<Influxd> {
     let bin = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join("influxd"))

@@ -12,6 +12,7 @@ mod device_metrics;
 mod geo_api;
 #[path = "support/http_sink.rs"]
 mod http_sink;
+mod import;
 mod influx_write;
 mod lifecycle;
 mod maintenance;

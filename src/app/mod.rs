@@ -5,6 +5,7 @@
 //! unclean-shutdown marker. Each phase's duration is logged.
 
 pub mod control;
+pub mod import;
 pub mod logging;
 pub mod systemd;
 

@@ -82,4 +82,42 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         input: PathBuf,
     },
+    /// Copy every measurement of an InfluxDB 1.x database (an OpenWISP stack's) into the
+    /// running wispmon, with its retention policies.
+    ImportInflux {
+        /// The source InfluxDB, `http://host:port`.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// The source database.
+        #[arg(long, value_name = "NAME", default_value = "openwisp2")]
+        db: String,
+        /// The source's user name, if it has authentication on.
+        #[arg(long, env = "WISPMON_IMPORT_USERNAME", value_name = "USER")]
+        username: Option<String>,
+        /// The source's password (better given through the environment).
+        #[arg(
+            long,
+            env = "WISPMON_IMPORT_PASSWORD",
+            value_name = "PASSWORD",
+            hide_env_values = true
+        )]
+        password: Option<String>,
+        /// The destination wispmon (default: this configuration's listen address).
+        #[arg(long, value_name = "URL")]
+        dest: Option<String>,
+        /// The destination database (default: the source's name).
+        #[arg(long, value_name = "NAME")]
+        dest_db: Option<String>,
+        /// The destination's user name, when `[influx] auth_enabled` is on.
+        #[arg(long, env = "WISPMON_DEST_USERNAME", value_name = "USER")]
+        dest_username: Option<String>,
+        /// The destination's password.
+        #[arg(
+            long,
+            env = "WISPMON_DEST_PASSWORD",
+            value_name = "PASSWORD",
+            hide_env_values = true
+        )]
+        dest_password: Option<String>,
+    },
 }
