@@ -93,18 +93,7 @@ fn main() -> ExitCode {
         } => {
             use wispmon::app::import::{Endpoint, import};
             let pair = |u: Option<String>, p: Option<String>| u.map(|u| (u, p.unwrap_or_default()));
-            let dest = dest.unwrap_or_else(|| {
-                // The listen address, reached over loopback when it is a wildcard.
-                let a = config.listen.0;
-                let ip = if a.ip().is_unspecified() {
-                    "127.0.0.1".to_owned()
-                } else if a.is_ipv6() {
-                    format!("[{}]", a.ip())
-                } else {
-                    a.ip().to_string()
-                };
-                format!("http://{ip}:{}", a.port())
-            });
+            let dest = dest.unwrap_or_else(|| wispmon::app::import::local_url(&config));
             let endpoints = Endpoint::parse(&url, pair(username, password)).and_then(|s| {
                 Ok((
                     s,

@@ -145,16 +145,7 @@ pub struct Telemetry {
 /// The process's metrics.
 pub fn global() -> &'static Telemetry {
     static T: OnceLock<Telemetry> = OnceLock::new();
-    T.get_or_init(|| Telemetry {
-        http_requests: Family::new(&["route", "method", "status"]),
-        http_duration: Family::new(&["route"]),
-        points_written: Counter::default(),
-        points_rejected: Counter::default(),
-        write_errors: Counter::default(),
-        check_runs: Family::new(&["check", "result"]),
-        check_duration: Family::new(&["check"]),
-        notification_deliveries: Family::new(&["channel", "result"]),
-    })
+    T.get_or_init(Telemetry::new)
 }
 
 /// A value read at scrape time (sizes, memory), rendered as a gauge.
@@ -207,6 +198,19 @@ fn num(v: f64) -> String {
 }
 
 impl Telemetry {
+    fn new() -> Self {
+        Telemetry {
+            http_requests: Family::new(&["route", "method", "status"]),
+            http_duration: Family::new(&["route"]),
+            points_written: Counter::default(),
+            points_rejected: Counter::default(),
+            write_errors: Counter::default(),
+            check_runs: Family::new(&["check", "result"]),
+            check_duration: Family::new(&["check"]),
+            notification_deliveries: Family::new(&["channel", "result"]),
+        }
+    }
+
     /// Renders every metric, then `gauges`, in Prometheus' text exposition format 0.0.4.
     pub fn render(&self, gauges: &[Gauge]) -> String {
         let mut out = String::with_capacity(16 << 10);
@@ -315,16 +319,7 @@ mod tests {
     use super::*;
 
     fn fresh() -> Telemetry {
-        Telemetry {
-            http_requests: Family::new(&["route", "method", "status"]),
-            http_duration: Family::new(&["route"]),
-            points_written: Counter::default(),
-            points_rejected: Counter::default(),
-            write_errors: Counter::default(),
-            check_runs: Family::new(&["check", "result"]),
-            check_duration: Family::new(&["check"]),
-            notification_deliveries: Family::new(&["channel", "result"]),
-        }
+        Telemetry::new()
     }
 
     #[test]

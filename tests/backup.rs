@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::operator_api::{ADMIN_PASSWORD, call, create_device, create_org, server, token};
-use crate::util::{TestServer, run};
+use crate::util::{TestServer, run, succeeded};
 
 fn write_lp(url: &str, body: &str) -> u16 {
     let r = ureq::post(url).send_string(body);
@@ -90,12 +90,7 @@ fn an_online_backup_of_a_busy_appliance_restores_everything_acknowledged_before_
         &[],
         None,
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("backed up the running appliance"),
         "{stdout}"
@@ -122,11 +117,7 @@ fn an_online_backup_of_a_busy_appliance_restores_everything_acknowledged_before_
         &[],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let r = TestServer::spawn(&restored, &[], &[]);
     assert!(
         !r.stdout.iter().any(|l| l.contains("password")),
@@ -184,12 +175,7 @@ fn an_online_backup_of_a_busy_appliance_restores_everything_acknowledged_before_
         &[],
         None,
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("backed up the stopped data directory"),
         "{stdout}"

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::compat_write::start_influxd;
-use crate::util::{TestServer, run};
+use crate::util::{TestServer, run, succeeded};
 
 fn query(base: &str, db: &str, q: &str) -> Value {
     let url = format!("{base}/query?db={db}&epoch=ns");
@@ -91,12 +91,7 @@ fn an_openwisp_influxdb_is_copied_whole() {
         &[],
         None,
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(stdout.contains("imported 13202 points"), "{stdout}");
 
     for (db_rp, m) in [

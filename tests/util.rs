@@ -148,3 +148,14 @@ pub fn run(args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> std::proc
     }
     cmd.output().unwrap()
 }
+
+/// The stdout of a finished run, asserting it succeeded (both streams in the failure message).
+pub fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

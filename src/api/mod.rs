@@ -16,6 +16,7 @@ mod rest;
 mod silence;
 mod ui;
 
+pub use rest::encode as percent_encode;
 pub use ui::Ui;
 
 use std::future::Future;
@@ -425,16 +426,23 @@ async fn metrics(axum::extract::State(st): axum::extract::State<ApiState>) -> im
 /// Resident memory and open file descriptors of this process, from `/proc/self`.
 fn process_gauges() -> Vec<crate::telemetry::Gauge> {
     let mut out = Vec::new();
-    // statm: sizes in pages; the second field is resident.
-    if let Some(rss_pages) = std::fs::read_to_string("/proc/self/statm")
+    // VmRSS is in kB whatever the page size (statm counts pages).
+    if let Some(rss_kb) = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
     {
         #[allow(clippy::cast_precision_loss)]
         out.push(crate::telemetry::Gauge {
             name: "process_resident_memory_bytes",
             help: "Resident memory size in bytes.",
-            value: (rss_pages * 4096) as f64,
+            value: (rss_kb * 1024) as f64,
         });
     }
     if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {

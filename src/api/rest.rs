@@ -285,8 +285,8 @@ pub(crate) fn paginate_map<T>(
     }))
 }
 
-/// Percent-encodes a query component.
-fn encode(s: &str) -> String {
+/// Percent-encodes a query component (RFC 3986 unreserved characters pass).
+pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

@@ -21,6 +21,9 @@ use crate::storage::{BackupSource, BackupSummary, Storage};
 /// The socket's file name inside the data directory.
 pub const CONTROL_SOCKET: &str = "control.sock";
 
+/// How long a backup waits on a client that stopped reading before giving up.
+const CLIENT_STALL: Duration = Duration::from_secs(60);
+
 /// Longest command line read from a client.
 const MAX_COMMAND: u64 = 256;
 
@@ -91,6 +94,8 @@ fn serve_client(stream: UnixStream, source: &BackupSource) {
 fn answer(mut stream: UnixStream, source: &BackupSource) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // The backup holds seals off while it streams: a client that stops reading ends it.
+    stream.set_write_timeout(Some(CLIENT_STALL))?;
     let mut line = String::new();
     BufReader::new((&stream).take(MAX_COMMAND)).read_line(&mut line)?;
     match line.trim() {

@@ -16,6 +16,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::api::percent_encode as enc;
+
 /// Lines per `/write` request to the destination.
 const WRITE_BATCH: usize = 5000;
 /// Rows per chunk asked of the source.
@@ -194,19 +196,6 @@ impl<R: BufRead> Read for Chunked<R> {
     }
 }
 
-/// Percent-encodes a query-string value.
-fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// An InfluxQL identifier in double quotes.
 fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -248,6 +237,20 @@ fn lp_value(v: &Value, ty: &str) -> Option<String> {
         }),
         _ => None,
     }
+}
+
+/// The running wispmon of `config`, as an `http://` URL: its listen address, reached over
+/// loopback when that is a wildcard.
+pub fn local_url(config: &crate::config::Config) -> String {
+    let a = config.listen.0;
+    let ip = if a.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else if a.is_ipv6() {
+        format!("[{}]", a.ip())
+    } else {
+        a.ip().to_string()
+    };
+    format!("http://{ip}:{}", a.port())
 }
 
 /// What an import copied.
