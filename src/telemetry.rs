@@ -159,6 +159,17 @@ pub struct Gauge {
     pub value: f64,
 }
 
+/// One measurement of a snapshot, as written into a database (`[telemetry] database`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The metric's Prometheus name (`wispmon_http_requests_total`).
+    pub measurement: &'static str,
+    /// Label names and values.
+    pub tags: Vec<(&'static str, String)>,
+    /// `value` for counters and gauges; `count` and `sum` (seconds) for histograms.
+    pub fields: Vec<(&'static str, f64)>,
+}
+
 /// Escapes a label value: backslash, double quote and newline.
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -209,6 +220,71 @@ impl Telemetry {
             check_duration: Family::new(&["check"]),
             notification_deliveries: Family::new(&["channel", "result"]),
         }
+    }
+
+    /// Every metric as of now, then `gauges`, as database samples: the numbers `/metrics`
+    /// shows, histograms reduced to their count and sum (enough for rates and mean
+    /// latencies).
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+    pub fn samples(&self, gauges: &[Gauge]) -> Vec<Sample> {
+        let mut out = Vec::new();
+        let counters = |out: &mut Vec<Sample>, name: &'static str, f: &Family<Counter>| {
+            for (values, c) in f.snapshot() {
+                out.push(Sample {
+                    measurement: name,
+                    tags: f.labels.iter().copied().zip(values).collect(),
+                    fields: vec![("value", c.get() as f64)],
+                });
+            }
+        };
+        let histograms = |out: &mut Vec<Sample>, name: &'static str, f: &Family<Histogram>| {
+            for (values, h) in f.snapshot() {
+                out.push(Sample {
+                    measurement: name,
+                    tags: f.labels.iter().copied().zip(values).collect(),
+                    fields: vec![
+                        ("count", h.count.load(Ordering::Relaxed) as f64),
+                        ("sum", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6),
+                    ],
+                });
+            }
+        };
+        let single = |name: &'static str, value: f64| Sample {
+            measurement: name,
+            tags: Vec::new(),
+            fields: vec![("value", value)],
+        };
+        counters(&mut out, "wispmon_http_requests_total", &self.http_requests);
+        histograms(
+            &mut out,
+            "wispmon_http_request_duration_seconds",
+            &self.http_duration,
+        );
+        out.push(single(
+            "wispmon_points_written_total",
+            self.points_written.get() as f64,
+        ));
+        out.push(single(
+            "wispmon_points_rejected_total",
+            self.points_rejected.get() as f64,
+        ));
+        out.push(single(
+            "wispmon_write_errors_total",
+            self.write_errors.get() as f64,
+        ));
+        counters(&mut out, "wispmon_check_runs_total", &self.check_runs);
+        histograms(
+            &mut out,
+            "wispmon_check_duration_seconds",
+            &self.check_duration,
+        );
+        counters(
+            &mut out,
+            "wispmon_notification_deliveries_total",
+            &self.notification_deliveries,
+        );
+        out.extend(gauges.iter().map(|g| single(g.name, g.value)));
+        out
     }
 
     /// Renders every metric, then `gauges`, in Prometheus' text exposition format 0.0.4.
@@ -362,6 +438,43 @@ mod tests {
             let (_, v) = line.rsplit_once(' ').unwrap();
             assert!(v == "+Inf" || v.parse::<f64>().is_ok(), "{line}");
         }
+    }
+
+    #[test]
+    fn samples_carry_the_numbers_of_the_text_format() {
+        let t = fresh();
+        t.http_requests.with(&["/write", "POST", "204"]).add(3);
+        t.http_duration
+            .with(&["/write"])
+            .observe(Duration::from_millis(1500));
+        t.points_written.add(7);
+        let s = t.samples(&[Gauge {
+            name: "wispmon_engine_series",
+            help: "Series.",
+            value: 12.0,
+        }]);
+        let find = |m: &str| s.iter().find(|x| x.measurement == m).unwrap().clone();
+        assert_eq!(
+            find("wispmon_http_requests_total"),
+            Sample {
+                measurement: "wispmon_http_requests_total",
+                tags: vec![
+                    ("route", "/write".into()),
+                    ("method", "POST".into()),
+                    ("status", "204".into())
+                ],
+                fields: vec![("value", 3.0)],
+            }
+        );
+        assert_eq!(
+            find("wispmon_http_request_duration_seconds").fields,
+            vec![("count", 1.0), ("sum", 1.5)]
+        );
+        assert_eq!(
+            find("wispmon_points_written_total").fields,
+            vec![("value", 7.0)]
+        );
+        assert_eq!(find("wispmon_engine_series").fields, vec![("value", 12.0)]);
     }
 
     #[test]

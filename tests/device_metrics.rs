@@ -9,7 +9,7 @@ use crate::operator_api::{call, create_device, create_org, server};
 use crate::util::TestServer;
 
 /// Percent-encodes a query value, leaving what the agent sends raw (`:`, `-`, `_`, `.`) alone.
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b":-_.~".contains(&b) {
@@ -22,7 +22,7 @@ fn enc(s: &str) -> String {
 }
 
 /// POSTs `body` as the agent does; returns (status, body text).
-fn post(s: &TestServer, path: &str, query: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+pub fn post(s: &TestServer, path: &str, query: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     let qs: Vec<String> = query
         .iter()
         .map(|(k, v)| format!("{k}={}", enc(v)))
@@ -40,7 +40,7 @@ fn post(s: &TestServer, path: &str, query: &[(&str, &str)], body: &[u8]) -> (u16
     (r.status(), r.into_string().unwrap())
 }
 
-fn metrics_path(id: &str) -> String {
+pub fn metrics_path(id: &str) -> String {
     format!("/api/v1/monitoring/device/{id}/")
 }
 
@@ -73,7 +73,7 @@ fn rows(series: &[Value]) -> Vec<Vec<Value>> {
 }
 
 /// `dd-mm-YYYY_HH:MM:SS.000000` for a UTC epoch second, as the agent names its files.
-fn agent_time(secs: i64) -> String {
+pub fn agent_time(secs: i64) -> String {
     let rem = secs.rem_euclid(86_400);
     format!(
         "{}_{:02}:{:02}:{:02}.000000",
@@ -84,7 +84,7 @@ fn agent_time(secs: i64) -> String {
     )
 }
 
-fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

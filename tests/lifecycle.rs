@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::util::{TestServer, get, run};
+use serde_json::Value;
 
 #[test]
 fn fresh_data_dir_answers_healthz_and_prints_admin_password_once() {
@@ -337,4 +338,55 @@ fn metrics_count_requests_by_route_points_and_engine_sizes() {
     assert!(value("wispmon_engine_series") >= 2.0);
     assert!(value("wispmon_engine_wal_bytes") > 0.0);
     assert!(value("process_resident_memory_bytes") > 1e6);
+}
+
+/// `[telemetry] database`: the same numbers written into a database of the embedded engine
+/// every interval, readable with InfluxQL (as the UI and Grafana read them).
+#[test]
+fn telemetry_is_written_into_its_own_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(
+        &dir.path().join("d"),
+        &[],
+        &[
+            ("WISPMON_TELEMETRY__DATABASE", "wispmon"),
+            ("WISPMON_TELEMETRY__INTERVAL", "1s"),
+        ],
+    );
+    for _ in 0..4 {
+        assert_eq!(get(&s.url("/ping")).0, 204);
+    }
+    let q = |q: &str| -> Value {
+        let url = format!(
+            "{}?db=wispmon&q={}",
+            s.url("/query"),
+            q.replace(' ', "%20")
+                .replace('\'', "%27")
+                .replace('"', "%22")
+                .replace('=', "%3D")
+        );
+        let (st, text) = get(&url);
+        assert_eq!(st, 200, "{text}");
+        serde_json::from_str::<Value>(&text).unwrap()["results"][0].clone()
+    };
+    // Written at start, then every second: wait for a snapshot taken after the pings.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = q(
+            "SELECT last(value) FROM wispmon_http_requests_total WHERE route = '/ping' AND status = '204'",
+        );
+        if r["series"][0]["values"][0][1].as_f64() >= Some(4.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot with the pings: {r}\n{}",
+            s.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = q("SELECT count(value) FROM process_resident_memory_bytes");
+    assert!(r["series"][0]["values"][0][1].as_u64() >= Some(1), "{r}");
+    let r = q("SHOW RETENTION POLICIES ON wispmon");
+    assert_eq!(r["series"][0]["values"][0][1], "720h0m0s", "{r}");
 }

@@ -22,6 +22,7 @@ mod notifications;
 mod operator_api;
 mod packaging;
 mod python_client;
+mod remote_backend;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
 mod ui;

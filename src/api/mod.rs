@@ -385,10 +385,23 @@ async fn count_request(
 /// `/metrics`: every counter, plus sizes read now from the engine and the process.
 async fn metrics(axum::extract::State(st): axum::extract::State<ApiState>) -> impl IntoResponse {
     let engine = st.engine.clone();
-    let (stats, disk) =
-        tokio::task::spawn_blocking(move || (engine.stats(), engine.size_on_disk().unwrap_or(0)))
-            .await
-            .unwrap_or_default();
+    let gauges = tokio::task::spawn_blocking(move || gauges(&engine))
+        .await
+        .unwrap_or_default();
+    (
+        StatusCode::OK,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::telemetry::global().render(&gauges),
+    )
+}
+
+/// The numbers `/metrics` reads at scrape time: engine sizes, then the process's memory and
+/// descriptors. Blocks (reads the engine's files' sizes).
+pub fn gauges(engine: &Engine) -> Vec<crate::telemetry::Gauge> {
+    let (stats, disk) = (engine.stats(), engine.size_on_disk().unwrap_or(0));
     #[allow(clippy::cast_precision_loss)] // sizes and counts far below 2^53
     let mut gauges = vec![
         crate::telemetry::Gauge {
@@ -413,14 +426,7 @@ async fn metrics(axum::extract::State(st): axum::extract::State<ApiState>) -> im
         },
     ];
     gauges.extend(process_gauges());
-    (
-        StatusCode::OK,
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        crate::telemetry::global().render(&gauges),
-    )
+    gauges
 }
 
 /// Resident memory and open file descriptors of this process, from `/proc/self`.

@@ -9,13 +9,13 @@
 //! `5.0`). Both ends speak plain HTTP/1.1 over TCP (the InfluxDB API on a LAN or loopback);
 //! `https://` is refused with a clear message rather than sent in clear.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::io::{BufRead, Read};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+pub use super::influx_http::Endpoint;
+use super::influx_http::ident;
 use crate::api::percent_encode as enc;
 
 /// Lines per `/write` request to the destination.
@@ -23,183 +23,7 @@ const WRITE_BATCH: usize = 5000;
 /// Rows per chunk asked of the source.
 const CHUNK_ROWS: usize = 10_000;
 /// Longest chunk line accepted from the source (bounds memory on a hostile or broken peer).
-const MAX_LINE: usize = 64 << 20;
-const TIMEOUT: Duration = Duration::from_secs(300);
-
-/// An InfluxDB 1.x HTTP endpoint with optional credentials.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    host: String,
-    port: u16,
-    auth: Option<(String, String)>,
-}
-
-impl Endpoint {
-    /// Parses `http://host[:port]` (a trailing `/` is fine).
-    ///
-    /// # Errors
-    /// Not an `http://` URL with a host.
-    pub fn parse(url: &str, auth: Option<(String, String)>) -> anyhow::Result<Endpoint> {
-        if url.starts_with("https://") {
-            bail!(
-                "{url}: https is not supported by import-influx; use the InfluxDB's plain http address on the LAN or through an SSH tunnel"
-            );
-        }
-        let rest = url
-            .strip_prefix("http://")
-            .with_context(|| format!("{url}: expected http://host[:port]"))?
-            .trim_end_matches('/');
-        if rest.contains('/') || rest.is_empty() {
-            bail!("{url}: expected http://host[:port] without a path");
-        }
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => (
-                h.trim_start_matches('[').trim_end_matches(']').to_owned(),
-                p.parse().with_context(|| format!("{url}: bad port"))?,
-            ),
-            _ => (rest.to_owned(), 8086),
-        };
-        Ok(Endpoint { host, port, auth })
-    }
-
-    fn target(&self, path_and_query: &str) -> String {
-        let mut t = path_and_query.to_owned();
-        if let Some((u, p)) = &self.auth {
-            t.push_str(&format!("&u={}&p={}", enc(u), enc(p)));
-        }
-        t
-    }
-
-    /// Sends one request; returns the status and a reader of the (de-chunked) body.
-    fn request(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        body: &[u8],
-    ) -> anyhow::Result<(u16, Box<dyn BufRead>)> {
-        let addr = format!("{}:{}", self.host, self.port);
-        let stream = TcpStream::connect(&addr).with_context(|| format!("connecting to {addr}"))?;
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.set_write_timeout(Some(TIMEOUT))?;
-        let host = if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            addr.clone()
-        };
-        let mut w = &stream;
-        write!(
-            w,
-            "{method} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: wispmon-import\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-            self.target(path_and_query),
-            body.len()
-        )?;
-        w.write_all(body)?;
-        let mut r = BufReader::with_capacity(1 << 16, stream);
-        let mut status_line = String::new();
-        (&mut r).take(8192).read_line(&mut status_line)?;
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{addr}: not an HTTP answer: {status_line:?}"))?;
-        let mut chunked = false;
-        let mut length: Option<u64> = None;
-        loop {
-            let mut line = String::new();
-            (&mut r).take(65536).read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-                if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                    chunked = true;
-                } else if k == "content-length" {
-                    length = v.parse().ok();
-                }
-            }
-        }
-        let body: Box<dyn BufRead> = if chunked {
-            Box::new(BufReader::new(Chunked {
-                inner: r,
-                left: 0,
-                done: false,
-            }))
-        } else if let Some(n) = length {
-            Box::new(BufReader::new(r.take(n)))
-        } else {
-            Box::new(r)
-        };
-        Ok((status, body))
-    }
-
-    /// Runs one InfluxQL statement on `db`, returning the first result's JSON.
-    fn query(&self, db: &str, q: &str) -> anyhow::Result<Value> {
-        let (status, body) = self.request(
-            "POST",
-            &format!("/query?db={}&epoch=ns&q={}", enc(db), enc(q)),
-            b"",
-        )?;
-        let mut text = String::new();
-        body.take(MAX_LINE as u64).read_to_string(&mut text)?;
-        let v: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{q}: answer is not JSON (status {status}): {text:.200}"))?;
-        if let Some(e) = v["error"].as_str() {
-            bail!("{q}: {e}");
-        }
-        let r = v["results"][0].clone();
-        if let Some(e) = r["error"].as_str() {
-            bail!("{q}: {e}");
-        }
-        Ok(r)
-    }
-}
-
-/// Reads an HTTP/1.1 chunked body.
-struct Chunked<R> {
-    inner: R,
-    left: u64,
-    done: bool,
-}
-
-impl<R: BufRead> Read for Chunked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.done || buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            let mut line = String::new();
-            (&mut self.inner).take(1024).read_line(&mut line)?;
-            let size = line.trim().split(';').next().unwrap_or("");
-            self.left = u64::from_str_radix(size, 16).map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size")
-            })?;
-            if self.left == 0 {
-                self.done = true;
-                return Ok(0);
-            }
-        }
-        let want = usize::try_from(self.left)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let n = self.inner.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        self.left -= n as u64;
-        if self.left == 0 {
-            let mut crlf = [0u8; 2];
-            self.inner.read_exact(&mut crlf)?;
-        }
-        Ok(n)
-    }
-}
-
-/// An InfluxQL identifier in double quotes.
-fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
+const MAX_LINE: usize = super::influx_http::MAX_BODY;
 
 /// Escapes a measurement name for line protocol.
 fn lp_measurement(s: &str) -> String {
@@ -481,20 +305,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_values_and_escapes() {
-        let e = Endpoint::parse("http://10.0.0.5:8086/", None).unwrap();
-        assert_eq!((e.host.as_str(), e.port), ("10.0.0.5", 8086));
-        let e = Endpoint::parse("http://influx", None).unwrap();
-        assert_eq!(e.port, 8086);
-        let e = Endpoint::parse("http://[::1]:9999", None).unwrap();
-        assert_eq!((e.host.as_str(), e.port), ("::1", 9999));
-        assert!(
-            Endpoint::parse("https://x", None)
-                .unwrap_err()
-                .to_string()
-                .contains("https")
-        );
-        assert!(Endpoint::parse("http://x/db", None).is_err());
+    fn values_and_escapes() {
         assert_eq!(lp_value(&serde_json::json!(5), "integer").unwrap(), "5i");
         assert_eq!(lp_value(&serde_json::json!(5), "float").unwrap(), "5.0");
         assert_eq!(lp_value(&serde_json::json!(0.1), "float").unwrap(), "0.1");
@@ -505,18 +316,5 @@ mod tests {
         assert_eq!(lp_value(&Value::Null, "float"), None);
         assert_eq!(lp_key("a b,c=d"), "a\\ b\\,c\\=d");
         assert_eq!(enc("SELECT *"), "SELECT%20%2A");
-    }
-
-    #[test]
-    fn chunked_bodies_are_decoded() {
-        let raw = b"5\r\nhello\r\n7;ext=1\r\n world!\r\n0\r\n\r\n";
-        let mut c = Chunked {
-            inner: &raw[..],
-            left: 0,
-            done: false,
-        };
-        let mut out = String::new();
-        c.read_to_string(&mut out).unwrap();
-        assert_eq!(out, "hello world!");
     }
 }

@@ -6,7 +6,10 @@
 
 pub mod control;
 pub mod import;
+pub mod influx_http;
 pub mod logging;
+pub mod remote;
+pub mod selfmon;
 pub mod systemd;
 
 use std::net::SocketAddr;
@@ -19,10 +22,11 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
-use crate::config::Config;
 use crate::config::NotificationsConfig;
+use crate::config::{Config, TimeseriesBackend};
 use crate::domain::registry::Registry;
 use crate::domain::status::{HealthSettings, NotificationSettings};
+use crate::domain::timeseries::{Embedded, SharedTimeseries};
 use crate::domain::user::{ADMIN_USERNAME, AdminBootstrap};
 use crate::domain::{Domain, DomainSettings, vendor};
 use crate::monitor::Monitor;
@@ -51,6 +55,7 @@ pub struct Running {
     monitor: Monitor,
     notifier: Notifier,
     control: control::Control,
+    selfmon: Option<selfmon::SelfMonitor>,
     storage: Storage,
     /// What the administrator bootstrap did on this start.
     pub admin: AdminBootstrap,
@@ -86,7 +91,12 @@ pub async fn start(
     info!(elapsed_ms = t.elapsed().as_millis() as u64, data_dir = %config.data_dir.display(), "storage started");
 
     let t = Instant::now();
-    let domain = Domain::new(&storage, settings, clock.clone());
+    let domain = Domain::with_timeseries(
+        &storage,
+        settings,
+        clock.clone(),
+        timeseries_backend(config, &storage)?,
+    );
     let admin = {
         let d = domain.clone();
         tokio::task::spawn_blocking(move || d.bootstrap_admin(admin_password.as_deref()))
@@ -111,16 +121,7 @@ pub async fn start(
             println!("wispmon: this password is shown only once; change it after logging in");
         }
     }
-    {
-        let engine = storage.engine().clone();
-        let ts = config.timeseries.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::domain::timeseries::ensure_database(&engine, &ts)
-        })
-        .await
-        .context("timeseries database task failed")?
-        .context("creating the monitoring database")?;
-    }
+    ensure_timeseries(&domain, config).await?;
     info!(
         elapsed_ms = t.elapsed().as_millis() as u64,
         "domain started"
@@ -171,6 +172,13 @@ pub async fn start(
         &config.notifications.base_url,
     )
     .context("starting the web UI's live updates")?;
+    let selfmon = selfmon::SelfMonitor::start(
+        &domain,
+        storage.engine().clone(),
+        &config.telemetry,
+        clock.clone(),
+    )
+    .await?;
     let state = ApiState {
         ui,
         domain,
@@ -192,9 +200,45 @@ pub async fn start(
         monitor,
         notifier,
         control,
+        selfmon,
         storage,
         admin,
     })
+}
+
+/// The timeseries backend of the configuration: the embedded engine, or a remote InfluxDB.
+fn timeseries_backend(config: &Config, storage: &Storage) -> anyhow::Result<SharedTimeseries> {
+    Ok(match config.timeseries.backend {
+        TimeseriesBackend::Embedded => Arc::new(Embedded::new(storage.engine().clone())),
+        TimeseriesBackend::Influxdb => {
+            let remote =
+                remote::RemoteInflux::new(&config.timeseries).context("[timeseries] url")?;
+            info!(
+                remote = %remote.authority(),
+                database = %config.timeseries.database,
+                "timeseries stored in a remote InfluxDB"
+            );
+            Arc::new(remote)
+        }
+    })
+}
+
+/// Creates the monitoring database (and the counters') where the timeseries live.
+async fn ensure_timeseries(domain: &Domain, config: &Config) -> anyhow::Result<()> {
+    let d = domain.clone();
+    let ts = config.timeseries.clone();
+    let r = tokio::task::spawn_blocking(move || d.ensure_timeseries(&ts))
+        .await
+        .context("timeseries database task failed")?;
+    match config.timeseries.backend {
+        TimeseriesBackend::Embedded => r.context("creating the monitoring database"),
+        TimeseriesBackend::Influxdb => r.with_context(|| {
+            format!(
+                "creating the monitoring database on the remote InfluxDB {}",
+                config.timeseries.url
+            )
+        }),
+    }
 }
 
 /// The notification channels of the configuration (none while their address is empty).
@@ -277,6 +321,9 @@ impl Running {
         let t = Instant::now();
         let aborted = self.monitor.stop(MONITOR_DRAIN).await;
         self.notifier.stop(MONITOR_DRAIN).await;
+        if let Some(s) = self.selfmon {
+            s.stop(MONITOR_DRAIN).await;
+        }
         info!(
             elapsed_ms = t.elapsed().as_millis() as u64,
             aborted, "monitor stopped"
@@ -398,17 +445,13 @@ pub fn run_checks(config: &Config) -> anyhow::Result<()> {
                     )
                 })?
         };
-        let domain = Domain::new(&storage, settings, clock);
-        {
-            let engine = storage.engine().clone();
-            let ts = config.timeseries.clone();
-            tokio::task::spawn_blocking(move || {
-                crate::domain::timeseries::ensure_database(&engine, &ts)
-            })
-            .await
-            .context("timeseries database task failed")?
-            .context("creating the monitoring database")?;
-        }
+        let domain = Domain::with_timeseries(
+            &storage,
+            settings,
+            clock,
+            timeseries_backend(config, &storage)?,
+        );
+        ensure_timeseries(&domain, config).await?;
         let t = Instant::now();
         let concurrency = usize::try_from(config.checks.concurrency).unwrap_or(usize::MAX);
         let summary = scheduler::run_all_once(&domain, open_pinger(), concurrency).await;

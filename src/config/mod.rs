@@ -24,7 +24,8 @@ mod types;
 pub use cli::{Cli, Command, Overrides};
 pub use reader::Problem;
 pub use types::{
-    ByteSize, ChartTime, ListenAddr, LogLevel, SnoozePoint, SnoozeRange, parse_snooze_range,
+    ByteSize, ChartTime, ListenAddr, LogLevel, SnoozePoint, SnoozeRange, TimeseriesBackend,
+    parse_snooze_range,
 };
 
 use std::collections::BTreeMap;
@@ -65,6 +66,20 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     /// The web UI.
     pub ui: UiConfig,
+    /// Writing wispmon's own numbers into a database.
+    pub telemetry: TelemetryConfig,
+}
+
+/// `[telemetry]`: the numbers of `/metrics` also written, every `interval`, into `database`
+/// of the timeseries backend, so the UI and Grafana can chart wispmon itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// Database written to; empty turns the writes off.
+    pub database: String,
+    /// How often a snapshot is written.
+    pub interval: Duration,
+    /// How long the snapshots are kept (the database's default retention policy).
+    pub retention: Duration,
 }
 
 /// `[ui]`: the web UI. Empty strings mean "not set".
@@ -173,6 +188,16 @@ pub struct TimeseriesConfig {
     pub default_retention_policy: Duration,
     /// Duration of the retention policy `short`.
     pub short_retention_policy: Duration,
+    /// Where the timeseries live: the embedded engine, or a remote InfluxDB 1.x.
+    pub backend: TimeseriesBackend,
+    /// The remote InfluxDB's `http://host:port` (backend `influxdb`).
+    pub url: String,
+    /// User name for the remote InfluxDB (empty: no authentication).
+    pub username: String,
+    /// Password for the remote InfluxDB.
+    pub password: String,
+    /// Longest wait for one answer of the remote InfluxDB.
+    pub timeout: Duration,
 }
 
 /// One entry of `critical_device_metrics`.
@@ -303,6 +328,13 @@ pub struct ChecksConfig {
     pub iperf3_check_delete_rsa_key: bool,
 }
 
+/// Whether `url` is `http://host[:port]` (no path): what the remote backend connects to.
+fn valid_influx_url(url: &str) -> bool {
+    url.strip_prefix("http://")
+        .map(|r| r.trim_end_matches('/'))
+        .is_some_and(|r| !r.is_empty() && !r.contains('/'))
+}
+
 const fn mins(m: u64) -> Duration {
     Duration::from_secs(m * 60)
 }
@@ -401,7 +433,21 @@ impl Config {
                 ),
                 short_retention_policy: s
                     .duration("short_retention_policy", Duration::from_secs(24 * 3600)),
+                backend: s.parsed("backend", TimeseriesBackend::Embedded),
+                url: s.string("url", String::new()),
+                username: s.string("username", String::new()),
+                password: s.string("password", String::new()),
+                timeout: s.duration("timeout", Duration::from_secs(30)),
             };
+            if cfg.backend == TimeseriesBackend::Influxdb && !valid_influx_url(&cfg.url) {
+                s.problem(
+                    "url",
+                    "backend \"influxdb\" needs the InfluxDB's address as http://host[:port]",
+                );
+            }
+            if cfg.timeout < Duration::from_secs(1) {
+                s.problem("timeout", "must be at least 1s");
+            }
             s.finish();
             cfg
         };
@@ -411,6 +457,29 @@ impl Config {
             read_monitoring(root.section("monitoring"), checks.auto_data_collected_check);
         let notifications = read_notifications(root.section("notifications"));
         let ui = read_ui(root.section("ui"));
+        let telemetry = {
+            let mut s = root.section("telemetry");
+            let cfg = TelemetryConfig {
+                database: s.string("database", String::new()),
+                interval: s.duration("interval", Duration::from_secs(60)),
+                retention: s.duration("retention", Duration::from_secs(30 * 86_400)),
+            };
+            if cfg.interval < Duration::from_secs(1) {
+                s.problem("interval", "must be at least 1s");
+            }
+            if cfg.retention < Duration::from_secs(3600) {
+                s.problem("retention", "must be at least 1h");
+            }
+            if cfg.database == timeseries.database {
+                s.problem("database", "must differ from [timeseries] database");
+            }
+            // `_` names are the store's own (`_internal`, `_wispmon…`).
+            if cfg.database.starts_with('_') {
+                s.problem("database", "must not start with \"_\"");
+            }
+            s.finish();
+            cfg
+        };
         root.finish();
 
         if problems.is_empty() {
@@ -426,6 +495,7 @@ impl Config {
                 checks,
                 notifications,
                 ui,
+                telemetry,
             })
         } else {
             Err(problems)
@@ -491,6 +561,11 @@ impl Config {
             "short_retention_policy".into(),
             d(self.timeseries.short_retention_policy),
         );
+        ts.insert("backend".into(), s(self.timeseries.backend.as_str()));
+        ts.insert("url".into(), s(&self.timeseries.url));
+        ts.insert("username".into(), s(&self.timeseries.username));
+        ts.insert("password".into(), s(&self.timeseries.password));
+        ts.insert("timeout".into(), d(self.timeseries.timeout));
         root.insert("timeseries".into(), V::Table(ts));
 
         let m = &self.monitoring;
@@ -667,6 +742,12 @@ impl Config {
             V::Integer(self.ui.tile_max_zoom.into()),
         );
         root.insert("ui".into(), V::Table(ut));
+
+        let mut tt = toml::Table::new();
+        tt.insert("database".into(), s(&self.telemetry.database));
+        tt.insert("interval".into(), d(self.telemetry.interval));
+        tt.insert("retention".into(), d(self.telemetry.retention));
+        root.insert("telemetry".into(), V::Table(tt));
         root
     }
 

@@ -124,6 +124,46 @@ impl fmt::Display for LogLevel {
     }
 }
 
+/// Where the monitoring timeseries are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeseriesBackend {
+    /// The embedded engine in the data directory.
+    #[default]
+    Embedded,
+    /// A remote InfluxDB 1.x at `[timeseries] url`.
+    Influxdb,
+}
+
+impl TimeseriesBackend {
+    /// The backend's name as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeseriesBackend::Embedded => "embedded",
+            TimeseriesBackend::Influxdb => "influxdb",
+        }
+    }
+}
+
+impl FromStr for TimeseriesBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "embedded" => Ok(TimeseriesBackend::Embedded),
+            "influxdb" => Ok(TimeseriesBackend::Influxdb),
+            _ => Err(format!(
+                "invalid timeseries backend {s:?}: expected \"embedded\" or \"influxdb\""
+            )),
+        }
+    }
+}
+
+impl fmt::Display for TimeseriesBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A chart timeframe the UI and API offer (spec §2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartTime {

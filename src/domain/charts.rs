@@ -20,8 +20,7 @@ use super::registry::{
     self, MetricObject, QueryResult, RenderError, RenderParams, ResultRow, Timeframe,
 };
 use super::runs::PING_RTT_MEASUREMENT as PING_RTT;
-use crate::influxql::{self, Statement, exec};
-use crate::storage::Engine;
+use super::timeseries::Timeseries;
 use crate::time::Zone;
 
 /// What the caller asked for.
@@ -85,60 +84,20 @@ pub fn validate(req: &ChartRequest, default_time: &str, now: i64) -> Result<Wind
     Ok(Window { timeframe, zone })
 }
 
-/// Runs one SELECT against `db`; rows as (epoch seconds, values).
-fn run(engine: &Engine, db: &str, q: &str, now: i64) -> Result<QueryResult, DomainError> {
-    let query = influxql::parse_query(q).map_err(|e| DomainError::Chart(format!("{q}: {e}")))?;
-    let mut out = QueryResult {
-        columns: Vec::new(),
-        rows: Vec::new(),
-    };
-    for stmt in &query.statements {
-        let Statement::Select(s) = stmt else {
-            return Err(DomainError::Chart(format!("not a SELECT: {q}")));
-        };
-        let ctx = exec::Context {
-            db: Some(db),
-            rp: None,
-            now,
-        };
-        let r = influxql::select::execute(engine, s, &ctx);
-        if let Some(e) = r.error {
-            // A measurement not written yet is "no data", as InfluxDB answers it.
-            tracing::debug!(query = q, error = %e, "chart query answered an error");
-            continue;
-        }
-        for series in r.series {
-            if out.columns.is_empty() {
-                // The first column is the time, taken out of every row below.
-                out.columns = series.columns.iter().skip(1).cloned().collect();
-            }
-            for row in series.values {
-                let mut it = row.into_iter();
-                let time = match it.next() {
-                    Some(exec::Value::Time(ns)) => ns.div_euclid(1_000_000_000),
-                    Some(v) => v.as_f64().map_or(0, |f| f as i64),
-                    None => 0,
-                };
-                out.rows.push(ResultRow {
-                    time,
-                    values: it.map(to_json).collect(),
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn to_json(v: exec::Value) -> Value {
-    match v {
-        exec::Value::Null => Value::Null,
-        exec::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        exec::Value::Int(i) => json!(i),
-        exec::Value::Unsigned(u) => json!(u),
-        exec::Value::Bool(b) => json!(b),
-        exec::Value::Str(s) => json!(s),
-        exec::Value::Time(t) => json!(t),
-    }
+/// Runs one chart query against `db`; rows as (epoch seconds, values).
+fn run(ts: &dyn Timeseries, db: &str, q: &str, now: i64) -> Result<QueryResult, DomainError> {
+    let r = ts.select(db, q, now)?;
+    Ok(QueryResult {
+        columns: r.columns,
+        rows: r
+            .rows
+            .into_iter()
+            .map(|(t, values)| ResultRow {
+                time: t.div_euclid(1_000_000_000),
+                values,
+            })
+            .collect(),
+    })
 }
 
 /// One rendered chart with its ordering key.
@@ -162,7 +121,7 @@ struct ChartSource<'a> {
 
 /// Renders, runs and shapes one chart; `None` when it has no data (or no configuration).
 fn draw(
-    engine: &Engine,
+    ts: &dyn Timeseries,
     registry: &registry::Registry,
     db: &str,
     src: ChartSource<'_>,
@@ -188,8 +147,8 @@ fn draw(
         registry::render(chart, &params(summary))
             .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))
     };
-    let points = run(engine, db, &render(false)?, now)?;
-    let summary = run(engine, db, &render(true)?, now)?;
+    let points = run(ts, db, &render(false)?, now)?;
+    let summary = run(ts, db, &render(true)?, now)?;
     let Value::Object(mut data) = registry::chart_data(chart, &points, &summary, &window.zone)
     else {
         return Ok(None);
@@ -249,7 +208,7 @@ fn assemble(mut rendered: Vec<Rendered>) -> (Vec<Value>, Option<Value>) {
 /// # Errors
 /// A chart that cannot be rendered (a bad registry override) or engine failure.
 pub fn device_charts(
-    engine: &Engine,
+    ts: &dyn Timeseries,
     registry: &registry::Registry,
     db: &str,
     metrics: &[Metric],
@@ -276,7 +235,7 @@ pub fn device_charts(
                 tags: tags.clone(),
                 extra: BTreeMap::new(),
             };
-            rendered.extend(draw(engine, registry, db, src, window, now)?);
+            rendered.extend(draw(ts, registry, db, src, window, now)?);
         }
     }
     Ok(assemble(rendered))
@@ -290,7 +249,7 @@ pub fn device_charts(
 /// # Errors
 /// Bad parameters of the window, engine failure.
 pub fn ping_latency(
-    engine: &Engine,
+    ts: &dyn Timeseries,
     db: &str,
     ping_key: &str,
     device: Id,
@@ -315,7 +274,7 @@ pub fn ping_latency(
         "time >= '{start}'{end} AND content_type = '{DEVICE_CONTENT_TYPE}' AND object_id = '{device}'"
     );
     let rtt = run(
-        engine,
+        ts,
         db,
         &format!(
             "SELECT min(rtt), percentile(rtt, 25), median(rtt), percentile(rtt, 75), max(rtt), \
@@ -324,7 +283,7 @@ pub fn ping_latency(
         now,
     )?;
     let loss = run(
-        engine,
+        ts,
         db,
         &format!(
             "SELECT mean(loss) FROM {ping_key} WHERE {scope} GROUP BY time({interval}) fill(null){tz}"
@@ -381,7 +340,7 @@ pub struct Scope {
 /// # Errors
 /// A chart that cannot be rendered or engine failure.
 pub fn general_charts(
-    engine: &Engine,
+    ts: &dyn Timeseries,
     registry: &registry::Registry,
     db: &str,
     scope: &Scope,
@@ -418,7 +377,7 @@ pub fn general_charts(
                 tags: BTreeMap::new(),
                 extra: extra.clone(),
             };
-            rendered.extend(draw(engine, registry, db, src, window, now)?);
+            rendered.extend(draw(ts, registry, db, src, window, now)?);
         }
     }
     Ok(assemble(rendered))

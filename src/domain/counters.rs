@@ -154,6 +154,24 @@ pub fn point(device: Id, ifname: &str, cur: &Raw) -> Point {
     }
 }
 
+/// Creates the counters' database in the embedded engine (or re-applies its retention);
+/// idempotent.
+///
+/// # Errors
+/// Storage failure.
+pub fn ensure_database(engine: &Engine) -> Result<(), DomainError> {
+    engine.create_database(COUNTERS_DB)?;
+    engine.alter_retention_policy(
+        COUNTERS_DB,
+        "autogen",
+        Some(COUNTERS_RETENTION_NS),
+        None,
+        None,
+        true,
+    )?;
+    Ok(())
+}
+
 /// The stored counters of one interface within `lo..=hi`, in time order.
 fn stored(
     engine: &Engine,

@@ -33,6 +33,10 @@ pub enum DomainError {
     /// Password hashing failed (a bug or an exhausted system).
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
+    /// The remote timeseries store failed or answered what it should not (a remote InfluxDB
+    /// down, refusing, or out of its protocol).
+    #[error("timeseries backend failed: {0}")]
+    Backend(String),
     /// The operating system's random source failed.
     #[error("random source failed: {0}")]
     Random(String),

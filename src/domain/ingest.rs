@@ -23,8 +23,8 @@ use super::error::DomainError;
 use super::metric::{self, AlertSettings, MetricSpec};
 use super::netjson::{Document, Sample};
 use super::registry::clean_timeseries_data_key;
-use super::timeseries::SHORT_RP;
-use crate::storage::{FieldValue, Point, WriteBatch};
+use super::timeseries::{SHORT_RP, Timeseries};
+use crate::storage::{FieldValue, Point};
 
 /// Content type of device metrics (`<app_label>.<model>` of openwisp-controller's Device).
 pub const DEVICE_CONTENT_TYPE: &str = "config.device";
@@ -391,7 +391,7 @@ impl super::Domain {
         }
         // 1. Raw counters (see the module documentation for the order).
         if !counter_points.is_empty() {
-            out.points += self.write(COUNTERS_DB, None, counter_points)?;
+            out.points += self.local.write(COUNTERS_DB, None, counter_points)?;
             for (ifname, raw) in noted {
                 self.counters.note(device.id, &ifname, raw);
             }
@@ -457,18 +457,7 @@ impl super::Domain {
         rp: Option<&str>,
         points: Vec<Point>,
     ) -> Result<usize, DomainError> {
-        if points.is_empty() {
-            return Ok(0);
-        }
-        let outcome = self.engine.write(WriteBatch {
-            database: db.to_owned(),
-            retention_policy: rp.map(str::to_owned),
-            points,
-        })?;
-        for (i, why) in &outcome.rejected {
-            tracing::debug!(db, point = i, reason = %why, "point not stored");
-        }
-        Ok(outcome.written)
+        self.series.write(db, rp, points)
     }
 }
 
@@ -492,12 +481,9 @@ mod tests {
         let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0)));
         let storage = Storage::in_memory(clock.clone());
         let settings = DomainSettings::defaults("openwisp2");
-        crate::domain::timeseries::ensure_database(
-            storage.engine(),
-            &crate::config::Config::default().timeseries,
-        )
-        .unwrap();
         let d = Domain::new(&storage, settings, clock.clone());
+        d.ensure_timeseries(&crate::config::Config::default().timeseries)
+            .unwrap();
         let root = Principal {
             username: "root".into(),
             is_superuser: true,

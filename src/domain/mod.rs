@@ -45,6 +45,7 @@ use org::{Organization, OrganizationInput};
 
 use crate::storage::{Engine, Records, Storage};
 use crate::time::SharedClock;
+use timeseries::Timeseries as _;
 
 /// The outcome of checking an agent's request against the device it names.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,12 +144,17 @@ impl DomainSettings {
     }
 }
 
-/// The domain's handle: records, the timeseries engine and the clock, shared by the API and
+/// The domain's handle: records, the timeseries backend and the clock, shared by the API and
 /// the monitor.
 #[derive(Debug, Clone)]
 pub struct Domain {
     records: Records,
+    /// The embedded engine: the traffic counters' bookkeeping lives here whatever the backend.
     engine: Arc<Engine>,
+    /// The same engine behind the backend interface, for that bookkeeping.
+    local: timeseries::Embedded,
+    /// Where metric points are written and charts read.
+    series: timeseries::SharedTimeseries,
     settings: Arc<DomainSettings>,
     metrics: metric::MetricCache,
     counters: Arc<counters::Counters>,
@@ -162,11 +168,24 @@ pub struct Domain {
 }
 
 impl Domain {
-    /// The domain over an open storage.
+    /// The domain over an open storage, its timeseries in the embedded engine.
     pub fn new(storage: &Storage, settings: DomainSettings, clock: SharedClock) -> Self {
+        let series = Arc::new(timeseries::Embedded::new(storage.engine().clone()));
+        Domain::with_timeseries(storage, settings, clock, series)
+    }
+
+    /// The domain over an open storage, its timeseries in `series`.
+    pub fn with_timeseries(
+        storage: &Storage,
+        settings: DomainSettings,
+        clock: SharedClock,
+        series: timeseries::SharedTimeseries,
+    ) -> Self {
         Domain {
             records: storage.records(),
             engine: storage.engine().clone(),
+            local: timeseries::Embedded::new(storage.engine().clone()),
+            series,
             settings: Arc::new(settings),
             metrics: metric::MetricCache::default(),
             counters: Arc::new(counters::Counters::default()),
@@ -192,6 +211,24 @@ impl Domain {
     /// The settings.
     pub fn settings(&self) -> &DomainSettings {
         &self.settings
+    }
+
+    /// The timeseries backend.
+    pub fn timeseries(&self) -> &timeseries::SharedTimeseries {
+        &self.series
+    }
+
+    /// Creates (or re-applies) the monitoring database and the counters' database; run at
+    /// every start.
+    ///
+    /// # Errors
+    /// A duration refused, the store failing.
+    pub fn ensure_timeseries(
+        &self,
+        cfg: &crate::config::TimeseriesConfig,
+    ) -> Result<(), DomainError> {
+        counters::ensure_database(&self.engine)?;
+        self.series.ensure(cfg)
     }
 
     fn now_ns(&self) -> i64 {
@@ -756,7 +793,7 @@ impl Domain {
         let mut metrics = metric::of_object(&self.records, id)?;
         metrics.sort_by(|a, b| a.name.cmp(&b.name).then(a.key.cmp(&b.key)));
         let (charts, x) = charts::device_charts(
-            &self.engine,
+            self.series.as_ref(),
             &self.settings.registry,
             &self.settings.database,
             &metrics,
@@ -797,7 +834,7 @@ impl Domain {
             .metric("ping")
             .map_or("ping", |m| m.key.as_str());
         charts::ping_latency(
-            &self.engine,
+            self.series.as_ref(),
             &self.settings.database,
             key,
             device.id,
@@ -881,7 +918,7 @@ impl Domain {
         let now = self.now_ns();
         let window = charts::validate(req, &self.settings.default_chart_time, now)?;
         let (charts, x) = charts::general_charts(
-            &self.engine,
+            self.series.as_ref(),
             &self.settings.registry,
             &self.settings.database,
             &scope,
@@ -900,36 +937,22 @@ impl Domain {
     /// # Errors
     /// Storage failure.
     pub fn latest_snapshot(&self, id: Id) -> Result<Option<serde_json::Value>, DomainError> {
-        let db = &self.settings.database;
-        let Some(series) = self
-            .engine
-            .series_with_tag(db, "device_data", "pk", &id.to_string())?
-            .into_iter()
-            .next()
-        else {
-            return Ok(None);
+        let tags = [("pk".to_owned(), vec![id.to_string()])];
+        let q = timeseries::FieldQuery {
+            db: &self.settings.database,
+            rp: Some(timeseries::SHORT_RP),
+            measurement: "device_data",
+            tags: &tags,
+            field: "data",
+            lo: i64::MIN,
+            hi: i64::MAX,
         };
-        // The latest snapshot is normally minutes old: read the last hour before the whole
-        // policy (a day of snapshots is megabytes of JSON text to decode).
+        // The latest snapshot is normally minutes old: the last hour is read first.
         let recent = self.now_ns().saturating_sub(3_600_000_000_000);
-        let mut col = None;
-        for lo in [recent, i64::MIN] {
-            col = self
-                .engine
-                .read(db, Some(timeseries::SHORT_RP), series, "data", lo, i64::MAX)?;
-            if col.is_some() {
-                break;
-            }
-        }
-        let Some(col) = col else {
-            return Ok(None);
-        };
-        match col.values {
-            crate::storage::ColumnValues::String(v) => {
-                Ok(v.last().and_then(|s| serde_json::from_str(s).ok()))
-            }
-            _ => Ok(None),
-        }
+        Ok(match self.series.latest(&q, recent)? {
+            Some((_, crate::storage::FieldValue::String(s))) => serde_json::from_str(&s).ok(),
+            _ => None,
+        })
     }
 
     /// Changes the alert settings of one metric of a device the principal manages.
@@ -1020,18 +1043,8 @@ impl Domain {
     /// `pk` for snapshots), its metrics, sessions and checks, then its record.
     fn remove_one_device(&self, d: &Device) -> Result<(), DomainError> {
         let id = d.id.to_string();
-        for db in [self.settings.database.as_str(), counters::COUNTERS_DB] {
-            if self.engine.database(db).is_none() {
-                continue;
-            }
-            for m in self.engine.measurements(db)? {
-                let mut ids = self.engine.series_with_tag(db, &m, "object_id", &id)?;
-                ids.extend(self.engine.series_with_tag(db, &m, "pk", &id)?);
-                if !ids.is_empty() {
-                    self.engine.drop_series(db, &ids)?;
-                }
-            }
-        }
+        self.series.drop_object(&self.settings.database, &id)?;
+        self.local.drop_object(counters::COUNTERS_DB, &id)?;
         metric::remove_object(&self.records, &self.metrics, d.id)?;
         wifi::remove_device(&self.records, d.id)?;
         check::remove_device(&self.records, d.id)?;

@@ -19,6 +19,7 @@ use super::device::{self, Device, HealthStatus};
 use super::error::DomainError;
 use super::id::Id;
 use super::ingest::DEVICE_CONTENT_TYPE;
+use super::timeseries::FieldQuery;
 use super::{metric, org, silence};
 use crate::storage::{FieldValue, Point};
 
@@ -298,14 +299,21 @@ impl super::Domain {
             .map(|m| (m.key, m.field_name))
             .collect();
         let eqs = [("object_id".to_owned(), vec![d.id.to_string()])];
-        'search: for (key, field) in &passive {
-            for s in self.engine.series_matching_all(db, key, &eqs)? {
-                // Points up to a day ahead count: a router's clock may run a little fast.
-                let hi = now.saturating_add(86_400_000_000_000);
-                if self.engine.read(db, None, s, field, lo, hi)?.is_some() {
-                    found = true;
-                    break 'search;
-                }
+        // Points up to a day ahead count: a router's clock may run a little fast.
+        let hi = now.saturating_add(86_400_000_000_000);
+        for (key, field) in &passive {
+            let q = FieldQuery {
+                db,
+                rp: None,
+                measurement: key,
+                tags: &eqs,
+                field,
+                lo,
+                hi,
+            };
+            if self.series.any(&q)? {
+                found = true;
+                break;
             }
         }
         let v = i64::from(found);
@@ -369,16 +377,24 @@ impl super::Domain {
         let hi = now.saturating_add(86_400_000_000_000);
         let db = self.settings.database.as_str();
         let eqs = [("object_id".to_owned(), vec![d.id.to_string()])];
-        let mut macs = HashSet::new();
-        for s in self.engine.series_matching_all(db, "wifi_clients", &eqs)? {
-            if let Some(col) = self.engine.read(db, None, s, "clients", lo, hi)? {
-                for i in 0..col.len() {
-                    if let Some(FieldValue::String(m)) = col.value(i) {
-                        macs.insert(m.to_ascii_lowercase());
-                    }
-                }
-            }
-        }
+        let q = FieldQuery {
+            db,
+            rp: None,
+            measurement: "wifi_clients",
+            tags: &eqs,
+            field: "clients",
+            lo,
+            hi,
+        };
+        let macs: HashSet<String> = self
+            .series
+            .points(&q)?
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                FieldValue::String(m) => Some(m.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect();
         Ok(macs.len())
     }
 

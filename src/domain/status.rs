@@ -402,15 +402,21 @@ impl super::Domain {
             eqs.push(("object_id".into(), vec![o.to_string()]));
         }
         let field = self.alert_field(&m.configuration, &m.field_name);
-        let mut out = Vec::new();
-        for s in self.engine.series_matching_all(db, &m.key, &eqs)? {
-            if let Some(col) = self.engine.read(db, rp, s, &field, lo, hi)? {
-                out.extend(
-                    (0..col.len()).filter_map(|i| Some((col.ts[i], col.value(i)?.as_f64()?))),
-                );
-            }
-        }
-        Ok(out)
+        let q = super::timeseries::FieldQuery {
+            db,
+            rp,
+            measurement: &m.key,
+            tags: &eqs,
+            field: &field,
+            lo,
+            hi,
+        };
+        Ok(self
+            .series
+            .points(&q)?
+            .into_iter()
+            .filter_map(|(t, v)| Some((t, v.as_f64()?)))
+            .collect())
     }
 
     /// Evaluates one written value of a metric (spec §5.1–5.3): stores changed flags,

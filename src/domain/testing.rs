@@ -34,16 +34,13 @@ pub(crate) struct World {
 pub(crate) fn world_with(f: impl FnOnce(&mut DomainSettings)) -> World {
     let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0)));
     let storage = Storage::in_memory(clock.clone());
-    crate::domain::timeseries::ensure_database(
-        storage.engine(),
-        &crate::config::Config::default().timeseries,
-    )
-    .unwrap();
     let mut settings = DomainSettings::defaults("openwisp2");
     settings.notifications.site_name = "example.com".into();
     settings.notifications.base_url = "https://nms.example.com".into();
     f(&mut settings);
     let d = Domain::new(&storage, settings, clock.clone());
+    d.ensure_timeseries(&crate::config::Config::default().timeseries)
+        .unwrap();
     let root = Principal {
         username: "root".into(),
         is_superuser: true,
