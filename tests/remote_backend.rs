@@ -217,6 +217,40 @@ fn a_remote_influxdb_answers_like_the_embedded_engine() {
     );
     assert_eq!(r["series"][0]["values"][0][1], 5, "{r}");
 
+    // wispmon's own InfluxDB API is relayed to the remote: Grafana pointed at wispmon sees
+    // the same data, and line protocol written to wispmon lands there.
+    let q = format!(
+        "SELECT count(rx_bytes) FROM traffic WHERE object_id = '{}' GROUP BY ifname",
+        remote.id
+    );
+    let direct = crate::util::get(&format!("{}/query?db=openwisp2&q={}", influxd.url, enc(&q)));
+    let relayed = crate::util::get(&format!(
+        "{}?db=openwisp2&q={}",
+        remote.s.url("/query"),
+        enc(&q)
+    ));
+    assert_eq!(direct, relayed);
+    let r = ureq::post(&format!("{}?db=openwisp2", remote.s.url("/write")))
+        .send_string(&format!("custom,host=x v=7i {}000000000\n", now))
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = influx(&influxd.url, "SELECT v FROM custom");
+    assert_eq!(r["series"][0]["values"][0][1], 7, "{r}");
+    // Errors come back as the remote words them.
+    let bad = "SELECT FROM";
+    let direct = crate::util::get(&format!(
+        "{}/query?db=openwisp2&q={}",
+        influxd.url,
+        enc(bad)
+    ));
+    let relayed = crate::util::get(&format!(
+        "{}?db=openwisp2&q={}",
+        remote.s.url("/query"),
+        enc(bad)
+    ));
+    assert_eq!(direct, relayed);
+    assert_eq!(relayed.0, 400);
+
     let get = |x: &Side, path: &str| {
         let (st, v) = call("GET", &x.s.url(path), Some(&x.admin), None);
         assert_eq!(st, 200, "{path}: {v}");

@@ -72,6 +72,106 @@ fn csv_answer(status: StatusCode, body: String, error: Option<&str>) -> Response
     r
 }
 
+/// A remote InfluxDB the `/write` and `/query` requests are relayed to, when the timeseries
+/// live there (`[timeseries] backend = "influxdb"`): Grafana and InfluxDB clients pointed
+/// at wispmon then see the same data as the charts. Credentials are checked here first;
+/// the remote gets its own.
+pub trait InfluxRelay: Send + Sync + std::fmt::Debug {
+    /// Sends one request (blocking): `method path?params` with the client's `headers`
+    /// (`Content-Type`, `Content-Encoding`, `Accept`) and `body`.
+    ///
+    /// # Errors
+    /// The remote cannot be reached or answers something that is not HTTP, with why.
+    fn relay(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(String, String)],
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Relayed, String>;
+}
+
+/// The remote's answer, relayed to the client.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    /// Status.
+    pub status: u16,
+    /// Headers to pass on (names lowercase).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Answer headers of the remote passed on to the client.
+const RELAYED_HEADERS: &[&str] = &[
+    "content-type",
+    "x-influxdb-version",
+    "x-influxdb-build",
+    "x-influxdb-error",
+    "request-id",
+    "x-request-id",
+];
+
+/// Relays one request (parameters without the client's credentials) and shapes the answer.
+async fn relay(
+    relay: std::sync::Arc<dyn InfluxRelay>,
+    method: &'static str,
+    path: &'static str,
+    q: HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut params: Vec<(String, String)> = q
+        .into_iter()
+        .filter(|(k, _)| k != "u" && k != "p")
+        .collect();
+    params.sort();
+    let pass: Vec<(String, String)> = [
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::ACCEPT,
+    ]
+    .iter()
+    // Content headers only describe a body: a relayed query has none.
+    .filter(|h| *h == header::ACCEPT || !body.is_empty())
+    .filter_map(|h| {
+        let v = headers.get(h)?.to_str().ok()?;
+        Some((h.as_str().to_owned(), v.to_owned()))
+    })
+    .collect();
+    let joined = tokio::task::spawn_blocking(move || {
+        let h: Vec<(&str, &str)> = pass.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        relay.relay(method, path, &params, &h, &body)
+    })
+    .await;
+    let answer = match joined {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "relaying to the remote InfluxDB failed");
+            return json_error(
+                StatusCode::BAD_GATEWAY,
+                &format!("timeseries backend failed: {e}"),
+            );
+        }
+        Err(_) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "relay task failed"),
+    };
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut r = (status, answer.body).into_response();
+    let h = r.headers_mut();
+    for (k, v) in &answer.headers {
+        if RELAYED_HEADERS.contains(&k.as_str())
+            && let (Ok(k), Ok(v)) = (
+                header::HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            )
+        {
+            h.insert(k, v);
+        }
+    }
+    r
+}
+
 /// `GET|HEAD /ping`: 204, or 200 with the version for `verbose=true` (InfluxDB 1.8).
 pub(crate) async fn ping(Query(q): Query<HashMap<String, String>>) -> Response {
     let verbose = q
@@ -236,6 +336,14 @@ pub(crate) async fn write(
 ) -> Response {
     if let Err(r) = authorize(&st, &q, &headers).await {
         return r;
+    }
+    if let Some(r) = st.relay.clone() {
+        // Relayed as received (still compressed): the remote applies its own rules.
+        let limit = usize::try_from(st.influx.max_body_size.0).unwrap_or(usize::MAX);
+        return match read_body(body, false, limit).await {
+            Ok(b) => relay(r, "POST", "/write", q, &headers, b).await,
+            Err(e) => e,
+        };
     }
     let Some(db) = q.get("db").filter(|d| !d.is_empty()).cloned() else {
         return json_error(StatusCode::BAD_REQUEST, "database is required");
@@ -411,6 +519,15 @@ pub(crate) async fn query(
     }
     if let Err(r) = authorize(&st, &q, &headers).await {
         return r;
+    }
+    if let Some(r) = st.relay.clone() {
+        // GET stays GET: InfluxDB refuses statements that change data over GET.
+        let m = if method == axum::http::Method::GET {
+            "GET"
+        } else {
+            "POST"
+        };
+        return relay(r, m, "/query", q, &headers, Bytes::new()).await;
     }
     // Answer format: CSV on request, else JSON (compact, indented, or chunked lines).
     let csv = matches!(

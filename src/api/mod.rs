@@ -16,6 +16,7 @@ mod rest;
 mod silence;
 mod ui;
 
+pub use influx::{InfluxRelay, Relayed};
 pub use rest::encode as percent_encode;
 pub use ui::Ui;
 
@@ -236,6 +237,8 @@ pub struct ApiState {
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// The web UI.
     pub ui: Ui,
+    /// The remote InfluxDB `/write` and `/query` are relayed to, if the timeseries live there.
+    pub relay: Option<Arc<dyn influx::InfluxRelay>>,
 }
 
 /// The application's router.

@@ -290,6 +290,7 @@ mod tests {
             clock,
             influx: crate::config::Config::default().influx,
             trusted_proxies: Vec::new().into(),
+            relay: None,
         };
         (router(state), token, storage)
     }

@@ -15,6 +15,27 @@ use crate::api::percent_encode as enc;
 
 /// Largest answer body (or chunk line) read from a peer.
 pub const MAX_BODY: usize = 64 << 20;
+/// Most header lines accepted in an answer.
+pub const MAX_HEADERS: usize = 100;
+
+/// An answer: status, headers (names lowercase) and the de-chunked body.
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Header names (lowercase) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Box<dyn BufRead>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// An InfluxDB 1.x HTTP endpoint with optional credentials.
@@ -93,7 +114,36 @@ impl Endpoint {
         path_and_query: &str,
         body: &[u8],
     ) -> anyhow::Result<(u16, Box<dyn BufRead>)> {
+        let a = self.request_with(method, path_and_query, &[], body)?;
+        Ok((a.status, a.body))
+    }
+
+    /// Sends one request with extra headers (`Accept` replaces the default
+    /// `application/json`); returns the status, the headers and the (de-chunked) body.
+    ///
+    /// # Errors
+    /// A header with a line break, the peer cannot be reached, times out, or does not
+    /// answer HTTP (or sends more than [`MAX_HEADERS`] header lines).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> anyhow::Result<Answer> {
         let host = self.authority();
+        let mut extra = String::new();
+        let mut accept = "application/json";
+        for (k, v) in headers {
+            if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
+                bail!("header {k:?} cannot be sent");
+            }
+            if k.eq_ignore_ascii_case("accept") {
+                accept = v;
+            } else {
+                extra.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
         let addr = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .with_context(|| format!("resolving {host}"))?
@@ -106,7 +156,7 @@ impl Endpoint {
         let mut w = &stream;
         write!(
             w,
-            "{method} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: wispmon\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            "{method} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: wispmon\r\nAccept: {accept}\r\n{extra}Connection: close\r\nContent-Length: {}\r\n\r\n",
             self.target(path_and_query),
             body.len()
         )?;
@@ -121,12 +171,16 @@ impl Endpoint {
             .with_context(|| format!("{host}: not an HTTP answer: {status_line:?}"))?;
         let mut chunked = false;
         let mut length: Option<u64> = None;
+        let mut answer_headers = Vec::new();
         loop {
             let mut line = String::new();
             (&mut r).take(65536).read_line(&mut line)?;
             let line = line.trim_end();
             if line.is_empty() {
                 break;
+            }
+            if answer_headers.len() >= MAX_HEADERS {
+                bail!("{host}: more than {MAX_HEADERS} header lines");
             }
             if let Some((k, v)) = line.split_once(':') {
                 let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
@@ -135,6 +189,7 @@ impl Endpoint {
                 } else if k == "content-length" {
                     length = v.parse().ok();
                 }
+                answer_headers.push((k, v.to_owned()));
             }
         }
         let body: Box<dyn BufRead> = if chunked {
@@ -148,7 +203,11 @@ impl Endpoint {
         } else {
             Box::new(r)
         };
-        Ok((status, body))
+        Ok(Answer {
+            status,
+            headers: answer_headers,
+            body,
+        })
     }
 
     /// Runs InfluxQL on `db` (times as epoch ns), returning every statement's result, each

@@ -91,12 +91,8 @@ pub async fn start(
     info!(elapsed_ms = t.elapsed().as_millis() as u64, data_dir = %config.data_dir.display(), "storage started");
 
     let t = Instant::now();
-    let domain = Domain::with_timeseries(
-        &storage,
-        settings,
-        clock.clone(),
-        timeseries_backend(config, &storage)?,
-    );
+    let (series, relay) = timeseries_backend(config, &storage)?;
+    let domain = Domain::with_timeseries(&storage, settings, clock.clone(), series);
     let admin = {
         let d = domain.clone();
         tokio::task::spawn_blocking(move || d.bootstrap_admin(admin_password.as_deref()))
@@ -186,6 +182,7 @@ pub async fn start(
         clock: clock.clone(),
         influx: config.influx.clone(),
         trusted_proxies: config.trusted_proxies.clone().into(),
+        relay,
     };
     let http = tokio::spawn(api::serve(listener, state, async {
         let _ = stopped.await;
@@ -206,19 +203,24 @@ pub async fn start(
     })
 }
 
-/// The timeseries backend of the configuration: the embedded engine, or a remote InfluxDB.
-fn timeseries_backend(config: &Config, storage: &Storage) -> anyhow::Result<SharedTimeseries> {
+/// The timeseries backend of the configuration: the embedded engine, or a remote InfluxDB
+/// (then also where the InfluxDB API is relayed).
+fn timeseries_backend(
+    config: &Config,
+    storage: &Storage,
+) -> anyhow::Result<(SharedTimeseries, Option<Arc<dyn api::InfluxRelay>>)> {
     Ok(match config.timeseries.backend {
-        TimeseriesBackend::Embedded => Arc::new(Embedded::new(storage.engine().clone())),
+        TimeseriesBackend::Embedded => (Arc::new(Embedded::new(storage.engine().clone())), None),
         TimeseriesBackend::Influxdb => {
-            let remote =
-                remote::RemoteInflux::new(&config.timeseries).context("[timeseries] url")?;
+            let remote = Arc::new(
+                remote::RemoteInflux::new(&config.timeseries).context("[timeseries] url")?,
+            );
             info!(
                 remote = %remote.authority(),
                 database = %config.timeseries.database,
                 "timeseries stored in a remote InfluxDB"
             );
-            Arc::new(remote)
+            (remote.clone(), Some(remote))
         }
     })
 }
@@ -449,7 +451,7 @@ pub fn run_checks(config: &Config) -> anyhow::Result<()> {
             &storage,
             settings,
             clock,
-            timeseries_backend(config, &storage)?,
+            timeseries_backend(config, &storage)?.0,
         );
         ensure_timeseries(&domain, config).await?;
         let t = Instant::now();

@@ -350,6 +350,45 @@ impl Timeseries for RemoteInflux {
     }
 }
 
+impl crate::api::InfluxRelay for RemoteInflux {
+    fn relay(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(String, String)],
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<crate::api::Relayed, String> {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        let target = format!("{path}?{}", query.join("&"));
+        let answer = self
+            .endpoint
+            .request_with(method, &target, headers, body)
+            .map_err(|e| format!("{e:#}"))?;
+        let mut out = Vec::new();
+        let limit = super::influx_http::MAX_BODY;
+        answer
+            .body
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        if out.len() > limit {
+            return Err(format!(
+                "the answer is larger than {} MiB; ask for less (LIMIT, a shorter time range)",
+                limit >> 20
+            ));
+        }
+        Ok(crate::api::Relayed {
+            status: answer.status,
+            headers: answer.headers,
+            body: out,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -326,3 +326,37 @@ fn snooze_ranges_follow_the_spec_cases() {
         );
     }
 }
+
+#[test]
+fn a_remote_backend_needs_an_http_address() {
+    let c = Config::default();
+    assert_eq!(c.timeseries.backend, TimeseriesBackend::Embedded);
+    assert!(c.telemetry.database.is_empty());
+    let ps = problems("[timeseries]\nbackend = \"influxdb\"");
+    assert_eq!(keys(&ps), ["timeseries.url"]);
+    let ps = problems("[timeseries]\nbackend = \"influxdb\"\nurl = \"https://x:8086\"");
+    assert_eq!(keys(&ps), ["timeseries.url"]);
+    let ps = problems("[timeseries]\nbackend = \"mysql\"");
+    assert_eq!(keys(&ps), ["timeseries.backend"]);
+    assert!(ps[0].message.contains("\"influxdb\""), "{}", ps[0].message);
+    let c = Config::from_table(
+        table("[timeseries]\nbackend = \"influxdb\"\nurl = \"http://10.0.0.20:8086/\""),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.timeseries.backend, TimeseriesBackend::Influxdb);
+    // Round trip through the printed form.
+    let again = Config::from_table(c.to_table(), &[]).unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn telemetry_database_is_checked() {
+    let ps = problems("[telemetry]\ndatabase = \"openwisp2\"");
+    assert_eq!(keys(&ps), ["telemetry.database"]);
+    let ps = problems("[telemetry]\ndatabase = \"_internal\"\ninterval = \"0s\"");
+    assert_eq!(keys(&ps), ["telemetry.interval", "telemetry.database"]);
+    let c = Config::from_table(table("[telemetry]\ndatabase = \"wispmon\""), &[]).unwrap();
+    assert_eq!(c.telemetry.interval, Duration::from_secs(60));
+    assert_eq!(Config::from_table(c.to_table(), &[]).unwrap(), c);
+}
