@@ -351,6 +351,10 @@ fn telemetry_is_written_into_its_own_database() {
         &[
             ("WISPMON_TELEMETRY__DATABASE", "wispmon"),
             ("WISPMON_TELEMETRY__INTERVAL", "1s"),
+            (
+                "WISPMON_ADMIN_PASSWORD",
+                crate::operator_api::ADMIN_PASSWORD,
+            ),
         ],
     );
     for _ in 0..4 {
@@ -389,4 +393,89 @@ fn telemetry_is_written_into_its_own_database() {
     assert!(r["series"][0]["values"][0][1].as_u64() >= Some(1), "{r}");
     let r = q("SHOW RETENTION POLICIES ON wispmon");
     assert_eq!(r["series"][0]["values"][0][1], "720h0m0s", "{r}");
+
+    // The UI's System page reads them back as charts; superusers only.
+    use crate::operator_api::{ADMIN_PASSWORD, call, create_org, token};
+    let admin = token(&s, "admin", ADMIN_PASSWORD);
+    check_system_charts(&s, &admin);
+    let url = s.url("/api/v1/monitoring/system/?time=1d");
+    let org = create_org(&s, &admin, "isp")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, _) = call(
+        "POST",
+        &s.url("/api/v1/users/user/"),
+        Some(&admin),
+        Some(
+            &serde_json::json!({"username": "alice", "password": "password-123",
+            "organization_users": [{"organization": org, "is_admin": true}]}),
+        ),
+    );
+    assert_eq!(st, 201);
+    let alice = token(&s, "alice", "password-123");
+    assert_eq!(call("GET", &url, Some(&alice), None).0, 403);
+    assert_eq!(call("GET", &url, None, None).0, 401);
+}
+
+/// The System page's charts of a server writing `[telemetry] database = "wispmon"` (through
+/// its own `/write`, relayed to a remote InfluxDB when that is the backend): two earlier
+/// snapshots are written as the writer would have, so the rates have two buckets to derive
+/// from: 600 more points and 600 + 1200 more requests (two routes) over ten minutes are 1
+/// point/s and 3 requests/s.
+pub fn check_system_charts(s: &TestServer, admin: &str) {
+    use crate::operator_api::call;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let b = now / 600 * 600;
+    let (t1, t2) = (b - 1200 + 60, b - 600 + 60);
+    let lp = format!(
+        "wispmon_points_written_total value=100 {t1}000000000\n\
+         wispmon_points_written_total value=700 {t2}000000000\n\
+         wispmon_http_requests_total,route=/a,method=GET,status=200 value=0 {t1}000000000\n\
+         wispmon_http_requests_total,route=/a,method=GET,status=200 value=600 {t2}000000000\n\
+         wispmon_http_requests_total,route=/b,method=GET,status=200 value=0 {t1}000000000\n\
+         wispmon_http_requests_total,route=/b,method=GET,status=200 value=1200 {t2}000000000\n"
+    );
+    let r = ureq::post(&s.url("/write?db=wispmon"))
+        .send_string(&lp)
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (st, v) = call(
+        "GET",
+        &s.url("/api/v1/monitoring/system/?time=1d"),
+        Some(admin),
+        None,
+    );
+    assert_eq!(st, 200, "{v}\n{}", s.stderr());
+    assert_eq!(v["enabled"], true);
+    let values = |title: &str| -> Vec<f64> {
+        let c = v["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["title"] == title)
+            .unwrap_or_else(|| panic!("no {title} chart in {v}"));
+        c["traces"][0][1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect()
+    };
+    assert!(
+        values("Points written")
+            .iter()
+            .any(|x| (x - 1.0).abs() < 1e-9),
+        "{v}"
+    );
+    assert!(
+        values("Requests").iter().any(|x| (x - 3.0).abs() < 1e-9),
+        "{v}"
+    );
+    // In megabytes: more than 1 MB.
+    assert!(values("Memory").last().is_some_and(|m| *m > 1.0), "{v}");
+    assert!(v["x"].as_array().is_some_and(|x| !x.is_empty()), "{v}");
 }

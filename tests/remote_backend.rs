@@ -336,6 +336,13 @@ fn a_remote_influxdb_answers_like_the_embedded_engine() {
     let (st, text) = crate::util::get(&url);
     assert_eq!(st, 200, "{text}");
     assert!(text.contains("\"count\""), "{text}");
+    // And the System page's charts read them from there, with the same InfluxQL.
+    crate::lifecycle::check_system_charts(&remote.s, &remote.admin);
+    let off = get(&embedded, "/api/v1/monitoring/system/?time=1d");
+    assert_eq!(
+        (off["enabled"].clone(), off["charts"].clone()),
+        (json!(false), json!([]))
+    );
 
     // Deleting the device drops its series on the remote.
     let (st, v) = call(

@@ -440,7 +440,11 @@ fn the_web_ui_works_in_a_real_browser() {
     let s = TestServer::spawn(
         &dir.path().join("data"),
         &[],
-        &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        &[
+            ("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("WISPMON_TELEMETRY__DATABASE", "wispmon"),
+            ("WISPMON_TELEMETRY__INTERVAL", "1s"),
+        ],
     );
     let out_dir = screenshot_dir();
     let _ = std::fs::remove_dir_all(&out_dir);
@@ -466,6 +470,7 @@ fn the_web_ui_works_in_a_real_browser() {
         "02-dashboard.png",
         "05-device-charts-7d.png",
         "07-notification-arrived.png",
+        "09c-system.png",
     ] {
         let p = out_dir.join(shot);
         let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);

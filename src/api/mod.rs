@@ -105,6 +105,8 @@ pub mod paths {
     pub const DEVICE_UPDATE_INFO: &str = "/controller/device/update-info/{pk}/";
     /// The dashboard's general charts.
     pub const DASHBOARD: &str = "/api/v1/monitoring/dashboard/";
+    /// wispmon's own charts (self-monitoring).
+    pub const SYSTEM: &str = "/api/v1/monitoring/system/";
     /// WiFi sessions.
     pub const WIFI_SESSIONS: &str = "/api/v1/monitoring/wifi-session/";
     /// One WiFi session.
@@ -176,6 +178,7 @@ pub mod paths {
         MONITORING_DEVICES,
         DEVICE_METRIC_LIST,
         DASHBOARD,
+        SYSTEM,
         NEARBY_DEVICES,
         ALERT_SETTINGS,
         CHECKS,
@@ -295,6 +298,7 @@ pub fn router(state: ApiState) -> Router {
         .route(paths::INDOOR_COORDINATES, get(geo::indoor_coordinates))
         .route(paths::MONITORING_DEVICES, get(monitoring::list_devices))
         .route(paths::DASHBOARD, get(monitoring::dashboard))
+        .route(paths::SYSTEM, get(monitoring::system))
         .route(paths::NEARBY_DEVICES, get(geo::nearby_devices))
         .route(
             paths::CHECKS,

@@ -357,6 +357,26 @@ pub(crate) async fn get_device_charts(
 }
 
 /// `GET /api/v1/monitoring/dashboard/`: the general charts (spec §4.6), or their CSV.
+/// `GET /api/v1/monitoring/system/`: wispmon's own charts, for superusers.
+pub(crate) async fn system(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let req = chart_request(&q);
+    let domain = st.domain.clone();
+    let answer = blocking(move || domain.system_charts(&who, &req)).await?;
+    let database = st.domain.settings().telemetry_database.clone();
+    let mut body = json!({ "enabled": answer.is_some(), "database": database, "charts": [] });
+    if let Some((charts, x)) = answer {
+        body["charts"] = Value::Array(charts);
+        if let Some(x) = x {
+            body["x"] = x;
+        }
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
 pub(crate) async fn dashboard(
     State(st): State<ApiState>,
     Auth(who): Auth,

@@ -403,6 +403,7 @@ fn domain_settings(config: &Config) -> anyhow::Result<DomainSettings> {
             email: !config.notifications.smtp.host.is_empty(),
             webhook: !config.notifications.webhook.url.is_empty(),
         },
+        telemetry_database: Some(config.telemetry.database.clone()).filter(|d| !d.is_empty()),
     })
 }
 

@@ -149,8 +149,20 @@ fn draw(
     };
     let points = run(ts, db, &render(false)?, now)?;
     let summary = run(ts, db, &render(true)?, now)?;
-    let Value::Object(mut data) = registry::chart_data(chart, &points, &summary, &window.zone)
-    else {
+    shape(chart, &points, &summary, window, &src.tags, src.metric_name)
+}
+
+/// A chart's JSON from its query results; `None` without data.
+fn shape(
+    chart: &registry::ChartConfig,
+    points: &QueryResult,
+    summary: &QueryResult,
+    window: &Window,
+    tags: &BTreeMap<String, String>,
+    metric_name: &str,
+) -> Result<Option<Rendered>, DomainError> {
+    let name = &chart.title;
+    let Value::Object(mut data) = registry::chart_data(chart, points, summary, &window.zone) else {
         return Ok(None);
     };
     if data
@@ -160,7 +172,7 @@ fn draw(
     {
         return Ok(None);
     }
-    let attrs = registry::chart_attributes(chart, &src.tags, src.metric_name)
+    let attrs = registry::chart_attributes(chart, tags, metric_name)
         .map_err(|e| DomainError::Chart(format!("chart {name}: {e}")))?;
     let title = attrs
         .get("title")
@@ -320,6 +332,155 @@ pub fn ping_latency(
         v[k] = Value::Array(out.remove(k).unwrap_or_default());
     }
     Ok(v)
+}
+
+/// The charts of wispmon's own numbers (`[telemetry] database`), over `window`: request and
+/// ingest rates, write errors, memory, disk and series. Each is a plain InfluxQL query on the
+/// measurements the self-monitoring writer stores (one point per interval of cumulative
+/// counters and gauges), so they read alike from the embedded engine and a remote InfluxDB.
+///
+/// # Errors
+/// Bad parameters of the window, store failure.
+pub fn system_charts(
+    ts: &dyn Timeseries,
+    db: &str,
+    window: &Window,
+    now: i64,
+) -> Result<(Vec<Value>, Option<Value>), DomainError> {
+    let start = window
+        .timeframe
+        .start(now)
+        .map_err(|e| DomainError::Chart(e.to_string()))?;
+    let end = match window.timeframe.range_end() {
+        Some(e) => format!(" AND time <= '{e}'"),
+        None => String::new(),
+    };
+    let interval = window.timeframe.interval();
+    let tz = if window.zone.name() == "UTC" {
+        String::new()
+    } else {
+        format!(" tz('{}')", window.zone.name())
+    };
+    let range = format!("time >= '{start}'{end}");
+    let rate = |m: &str, alias: &str| {
+        format!(
+            "SELECT NON_NEGATIVE_DERIVATIVE(MAX(value), 1s) AS \"{alias}\" FROM {m} WHERE {range} \
+             GROUP BY time({interval}) fill(null){tz}"
+        )
+    };
+    // Byte charts in megabytes: values are rounded as upstream rounds chart values (two
+    // decimals), which would flatten gigabytes of a small appliance.
+    let gauge = |m: &str, alias: &str, scale: &str| {
+        format!(
+            "SELECT MAX(value){scale} AS \"{alias}\" FROM {m} WHERE {range} \
+             GROUP BY time({interval}) fill(null){tz}"
+        )
+    };
+    let mega = " / 1000000";
+    // (order, title, description, unit, colour, points query, summary query, summary label)
+    let charts = [
+        (
+            10,
+            "Requests",
+            "HTTP requests answered per second, every route together.",
+            " req/s",
+            "#1f77b4",
+            format!(
+                "SELECT SUM(r) AS \"requests\" FROM (SELECT NON_NEGATIVE_DERIVATIVE(MAX(value), 1s) \
+                 AS r FROM wispmon_http_requests_total WHERE {range} GROUP BY time({interval}), *) \
+                 WHERE {range} GROUP BY time({interval}) fill(null){tz}"
+            ),
+            format!(
+                "SELECT SUM(r) AS \"requests\" FROM (SELECT SPREAD(value) AS r FROM \
+                 wispmon_http_requests_total WHERE {range} GROUP BY *) WHERE {range}"
+            ),
+            "Requests in the period",
+        ),
+        (
+            20,
+            "Points written",
+            "Points stored per second: device samples, check results and /write.",
+            " points/s",
+            "#2ca02c",
+            rate("wispmon_points_written_total", "points"),
+            format!(
+                "SELECT SPREAD(value) AS \"points\" FROM wispmon_points_written_total WHERE {range}"
+            ),
+            "Points in the period",
+        ),
+        (
+            30,
+            "Write errors",
+            "Write batches that failed as a whole, per second (nothing of them was acknowledged).",
+            " errors/s",
+            "#d62728",
+            rate("wispmon_write_errors_total", "errors"),
+            format!(
+                "SELECT SPREAD(value) AS \"errors\" FROM wispmon_write_errors_total WHERE {range}"
+            ),
+            "Errors in the period",
+        ),
+        (
+            40,
+            "Memory",
+            "Resident memory of the wispmon process.",
+            " MB",
+            "#9467bd",
+            gauge("process_resident_memory_bytes", "memory", mega),
+            format!(
+                "SELECT LAST(value){mega} AS \"memory\" FROM process_resident_memory_bytes \
+                 WHERE {range}"
+            ),
+            "Latest",
+        ),
+        (
+            50,
+            "Disk",
+            "Space the embedded database occupies on disk.",
+            " MB",
+            "#8c564b",
+            gauge("wispmon_engine_disk_bytes", "disk", mega),
+            format!(
+                "SELECT LAST(value){mega} AS \"disk\" FROM wispmon_engine_disk_bytes WHERE {range}"
+            ),
+            "Latest",
+        ),
+        (
+            60,
+            "Series",
+            "Series in the embedded engine's index.",
+            "",
+            "#ff7f0e",
+            gauge("wispmon_engine_series", "series", ""),
+            format!("SELECT LAST(value) AS \"series\" FROM wispmon_engine_series WHERE {range}"),
+            "Latest",
+        ),
+    ];
+    let mut rendered = Vec::new();
+    for (order, title, description, unit, colour, points_q, summary_q, label) in charts {
+        let chart: registry::ChartConfig = serde_json::from_value(json!({
+            "type": "scatter",
+            "title": title,
+            "description": description,
+            "unit": unit,
+            "order": order,
+            "colors": [colour],
+            "summary_labels": [label],
+            "query": points_q,
+        }))
+        .map_err(|e| DomainError::Chart(format!("chart {title}: {e}")))?;
+        let points = run(ts, db, &points_q, now)?;
+        let summary = run(ts, db, &summary_q, now)?;
+        rendered.extend(shape(
+            &chart,
+            &points,
+            &summary,
+            window,
+            &BTreeMap::new(),
+            "wispmon",
+        )?);
+    }
+    Ok(assemble(rendered))
 }
 
 /// Filters of the dashboard's general charts (spec §4.6); empty lists mean "no filter".

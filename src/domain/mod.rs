@@ -122,6 +122,8 @@ pub struct DomainSettings {
     pub health: status::HealthSettings,
     /// Notification texts and channels.
     pub notifications: status::NotificationSettings,
+    /// The database wispmon's own numbers are written to (`[telemetry] database`), if any.
+    pub telemetry_database: Option<String>,
 }
 
 impl DomainSettings {
@@ -140,6 +142,7 @@ impl DomainSettings {
             checks: crate::config::Config::default().checks,
             health: status::HealthSettings::defaults(),
             notifications: status::NotificationSettings::defaults(),
+            telemetry_database: None,
         }
     }
 }
@@ -930,6 +933,27 @@ impl Domain {
             x,
             organizations: visible,
         })
+    }
+
+    /// The charts of wispmon's own numbers (see [`charts::system_charts`]), for superusers;
+    /// `None` when self-monitoring is not written (`[telemetry] database` empty).
+    ///
+    /// # Errors
+    /// Not a superuser (`Forbidden`), bad parameters (`Refused`), store failure.
+    pub fn system_charts(
+        &self,
+        who: &Principal,
+        req: &charts::ChartRequest,
+    ) -> Result<Option<(Vec<serde_json::Value>, Option<serde_json::Value>)>, DomainError> {
+        if !who.is_superuser {
+            return Err(DomainError::Forbidden);
+        }
+        let now = self.now_ns();
+        let window = charts::validate(req, &self.settings.default_chart_time, now)?;
+        let Some(db) = &self.settings.telemetry_database else {
+            return Ok(None);
+        };
+        charts::system_charts(self.series.as_ref(), db, &window, now).map(Some)
     }
 
     /// The latest `device_data` snapshot of a device, as JSON.

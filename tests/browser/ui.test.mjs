@@ -1,7 +1,7 @@
 // The web UI in a real browser (Debian's Chromium driven by playwright-core), against a wispmon
 // started by tests/ui.rs: log in, dashboard and map, device list, a device that received the
 // fixtures of tests/fixtures/netjson, timeframes, CSV export, an alert threshold change, a notification arriving
-// live, logout. Screenshots of the main pages go to OUTDIR for people to look at.
+// live, the System page of wispmon's own numbers, logout. Screenshots of the main pages go to OUTDIR for people to look at.
 //
 // Usage: node ui.test.mjs BASE_URL ADMIN_PASSWORD OUTDIR. Exit status 0 only if every step
 // passed; each failure is printed with the step it happened in.
@@ -193,6 +193,15 @@ try {
   await page.getByRole('heading').filter({ hasText: /Organizations/ }).first().waitFor();
   await labelled('the administration page');
   await shot('09b-administration');
+
+  step = 'system page';
+  await page.getByRole('link', { name: 'System', exact: true }).click();
+  await page.getByRole('heading', { name: 'System', exact: true }).waitFor();
+  // The self-monitoring writer (every second in this test) has stored memory and disk.
+  await page.locator('#system-charts .uplot').nth(1).waitFor({ timeout: 15000 });
+  await page.waitForTimeout(300);
+  await labelled('the system page');
+  await shot('09c-system');
 
   step = 'phone';
   await page.setViewportSize({ width: 390, height: 844 });

@@ -206,6 +206,7 @@ function navItems() {
   // Viewers have only their API tokens to administer.
   if (isManager(ctx)) items.push(['#/admin', 'Administration']);
   else items.push(['#/admin/tokens', 'API tokens']);
+  if (ctx.session.is_superuser) items.push(['#/system', 'System']);
   return items;
 }
 
@@ -284,6 +285,7 @@ const routes = [
   [/^\/devices$/, () => import('./devices.js').then((m) => (el, q) => m.render(el, ctx, q))],
   [/^\/device\/([0-9a-fA-F-]+)(?:\/([a-z-]+))?$/, (id, tab) => import('./device.js').then((m) => (el, q) => m.render(el, ctx, id, tab || 'status', q))],
   [/^\/notifications$/, () => import('./notifications.js').then((m) => (el, q) => m.render(el, ctx, q))],
+  [/^\/system$/, () => import('./system.js').then((m) => (el) => m.render(el, ctx))],
   [/^\/admin(?:\/([a-z-]+))?(?:\/([^/]+))?$/, (section, id) => import('./admin.js').then((m) => (el) => m.render(el, ctx, section || '', id ? decodeURIComponent(id) : id))],
 ];
 

@@ -1,0 +1,87 @@
+// The System page (superusers): wispmon's own numbers over time — requests and points per
+// second, write errors, memory, disk and series — from the self-monitoring database
+// (`[telemetry] database`). Says how to turn it on when it is off. Refreshed as the
+// dashboard's charts are.
+
+import { api, isAbort } from './api.js';
+import { h, replace } from './dom.js';
+import { renderCharts } from './plot.js';
+import { uid, errorBox } from './ui.js';
+
+const SYSTEM = '/api/v1/monitoring/system/';
+const TIMES = [['1d', 'Last 1 day'], ['3d', 'Last 3 days'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days']];
+const REFRESH_MS = 60_000;
+
+function timezone() {
+  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch { return ''; }
+}
+
+export async function render(el, ctx) {
+  if (!ctx.session.is_superuser) {
+    replace(el, h('h1', {}, 'System'), h('p', {}, 'Only superusers see wispmon\'s own numbers.'));
+    return () => {};
+  }
+  let alive = true;
+  let time = '1d';
+  let ctl = null;
+  let removeCharts = () => {};
+  const chartsEl = h('div', { id: 'system-charts', class: 'charts', 'aria-live': 'polite', 'aria-busy': 'true' });
+  const note = h('p', { class: 'muted', role: 'status' });
+  const timeName = uid('time');
+  const picker = h('fieldset', { class: 'segmented' },
+    h('legend', {}, 'Time range'),
+    TIMES.map(([v, label]) => {
+      const id = uid('t');
+      return h('span', {},
+        h('input', { type: 'radio', name: timeName, id, value: v, checked: v === time,
+          onchange: () => { time = v; load(); } }),
+        h('label', { for: id, title: label }, v));
+    }));
+  const title = uid('h');
+  replace(el,
+    h('h1', {}, 'System'),
+    h('section', { class: 'card charts-card', 'aria-labelledby': title },
+      h('div', { class: 'card-head' }, h('h2', { id: title }, 'wispmon itself'),
+        h('p', { class: 'muted small' }, 'The numbers of /metrics, written to the self-monitoring database.')),
+      h('div', { class: 'controls' }, picker),
+      note,
+      chartsEl));
+
+  async function load({ quiet = false } = {}) {
+    if (ctl) ctl.abort();
+    ctl = new AbortController();
+    chartsEl.setAttribute('aria-busy', 'true');
+    if (!quiet) chartsEl.classList.add('loading-dim');
+    try {
+      const data = await api(SYSTEM, { query: { time, timezone: timezone() }, signal: ctl.signal });
+      if (!alive) return;
+      removeCharts();
+      removeCharts = () => {};
+      if (!data.enabled) {
+        note.textContent = 'Self-monitoring is off: set [telemetry] database (for example "wispmon") in the configuration and restart wispmon.';
+        replace(chartsEl);
+        return;
+      }
+      note.textContent = data.charts.length ? `Database "${data.database}".`
+        : `Database "${data.database}": no numbers written in this time range yet.`;
+      removeCharts = renderCharts(chartsEl, data);
+    } catch (x) {
+      if (isAbort(x) || !alive) return;
+      removeCharts();
+      removeCharts = () => {};
+      replace(chartsEl, errorBox(x, 'Something went wrong while loading the charts'));
+    } finally {
+      chartsEl.setAttribute('aria-busy', 'false');
+      chartsEl.classList.remove('loading-dim');
+    }
+  }
+
+  await load();
+  const timer = setInterval(() => { if (!document.hidden) load({ quiet: true }); }, REFRESH_MS);
+  return () => {
+    alive = false;
+    clearInterval(timer);
+    if (ctl) ctl.abort();
+    removeCharts();
+  };
+}
