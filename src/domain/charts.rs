@@ -100,6 +100,9 @@ fn run(ts: &dyn Timeseries, db: &str, q: &str, now: i64) -> Result<QueryResult, 
     })
 }
 
+/// Charts in display order and the `x` labels they share.
+pub type Charts = (Vec<Value>, Option<Value>);
+
 /// One rendered chart with its ordering key.
 struct Rendered {
     key: String,
@@ -346,7 +349,7 @@ pub fn system_charts(
     db: &str,
     window: &Window,
     now: i64,
-) -> Result<(Vec<Value>, Option<Value>), DomainError> {
+) -> Result<Charts, DomainError> {
     let start = window
         .timeframe
         .start(now)

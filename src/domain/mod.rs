@@ -944,7 +944,7 @@ impl Domain {
         &self,
         who: &Principal,
         req: &charts::ChartRequest,
-    ) -> Result<Option<(Vec<serde_json::Value>, Option<serde_json::Value>)>, DomainError> {
+    ) -> Result<Option<charts::Charts>, DomainError> {
         if !who.is_superuser {
             return Err(DomainError::Forbidden);
         }
