@@ -166,22 +166,28 @@ impl RemoteInflux {
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
             .unwrap_or_else(|| text.trim().to_owned());
-        // Points older than their policy are dropped one by one, as by the embedded engine
+        // Points refused one by one (older than their policy, a field type conflict) are
+        // skipped as the embedded engine skips them; the rest of the batch is stored
         // ("partial write: points beyond retention policy dropped=N").
-        if status == 400
-            && error.contains("beyond retention policy")
-            && let Some(n) = error
-                .rsplit("dropped=")
-                .next()
-                .and_then(|n| n.trim().parse::<usize>().ok())
-        {
-            tracing::debug!(db, dropped = n, "points beyond retention not stored");
+        if let Some(n) = partially_dropped(status, &error) {
+            tracing::debug!(db, dropped = n, reason = %error, "points not stored");
             return Ok(lines.saturating_sub(n));
         }
         Err(DomainError::Backend(format!(
             "writing to {db}: {status} {error}"
         )))
     }
+}
+
+/// How many points a `partial write` answer dropped; `None` for any other answer.
+fn partially_dropped(status: u16, error: &str) -> Option<usize> {
+    if status != 400 || !error.starts_with("partial write") {
+        return None;
+    }
+    error
+        .rsplit("dropped=")
+        .next()
+        .and_then(|n| n.trim().parse::<usize>().ok())
 }
 
 /// A JSON value of a result as a field value (a whole number is an integer: InfluxDB renders
@@ -430,6 +436,21 @@ mod tests {
         assert!(
             crate::influxql::parse_query(&RemoteInflux::select_text(&q, "last(\"x\")")).is_ok()
         );
+    }
+
+    #[test]
+    fn partial_writes_count_what_was_dropped() {
+        let beyond = "partial write: points beyond retention policy dropped=2";
+        assert_eq!(partially_dropped(400, beyond), Some(2));
+        let conflict = "partial write: field type conflict: input field \"v\" on measurement \"m\" \
+                        is type integer, already exists as type float dropped=1";
+        assert_eq!(partially_dropped(400, conflict), Some(1));
+        assert_eq!(partially_dropped(404, "database not found: \"x\""), None);
+        assert_eq!(
+            partially_dropped(400, "unable to parse 'x': missing fields"),
+            None
+        );
+        assert_eq!(partially_dropped(500, beyond), None);
     }
 
     #[test]
