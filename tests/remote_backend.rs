@@ -4,14 +4,15 @@
 //! alerts; the points are in the InfluxDB under OpenWISP's names; deleting the device drops
 //! its series there. A remote that cannot be reached stops the start with a clear message.
 //!
-//! Needs `influxd` (see `compat_write::start_influxd`).
+//! Against the InfluxDB `.ci/run` starts (`CI_INFLUXD_URL`), else one started here
+//! (see `compat_write::start_influxd`; needs `influxd`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::compat_write::start_influxd;
+use crate::compat_write::{Influxd, start_influxd};
 use crate::device_metrics::{agent_time, enc, metrics_path, now_secs, post};
 use crate::operator_api::{ADMIN_PASSWORD, call, create_device, create_org, token};
 use crate::util::TestServer;
@@ -23,6 +24,10 @@ fn influx(base: &str, q: &str) -> Value {
     assert_eq!(st, 200, "{q}: {text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     v["results"][0].clone()
+}
+
+struct Remote {
+    url: String,
 }
 
 struct Side {
@@ -102,12 +107,30 @@ fn points(v: &Value) -> BTreeMap<(String, String, i64), f64> {
     out
 }
 
+/// The InfluxDB to test against: `.ci/run`'s (its test databases dropped first), or one
+/// started now (stopped when the guard drops).
+fn remote_influxdb(dir: &std::path::Path) -> Option<(String, Option<Influxd>)> {
+    if let Ok(url) = std::env::var("CI_INFLUXD_URL") {
+        for db in ["openwisp2", "wispmon"] {
+            // Statements that change data must be POSTed.
+            let r = ureq::post(&format!("{url}/query"))
+                .send_form(&[("q", &format!("DROP DATABASE {db}"))])
+                .unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+        }
+        return Some((url, None));
+    }
+    let i = start_influxd(dir)?;
+    Some((i.url.clone(), Some(i)))
+}
+
 #[test]
 fn a_remote_influxdb_answers_like_the_embedded_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(influxd) = start_influxd(dir.path()) else {
+    let Some((url, _guard)) = remote_influxdb(dir.path()) else {
         return;
     };
+    let influxd = Remote { url };
     let embedded = side(&dir.path().join("embedded"), &[]);
     let remote = side(
         &dir.path().join("remote"),
