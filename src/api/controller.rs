@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 
 use super::ApiState;
+use super::rest::form_decode;
 use crate::domain::controller::{Refusal, Registration};
 use crate::domain::device::Device;
 use crate::domain::id::Id;
@@ -56,40 +57,16 @@ fn server_error(e: &dyn std::fmt::Display) -> Response {
     )
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses `application/x-www-form-urlencoded`: empty pairs (`a=1&&b=2&`) are skipped, a pair
 /// without `=` has an empty value, the first of repeated names wins, bad `%` escapes stay as
 /// they are, and text that is not UTF-8 is replaced rather than refused.
 pub(crate) fn parse_form(body: &[u8]) -> HashMap<String, String> {
-    let text = String::from_utf8_lossy(body);
     let mut out = HashMap::new();
-    for pair in text.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.entry(percent_decode(k))
-            .or_insert_with(|| percent_decode(v));
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let mut it = pair.splitn(2, |&b| b == b'=');
+        let k = it.next().unwrap_or_default();
+        let v = it.next().unwrap_or_default();
+        out.entry(form_decode(k)).or_insert_with(|| form_decode(v));
     }
     out
 }
@@ -388,6 +365,52 @@ mod tests {
         assert_eq!(f["x"], "\u{fffd}");
         assert!(parse_form(b"").is_empty());
         assert_eq!(parse_form(b"%")["%"], "");
+    }
+
+    const FORM_SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/form");
+
+    #[test]
+    fn form_seeds_satisfy_the_fuzz_property() {
+        let mut files: Vec<_> = std::fs::read_dir(FORM_SEEDS)
+            .expect("seeds directory")
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        files.sort();
+        assert!(
+            files.len() >= 10,
+            "expected the seeds, found {}",
+            files.len()
+        );
+        let mut pairs = 0;
+        for path in &files {
+            let bytes = std::fs::read(path).expect("seed readable");
+            match crate::api::check::form_property(&bytes) {
+                Ok(n) => pairs += n,
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+        }
+        assert!(pairs > 20, "seeds should hold pairs ({pairs})");
+    }
+
+    /// Every form of up to five characters over the bytes that matter to the readers.
+    #[test]
+    fn the_form_property_holds_for_every_short_form() {
+        const ALPHABET: &[u8] = b"%=&+4Fa\xff";
+        let mut checked = 0;
+        for len in 0..=5u32 {
+            for mut n in 0..ALPHABET.len().pow(len) {
+                let mut body = Vec::with_capacity(len as usize);
+                for _ in 0..len {
+                    body.push(ALPHABET[n % ALPHABET.len()]);
+                    n /= ALPHABET.len();
+                }
+                if let Err(e) = crate::api::check::form_property(&body) {
+                    panic!("{:?}: {e}", String::from_utf8_lossy(&body));
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 30_000);
     }
 
     #[test]

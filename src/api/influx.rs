@@ -428,29 +428,8 @@ fn storage_error(e: &StorageError) -> Response {
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body (`+` is a space, `%XX` a byte).
-fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &[u8]| -> String {
-        let mut out = Vec::with_capacity(s.len());
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < s.len() => {
-                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok();
-                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
+pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    let decode = super::rest::form_decode;
     body.split(|&b| b == b'&')
         .filter(|p| !p.is_empty())
         .map(|pair| {

@@ -4,6 +4,7 @@
 //! Owns: the listener's request handling, status codes and bodies. Must not: hold product
 //! rules (they live in `domain`) or open storage itself.
 
+pub mod check;
 mod controller;
 mod geo;
 mod influx;

@@ -298,6 +298,33 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// Decodes one name or value of an `application/x-www-form-urlencoded` body: `+` is a space,
+/// `%XX` (two hex digits, nothing else) a byte, any other `%` stays; the bytes are then read as
+/// UTF-8, anything that is not replaced rather than refused.
+pub(crate) fn form_decode(s: &[u8]) -> String {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Reads a JSON object body; anything else is a 400 in DRF's words.
 pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     if body.is_empty() {

@@ -26,6 +26,7 @@
 
 mod backup;
 mod catalog;
+pub mod check;
 pub mod codec;
 mod column;
 mod engine;

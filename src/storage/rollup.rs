@@ -277,7 +277,9 @@ pub(crate) fn encode_stored_block(col: &Column) -> Result<Vec<u8>, CodecError> {
     out.extend_from_slice(&block);
     let start = out.len();
     out.push(ROLLUP_VERSION);
-    match hour_partials(col) {
+    // No hours (booleans, strings, or no points) is a count of 0 and nothing after it, which
+    // is what the reader expects (an empty column used to write empty sections after its 0).
+    match hour_partials(col).filter(|p| !p.is_empty()) {
         None => out.extend_from_slice(&0u32.to_le_bytes()),
         Some(p) => {
             let n = u32::try_from(p.len()).map_err(|_| CodecError::Invalid {

@@ -11,6 +11,7 @@
 //! Every refusal is an [`Invalid`] (answered 400) or a [`BadTime`] (400 `Incorrect time
 //! format`); nothing reachable from the body panics.
 
+pub mod check;
 mod error;
 mod sample;
 mod time;

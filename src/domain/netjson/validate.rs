@@ -92,7 +92,16 @@ fn resources(v: &mut Value, path: &Path<'_>, sample: &mut Sample) -> Result<()> 
     let load = opt(r, "load", path, load)?;
     let cpus = opt(r, "cpus", path, |v, p| uint_at_least(v, p, 1))?;
     if let (Some(load), Some(cpus)) = (load, cpus) {
-        sample.cpu = Some(Cpu::new(load, cpus));
+        let cpu = Cpu::new(load, cpus);
+        // A load near f64's limit makes the percentage infinite, which no store accepts:
+        // refuse the sample rather than fail its write (found by the fuzz target).
+        if !cpu.cpu_usage.is_finite() {
+            let at = path.key("load");
+            return Err(at
+                .index(0)
+                .invalid(format!("{:e} is too large for a load average", load[0])));
+        }
+        sample.cpu = Some(cpu);
     }
     sample.memory = opt(r, "memory", path, memory)?;
     sample.disk = opt(r, "disk", path, disk)?.flatten();
