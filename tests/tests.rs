@@ -8,6 +8,7 @@ mod compat_select;
 mod compat_write;
 mod config_cli;
 mod controller;
+mod crash_http;
 mod device_metrics;
 mod geo_api;
 #[path = "support/http_sink.rs"]

@@ -161,53 +161,7 @@ impl Endpoint {
             body.len()
         )?;
         w.write_all(body)?;
-        let mut r = BufReader::with_capacity(1 << 16, stream);
-        let mut status_line = String::new();
-        (&mut r).take(8192).read_line(&mut status_line)?;
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{host}: not an HTTP answer: {status_line:?}"))?;
-        let mut chunked = false;
-        let mut length: Option<u64> = None;
-        let mut answer_headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            (&mut r).take(65536).read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if answer_headers.len() >= MAX_HEADERS {
-                bail!("{host}: more than {MAX_HEADERS} header lines");
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-                if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                    chunked = true;
-                } else if k == "content-length" {
-                    length = v.parse().ok();
-                }
-                answer_headers.push((k, v.to_owned()));
-            }
-        }
-        let body: Box<dyn BufRead> = if chunked {
-            Box::new(BufReader::new(Chunked {
-                inner: r,
-                left: 0,
-                done: false,
-            }))
-        } else if let Some(n) = length {
-            Box::new(BufReader::new(r.take(n)))
-        } else {
-            Box::new(r)
-        };
-        Ok(Answer {
-            status,
-            headers: answer_headers,
-            body,
-        })
+        read_answer(BufReader::with_capacity(1 << 16, stream), &host)
     }
 
     /// Runs InfluxQL on `db` (times as epoch ns), returning every statement's result, each
@@ -249,6 +203,103 @@ impl Endpoint {
         }
         Ok(r)
     }
+}
+
+/// Reads an answer's status line and headers from `r`, leaving the body to read (de-chunked,
+/// or cut at `Content-Length`). Lines are bounded (8 KiB status, 64 KiB header) and so is
+/// their number ([`MAX_HEADERS`]).
+fn read_answer<R: Read + 'static>(mut r: BufReader<R>, host: &str) -> anyhow::Result<Answer> {
+    let mut status_line = String::new();
+    (&mut r).take(8192).read_line(&mut status_line)?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("{host}: not an HTTP answer: {status_line:?}"))?;
+    let mut chunked = false;
+    let mut length: Option<u64> = None;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        (&mut r).take(65536).read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if headers.len() >= MAX_HEADERS {
+            bail!("{host}: more than {MAX_HEADERS} header lines");
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            } else if k == "content-length" {
+                length = v.parse().ok();
+            }
+            headers.push((k, v.to_owned()));
+        }
+    }
+    let body: Box<dyn BufRead> = if chunked {
+        Box::new(BufReader::new(Chunked {
+            inner: r,
+            left: 0,
+            done: false,
+        }))
+    } else if let Some(n) = length {
+        Box::new(BufReader::new(r.take(n)))
+    } else {
+        Box::new(r)
+    };
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The property the fuzz target (`fuzz/fuzz_targets/influx_answer.rs`) checks, shared with the
+/// seed-replay test so CI runs it on every seed in `fuzz/seeds/answer/`: arbitrary bytes read
+/// as a remote InfluxDB's answer never panic the reader (status, headers, body up to
+/// [`MAX_BODY`]); and `data` sent as a chunked body (chunk sizes taken from its bytes) or with a
+/// `Content-Length` reads back as exactly `data`. Returns whether `data` itself read as an
+/// answer, or a description of the first violation. Not part of the API.
+pub fn answer_property(data: &[u8]) -> Result<bool, String> {
+    let read_all = |bytes: Vec<u8>| -> anyhow::Result<(u16, Vec<u8>)> {
+        let a = read_answer(BufReader::new(std::io::Cursor::new(bytes)), "peer")?;
+        let mut out = Vec::new();
+        a.body.take(MAX_BODY as u64).read_to_end(&mut out)?;
+        Ok((a.status, out))
+    };
+    let parsed = read_all(data.to_vec()).is_ok();
+
+    let mut chunked =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let n = usize::from(rest[0] % 64).clamp(1, rest.len());
+        chunked.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+        chunked.extend_from_slice(&rest[..n]);
+        chunked.extend_from_slice(b"\r\n");
+        rest = &rest[n..];
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    match read_all(chunked) {
+        Ok((200, body)) if body == data => {}
+        other => return Err(format!("chunked body read back as {other:?}")),
+    }
+    let mut framed = format!(
+        "HTTP/1.1 204 No Content\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    )
+    .into_bytes();
+    framed.extend_from_slice(data);
+    framed.extend_from_slice(b"trailing bytes of the next answer");
+    match read_all(framed) {
+        Ok((204, body)) if body == data => {}
+        other => return Err(format!("framed body read back as {other:?}")),
+    }
+    Ok(parsed)
 }
 
 /// Reads an HTTP/1.1 chunked body.
@@ -327,6 +378,31 @@ mod tests {
     fn identifiers_and_literals_are_escaped() {
         assert_eq!(ident(r#"a"b\c"#), r#""a\"b\\c""#);
         assert_eq!(literal(r"it's\"), r"'it\'s\\'");
+    }
+
+    const SEEDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/answer");
+
+    #[test]
+    fn seeds_satisfy_the_fuzz_property() {
+        let mut files: Vec<_> = std::fs::read_dir(SEEDS_DIR)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(
+            files.len() >= 8,
+            "expected the seeds, found {}",
+            files.len()
+        );
+        let mut parsed = 0;
+        for path in &files {
+            let bytes = std::fs::read(path).unwrap();
+            match answer_property(&bytes) {
+                Ok(ok) => parsed += usize::from(ok),
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+        }
+        assert!(parsed >= 4, "seeds should hold answers ({parsed})");
     }
 
     #[test]

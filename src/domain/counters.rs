@@ -5,9 +5,11 @@
 //! name order, `dd-mm-YYYY`, which is not time order across a month end) produces wrong
 //! deltas, and the first sample of an interface stores its whole lifetime as one spike.
 //!
-//! Here the raw counters of every sample are kept in the engine (database [`COUNTERS_DB`],
-//! written in the same batch as the traffic points, so both survive or neither does), and a
-//! sample's traffic is computed against its predecessor **in sample time**:
+//! Here the raw counters of every sample are kept in the embedded engine (database
+//! [`COUNTERS_DB`], written durably just before the sample's metric points; a crash between
+//! the two leaves the sample unacknowledged, and the agent's retry stores the same counters
+//! and so the same traffic again, as `tests/crash_http.rs` checks), and a sample's traffic is
+//! computed against its predecessor **in sample time**:
 //! - no predecessor within [`MAX_GAP`]: no traffic point (unknown, not a spike);
 //! - a reboot between the two samples (uptime shorter than the time between them, or
 //!   decreasing): the counters since boot;
