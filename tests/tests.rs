@@ -21,6 +21,7 @@ mod maintenance;
 mod netjson_cases;
 mod notifications;
 mod operator_api;
+mod overload;
 mod packaging;
 mod python_client;
 mod remote_backend;

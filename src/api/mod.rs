@@ -519,23 +519,154 @@ fn collapse_slashes<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B
     req
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// Limits of the listener (see `config::HttpConfig`).
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// Connections served at once.
+    pub max_connections: u32,
+    /// Longest wait for a request's headers.
+    pub header_read_timeout: std::time::Duration,
+    /// Longest time from a request to its answer's headers.
+    pub request_timeout: std::time::Duration,
+}
+
+impl From<&crate::config::HttpConfig> for ServeLimits {
+    fn from(c: &crate::config::HttpConfig) -> Self {
+        ServeLimits {
+            max_connections: c.max_connections,
+            header_read_timeout: c.header_read_timeout,
+            request_timeout: c.request_timeout,
+        }
+    }
+}
+
+/// Most header lines in a request (hyper's default, stated here as a limit we rely on).
+const MAX_HEADERS: usize = 100;
+/// Largest buffered request head (start line and headers): a longer one is a 431.
+const MAX_HEAD_BYTES: usize = 64 << 10;
+
+/// The 503 of a request that took longer than `request_timeout` to answer.
+fn timed_out(limit: std::time::Duration) -> axum::response::Response {
+    let mut r = rest::json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({
+            "error": format!("request not answered within {}s (http.request_timeout)", limit.as_secs())
+        }),
+    );
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    r
+}
+
+/// Answers a connection over the limit with a 503 and closes it (agents retry a 503).
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    let body = "{\"error\":\"too many connections (http.max_connections); retry later\"}\n";
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let write = async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish (the caller bounds how long). Connections beyond `limits.max_connections` get a 503;
+/// request heads must arrive within `limits.header_read_timeout` (slow-loris) and be at most
+/// [`MAX_HEAD_BYTES`] with [`MAX_HEADERS`] lines; answers must start within
+/// `limits.request_timeout`.
 ///
 /// # Errors
 /// The listener failed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt as _;
     // Paths are normalized before routing: agents configured with a trailing slash in their
     // server URL send `//api/v1/...`.
     let app = router(state).map_request(collapse_slashes);
-    axum::serve(
-        listener,
-        axum::ServiceExt::into_make_service_with_connect_info::<std::net::SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections as usize));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of descriptors or a connection reset before accept: keep serving.
+                Err(e) if is_transient(&e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = stream.set_nodelay(true);
+            let service = hyper::service::service_fn(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let app = app.clone();
+                    async move {
+                        let answer = tokio::time::timeout(
+                            limits.request_timeout,
+                            app.oneshot(req.map(axum::body::Body::new)),
+                        )
+                        .await;
+                        Ok::<_, std::convert::Infallible>(match answer {
+                            Ok(Ok(r)) => r,
+                            Ok(Err(never)) => match never {},
+                            Err(_) => timed_out(limits.request_timeout),
+                        })
+                    }
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_headers(MAX_HEADERS)
+                .max_buf_size(MAX_HEAD_BYTES);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    // Every connection holds a permit until it is done: having them all back is the drain.
+    let _ = permits.acquire_many(limits.max_connections).await;
+    Ok(())
+}
+
+/// Accept errors that concern one connection or a momentary shortage, not the listener.
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::ConnectionAborted | K::ConnectionReset | K::Interrupted | K::WouldBlock
+    ) || matches!(e.raw_os_error(), Some(23 | 24 | 12 | 105))
 }

@@ -184,7 +184,7 @@ pub async fn start(
         trusted_proxies: config.trusted_proxies.clone().into(),
         relay,
     };
-    let http = tokio::spawn(api::serve(listener, state, async {
+    let http = tokio::spawn(api::serve(listener, state, (&config.http).into(), async {
         let _ = stopped.await;
     }));
     info!(%addr, "HTTP listening");

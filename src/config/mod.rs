@@ -56,6 +56,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// The InfluxDB 1.x HTTP API.
     pub influx: InfluxConfig,
+    /// Limits of the HTTP listener.
+    pub http: HttpConfig,
     /// The timeseries database the monitoring domain writes to.
     pub timeseries: TimeseriesConfig,
     /// Alerting, health and dashboard settings.
@@ -167,6 +169,22 @@ impl Default for StorageConfig {
     fn default() -> Self {
         Config::default().storage
     }
+}
+
+/// `[http]`: limits of the HTTP listener, so that slow or numerous clients cannot exhaust the
+/// appliance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Connections served at once; beyond, a new connection gets a 503 with `Retry-After`
+    /// (agents retry it) and is closed.
+    pub max_connections: u32,
+    /// Longest wait for a request's headers (also on an idle kept-alive connection): a client
+    /// that sends them slower is disconnected (slow-loris).
+    pub header_read_timeout: Duration,
+    /// Longest time from a request's arrival to its answer's headers: a body sent too slowly
+    /// or a query that runs too long is answered 503. A streamed answer (chunked query, live
+    /// events) is not cut once started.
+    pub request_timeout: Duration,
 }
 
 /// The InfluxDB 1.x HTTP API (`/ping`, `/write`, `/query`).
@@ -405,6 +423,29 @@ impl Config {
             cfg
         };
 
+        let http = {
+            let mut s = root.section("http");
+            let max_connections = s.value("max_connections", 1024, |v| {
+                v.as_integer()
+                    .and_then(|i| u32::try_from(i).ok())
+                    .filter(|&i| i > 0)
+                    .ok_or_else(|| format!("expected a positive integer, found {v}"))
+            });
+            let cfg = HttpConfig {
+                max_connections,
+                header_read_timeout: s.duration("header_read_timeout", Duration::from_secs(10)),
+                request_timeout: s.duration("request_timeout", Duration::from_secs(120)),
+            };
+            if cfg.header_read_timeout < Duration::from_secs(1) {
+                s.problem("header_read_timeout", "must be at least 1s");
+            }
+            if cfg.request_timeout < Duration::from_secs(1) {
+                s.problem("request_timeout", "must be at least 1s");
+            }
+            s.finish();
+            cfg
+        };
+
         let influx = {
             let mut s = root.section("influx");
             let max_body_size = s.parsed("max_body_size", ByteSize(25_000_000));
@@ -489,6 +530,7 @@ impl Config {
                 log_level,
                 trusted_proxies,
                 storage,
+                http,
                 influx,
                 timeseries,
                 monitoring,
@@ -542,6 +584,18 @@ impl Config {
             V::Integer(i64::try_from(self.storage.max_series_per_database).unwrap_or(i64::MAX)),
         );
         root.insert("storage".into(), V::Table(st));
+
+        let mut ht = toml::Table::new();
+        ht.insert(
+            "max_connections".into(),
+            V::Integer(self.http.max_connections.into()),
+        );
+        ht.insert(
+            "header_read_timeout".into(),
+            d(self.http.header_read_timeout),
+        );
+        ht.insert("request_timeout".into(), d(self.http.request_timeout));
+        root.insert("http".into(), V::Table(ht));
 
         let mut it = toml::Table::new();
         it.insert("auth_enabled".into(), V::Boolean(self.influx.auth_enabled));

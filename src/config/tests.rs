@@ -360,3 +360,18 @@ fn telemetry_database_is_checked() {
     assert_eq!(c.telemetry.interval, Duration::from_secs(60));
     assert_eq!(Config::from_table(c.to_table(), &[]).unwrap(), c);
 }
+
+#[test]
+fn http_limits_have_defaults_and_bounds() {
+    let c = Config::default();
+    assert_eq!(c.http.max_connections, 1024);
+    assert_eq!(c.http.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(c.http.request_timeout, Duration::from_secs(120));
+    let ps = problems("[http]\nmax_connections = 0\nheader_read_timeout = \"0s\"");
+    assert_eq!(
+        keys(&ps),
+        ["http.max_connections", "http.header_read_timeout"]
+    );
+    let c = Config::from_table(table("[http]\nrequest_timeout = \"5m\""), &[]).unwrap();
+    assert_eq!(Config::from_table(c.to_table(), &[]).unwrap(), c);
+}
