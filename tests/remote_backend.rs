@@ -42,6 +42,11 @@ fn side(dir: &std::path::Path, env: &[(&str, &str)]) -> Side {
     env.push(("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD));
     // Tolerances from one minute up use the window rule (spec §5.3), so that rule is driven.
     env.push(("WISPMON_MONITORING__TOLERANCE_INTERVAL", "60s"));
+    // No active checks: their results land whenever the scheduler gets to them, which would
+    // make the two sides' charts differ by timing alone.
+    env.push(("WISPMON_CHECKS__AUTO_PING", "false"));
+    env.push(("WISPMON_CHECKS__AUTO_DEVICE_CONFIG_CHECK", "false"));
+    env.push(("WISPMON_CHECKS__AUTO_DATA_COLLECTED_CHECK", "false"));
     let s = TestServer::spawn(dir, &[], &env);
     let admin = token(&s, "admin", ADMIN_PASSWORD);
     let org = create_org(&s, &admin, "isp")["id"]
