@@ -10,6 +10,7 @@ mod config_cli;
 mod controller;
 mod crash_http;
 mod device_metrics;
+mod disk_full;
 mod geo_api;
 #[path = "support/http_sink.rs"]
 mod http_sink;

@@ -416,6 +416,8 @@ fn storage_error(e: &StorageError) -> Response {
         StorageError::RetentionPolicyNotFound { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         StorageError::Invalid(_) => StatusCode::BAD_REQUEST,
         StorageError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+        // Retryable: writes resume by themselves once space is freed.
+        StorageError::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
         StorageError::Kv(_)
         | StorageError::File { .. }
         | StorageError::Corrupted { .. }

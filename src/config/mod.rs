@@ -163,6 +163,10 @@ pub struct StorageConfig {
     /// `fdatasync` the write-ahead log before acknowledging a write. Off: an acknowledged
     /// write survives the process being killed; on: it also survives power loss.
     pub wal_fsync: bool,
+    /// Points are refused (a clear "disk full" error) while less than this is free on the data
+    /// directory's file system, and sealing waits below a quarter of it, so the disk never
+    /// fills under the database. 0 turns the guard off.
+    pub min_free_space: ByteSize,
 }
 
 impl Default for StorageConfig {
@@ -418,6 +422,7 @@ impl Config {
                 retention_check_interval,
                 max_series_per_database,
                 wal_fsync: s.bool("wal_fsync", false),
+                min_free_space: s.parsed("min_free_space", ByteSize(64 << 20)),
             };
             s.finish();
             cfg
@@ -579,6 +584,10 @@ impl Config {
             d(self.storage.retention_check_interval),
         );
         st.insert("wal_fsync".into(), V::Boolean(self.storage.wal_fsync));
+        st.insert(
+            "min_free_space".into(),
+            s(&self.storage.min_free_space.to_string()),
+        );
         st.insert(
             "max_series_per_database".into(),
             V::Integer(i64::try_from(self.storage.max_series_per_database).unwrap_or(i64::MAX)),

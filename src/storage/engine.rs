@@ -70,6 +70,8 @@ pub struct EngineConfig {
     pub retention_check_interval: Duration,
     /// Run the background sealer thread (tests drive sealing by hand when false).
     pub background: bool,
+    /// The data directory's free-space guard (none in memory).
+    pub(crate) space: Option<Arc<super::space::Space>>,
 }
 
 impl Default for EngineConfig {
@@ -82,6 +84,7 @@ impl Default for EngineConfig {
             hot_block_points: 256,
             retention_check_interval: Duration::from_secs(30 * 60),
             background: true,
+            space: None,
         }
     }
 }
@@ -621,7 +624,11 @@ impl Engine {
     /// then acknowledged).
     pub fn write(&self, batch: WriteBatch) -> Result<WriteOutcome, StorageError> {
         let t = crate::telemetry::global();
-        let r = self.shared.write(batch);
+        // Refused before the disk is full, so the log fails cleanly and sled never does.
+        let r = match &self.shared.cfg.space {
+            Some(space) => space.check_write().and_then(|()| self.shared.write(batch)),
+            None => self.shared.write(batch),
+        };
         match &r {
             Ok(o) => {
                 t.points_written.add(o.written as u64);
@@ -1617,6 +1624,11 @@ impl Shared {
     }
 
     fn seal(&self) -> Result<(), StorageError> {
+        // Sealing writes to sled: put off while the disk is nearly full (the log keeps the
+        // points, and reads see the head).
+        if let Some(space) = &self.cfg.space {
+            space.check_backend()?;
+        }
         let _s = self.seal_lock.lock();
         self.seal_locked()
     }

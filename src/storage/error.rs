@@ -70,6 +70,19 @@ pub enum StorageError {
     /// A request the engine refuses (bad name, bad duration, bad window).
     #[error("{0}")]
     Invalid(String),
+    /// Too little free space on the data directory's file system to take more data (before
+    /// it is entirely full, so nothing is left half-written).
+    #[error(
+        "disk full: {free} bytes free on the file system of {path}, below the {needed} bytes [storage] min_free_space keeps; free space or grow the disk, writes resume by themselves"
+    )]
+    DiskFull {
+        /// Bytes free.
+        free: u64,
+        /// The floor.
+        needed: u64,
+        /// The data directory.
+        path: PathBuf,
+    },
     /// A group write failed on the backend; every batch of the group gets this.
     #[error("write failed: {0}")]
     WriteFailed(String),

@@ -41,6 +41,7 @@ mod point;
 mod record;
 mod rollup;
 mod series;
+mod space;
 mod wal;
 
 pub use backup::BackupSummary;
@@ -91,6 +92,7 @@ pub struct Storage {
 /// The engine settings of a storage config.
 pub fn engine_config(cfg: &StorageConfig) -> EngineConfig {
     EngineConfig {
+        space: None,
         max_series_per_database: cfg.max_series_per_database,
         head_memory_limit: usize::try_from(cfg.head_memory_limit.0).unwrap_or(usize::MAX),
         seal_interval: cfg.seal_interval,
@@ -129,11 +131,15 @@ impl Storage {
                 "damaged write-ahead log record; the records after it in that segment are lost"
             );
         }
+        let engine_cfg = EngineConfig {
+            space: Some(Arc::new(space::Space::new(data_dir, cfg.min_free_space.0))),
+            ..engine_config(cfg)
+        };
         let engine = Arc::new(Engine::open(
             kv.clone(),
             wal,
             replay,
-            engine_config(cfg),
+            engine_cfg,
             clock,
             unclean,
         )?);
