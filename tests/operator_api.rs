@@ -673,3 +673,52 @@ fn organization_administrators_manage_their_members() {
     let (_, orgs) = call("GET", &s.url("/api/v1/users/organization/"), Some(&c), None);
     assert_eq!(orgs["count"], 1);
 }
+
+/// Password guessing is throttled per address across every interface that checks a password:
+/// ten failures through the token endpoint and the InfluxDB API together, and the next try
+/// anywhere (the UI's login included) is a 429 with `Retry-After`, the right password too.
+#[test]
+fn password_guessing_is_throttled_across_interfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(
+        dir.path(),
+        &[],
+        &[
+            ("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("WISPMON_INFLUX__AUTH_ENABLED", "true"),
+        ],
+    );
+    let token_with = |password: &str| {
+        call(
+            "POST",
+            &s.url("/api/v1/users/token/"),
+            None,
+            Some(&json!({"username": "admin", "password": password})),
+        )
+    };
+    // A success clears earlier failures.
+    assert_eq!(token_with("wrong").0, 400);
+    assert_eq!(token_with(ADMIN_PASSWORD).0, 200);
+    for _ in 0..5 {
+        assert_eq!(token_with("wrong").0, 400);
+    }
+    for _ in 0..5 {
+        let (st, _) = crate::util::get(&s.url("/query?q=SHOW%20DATABASES&u=admin&p=wrong"));
+        assert_eq!(st, 401);
+    }
+    let (st, v) = token_with(ADMIN_PASSWORD);
+    assert_eq!(st, 429, "{v}");
+    let r = ureq::get(&s.url("/query?q=SHOW%20DATABASES&u=admin&p=admin-password-1")).call();
+    let Err(ureq::Error::Status(429, r)) = r else {
+        panic!("the InfluxDB API is throttled too: {r:?}");
+    };
+    let wait: u64 = r.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    let r = ureq::post(&s.url("/api/v1/ui/session/"))
+        .set("Content-Type", "application/json")
+        .send_string(&json!({"username": "admin", "password": ADMIN_PASSWORD}).to_string());
+    assert!(
+        matches!(r, Err(ureq::Error::Status(429, _))),
+        "the UI login is throttled too"
+    );
+}

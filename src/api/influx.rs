@@ -239,11 +239,24 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 /// Checks credentials when authentication is on; `Err` is the response to send.
 async fn authorize(
     st: &ApiState,
+    peer: super::throttle::Peer,
     q: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<(), Response> {
     if !st.influx.auth_enabled {
         return Ok(());
+    }
+    // Password guessing here counts with the UI's and the token endpoint's.
+    let addr = super::throttle::client_addr(peer, headers, &st.trusted_proxies);
+    if let Some(wait) = st.ui.throttle.wait(addr) {
+        let mut r = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed authentications from this address; try again later",
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Err(r);
     }
     let Some((u, p)) = credentials(q, headers) else {
         return Err(json_error(
@@ -257,6 +270,10 @@ async fn authorize(
         .await
         .map_err(|_| json_error(StatusCode::INTERNAL_SERVER_ERROR, "authentication failed"))?
         .map_err(|e| json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    match &user {
+        None => st.ui.throttle.failed(addr),
+        Some(_) => st.ui.throttle.succeeded(addr),
+    }
     match user {
         None => Err(json_error(StatusCode::UNAUTHORIZED, "authorization failed")),
         Some(u) if !u.is_superuser => Err(json_error(
@@ -330,11 +347,12 @@ fn partial_write_reason(outcome: &WriteOutcome) -> Option<String> {
 /// `POST /write`.
 pub(crate) async fn write(
     State(st): State<ApiState>,
+    peer: super::throttle::Peer,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = authorize(&st, &q, &headers).await {
+    if let Err(r) = authorize(&st, peer, &q, &headers).await {
         return r;
     }
     if let Some(r) = st.relay.clone() {
@@ -482,6 +500,7 @@ fn query_params(raw: Option<&String>) -> Result<BTreeMap<String, Literal>, Strin
 /// `GET|POST /query`: parameters from the URL and, for POST, a form body (the body wins).
 pub(crate) async fn query(
     State(st): State<ApiState>,
+    peer: super::throttle::Peer,
     Query(url_params): Query<HashMap<String, String>>,
     method: axum::http::Method,
     headers: HeaderMap,
@@ -498,7 +517,7 @@ pub(crate) async fn query(
             q.insert(k, v);
         }
     }
-    if let Err(r) = authorize(&st, &q, &headers).await {
+    if let Err(r) = authorize(&st, peer, &q, &headers).await {
         return r;
     }
     if let Some(r) = st.relay.clone() {

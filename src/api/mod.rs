@@ -15,6 +15,7 @@ mod openapi;
 mod operator;
 mod rest;
 mod silence;
+mod throttle;
 mod ui;
 
 pub use influx::{InfluxRelay, Relayed};

@@ -30,8 +30,15 @@ fn parse_pk(pk: &str) -> Result<Id, ApiError> {
 /// `POST /api/v1/users/token/`: `{"username", "password"}` → `{"token"}`.
 pub(crate) async fn obtain_token(
     State(st): State<ApiState>,
+    peer: super::throttle::Peer,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // Password guessing here counts with the UI's login and the InfluxDB API's.
+    let addr = super::throttle::client_addr(peer, &headers, &st.trusted_proxies);
+    if let Some(wait) = st.ui.throttle.wait(addr) {
+        return Ok(super::ui::too_many_failures(wait));
+    }
     let m = json_object(&body)?;
     let f = Fields(&m);
     let mut errors = serde_json::Map::new();
@@ -47,11 +54,17 @@ pub(crate) async fn obtain_token(
     }
     let domain = st.domain.clone();
     match blocking(move || domain.issue_token(&username, &password)).await? {
-        Some(token) => Ok(json_response(StatusCode::OK, &json!({ "token": token }))),
-        None => Err(ApiError::field(
-            "non_field_errors",
-            "Unable to log in with provided credentials.",
-        )),
+        Some(token) => {
+            st.ui.throttle.succeeded(addr);
+            Ok(json_response(StatusCode::OK, &json!({ "token": token })))
+        }
+        None => {
+            st.ui.throttle.failed(addr);
+            Err(ApiError::field(
+                "non_field_errors",
+                "Unable to log in with provided credentials.",
+            ))
+        }
     }
 }
 

@@ -6,9 +6,8 @@
 //! status changes and new notifications to open pages. The pages use the same REST API as
 //! scripts do; a session cookie stands in for the token there (see `rest::authenticate`).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,6 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, body::Body};
 use futures_util::Stream;
-use parking_lot::Mutex;
 use rust_embed::Embed;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -34,11 +32,6 @@ pub(crate) const COOKIE: &str = "wispmon_session";
 /// The header carrying the session's CSRF token on state-changing requests.
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Failed logins from one address before it must wait, and the window they count in.
-const LOGIN_FAILURES: u32 = 10;
-const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Addresses remembered by the login throttle; beyond this the oldest windows are dropped.
-const THROTTLE_ENTRIES: usize = 10_000;
 /// How often an open events stream re-checks that its session or token is still good.
 const REVALIDATE: Duration = Duration::from_secs(60);
 
@@ -59,7 +52,7 @@ pub struct Ui {
     secure_cookie: bool,
     csp: HeaderValue,
     live: broadcast::Sender<Arc<Event>>,
-    throttle: Arc<Mutex<HashMap<IpAddr, (u32, tokio::time::Instant)>>>,
+    pub(crate) throttle: super::throttle::Throttle,
 }
 
 impl Ui {
@@ -95,7 +88,7 @@ impl Ui {
             secure_cookie: base_url.starts_with("https://"),
             csp,
             live,
-            throttle: Arc::default(),
+            throttle: super::throttle::Throttle::default(),
         })
     }
 }
@@ -330,6 +323,19 @@ pub(crate) async fn session(
     }
 }
 
+/// The 429 of an address that failed too many password checks.
+pub(crate) fn too_many_failures(wait: Duration) -> Response {
+    let mut r = ApiError::detail(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed logins from this address; try again later.",
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
 async fn login(
     st: &ApiState,
     peer: Peer,
@@ -354,56 +360,20 @@ async fn login(
             "Expected {\"username\": ..., \"password\": ...}.",
         ));
     };
-    let addr = super::controller::client_ip(
-        peer.map(|Extension(ConnectInfo(a))| a),
-        headers,
-        &st.trusted_proxies,
-    )
-    .and_then(|a| a.parse::<IpAddr>().ok());
-    let now = tokio::time::Instant::now();
-    if let Some(a) = addr {
-        let t = st.ui.throttle.lock();
-        if let Some((n, since)) = t.get(&a)
-            && *n >= LOGIN_FAILURES
-            && now.duration_since(*since) < LOGIN_WINDOW
-        {
-            let wait = LOGIN_WINDOW.saturating_sub(now.duration_since(*since));
-            let mut r = ApiError::detail(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many failed logins from this address; try again later.",
-            )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Ok(r);
-        }
+    let addr = super::throttle::client_addr(peer, headers, &st.trusted_proxies);
+    if let Some(wait) = st.ui.throttle.wait(addr) {
+        return Ok(too_many_failures(wait));
     }
     let d = st.domain.clone();
     let (u, p) = (c.username, c.password);
     let Some(l) = blocking(move || d.login(&u, &p)).await? else {
-        if let Some(a) = addr {
-            let mut t = st.ui.throttle.lock();
-            if t.len() >= THROTTLE_ENTRIES {
-                t.retain(|_, (_, since)| now.duration_since(*since) < LOGIN_WINDOW);
-                if t.len() >= THROTTLE_ENTRIES {
-                    t.clear();
-                }
-            }
-            let e = t.entry(a).or_insert((0, now));
-            if now.duration_since(e.1) >= LOGIN_WINDOW {
-                *e = (0, now);
-            }
-            e.0 += 1;
-        }
+        st.ui.throttle.failed(addr);
         return Err(ApiError::detail(
             StatusCode::BAD_REQUEST,
             "Unable to log in with provided credentials.",
         ));
     };
-    if let Some(a) = addr {
-        st.ui.throttle.lock().remove(&a);
-    }
+    st.ui.throttle.succeeded(addr);
     let secure = if st.ui.secure_cookie { "; Secure" } else { "" };
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
