@@ -28,5 +28,6 @@ mod python_client;
 mod remote_backend;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod tenant_walls;
 mod ui;
 mod util;

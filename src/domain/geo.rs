@@ -845,7 +845,7 @@ impl super::Domain {
 
     /// The nearby-devices list of a device (spec §4.5), accessed by an operator (only their
     /// organizations' devices, the device itself must be visible) or with the device's key
-    /// (every organization; a wrong key is `NotFound`).
+    /// (its own organization's devices; a wrong key is `NotFound`).
     ///
     /// # Errors
     /// Unknown, invisible or unplaced device (`NotFound`), storage failure.
@@ -864,7 +864,11 @@ impl super::Domain {
                 let d = super::device::get(&self.records, id)?
                     .filter(|d| super::id::secrets_equal(key, &d.key))
                     .ok_or(DomainError::NotFound)?;
-                self.nearby_devices(&d, None)
+                // A device sees its own organization's devices only: upstream lists every
+                // organization's (spec §4.5), which would hand one tenant's device names, MACs,
+                // addresses and snapshots to another's routers (docs/compatibility.md).
+                let own = [d.organization];
+                self.nearby_devices(&d, Some(&own))
             }
         }
     }
