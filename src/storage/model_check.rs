@@ -141,12 +141,17 @@ pub enum Op {
     DropMeasurement(&'static str),
     /// Drops the database and creates it again (with `r2`).
     DropDatabase,
+    /// Drops the retention policy `r2` and creates it again.
+    DropPolicy,
     /// Drops the storage without closing it and opens it again.
     Crash,
     /// Closes the storage and opens it again.
     Reboot,
     /// Copies the data directory of the open storage, abandons the storage and opens the copy.
     Kill,
+    /// Backs the open storage up, abandons it, restores the backup into a new directory and
+    /// opens that.
+    Restore,
     /// Compares the engine with the model, including a read of `lo..=hi` only.
     Check(i64, i64),
 }
@@ -159,8 +164,15 @@ impl Bytes<'_> {
     }
 }
 
-/// The point four bytes name: measurement and tags, time, which fields (with a type
-/// conflict, a repeated key or a malformation now and then), and the values' seed.
+/// The point four bytes name:
+/// - `p0`: measurement `p0 % 3`, host `p0 / 3 % 4`, region `p0 / 12 % 4` (none, `x`, `y`,
+///   empty), tags listed in reverse when `p0 / 48` is odd;
+/// - `p1`: the time, [`time_of`];
+/// - `p2`: fields `p2 & 7` as a bit set of `f0`, `f1`, `f2` (none means `f0`), and `p2 >> 3`:
+///   0 to 2 give that field another type than its measurement's usual one (a type conflict
+///   once the type is fixed), 3 repeats the first field with another value, 4 makes the point
+///   malformed (no field, a field named `time`, or a repeated tag key, by `p3 % 3`);
+/// - `p3`: the seed of the values, [`value_of`].
 fn point_of(p0: u8, p1: u8, p2: u8, p3: u8) -> Point {
     let m = usize::from(p0 % 3);
     let host = HOSTS[usize::from(p0 / 3 % 4)];
@@ -214,6 +226,8 @@ fn point_of(p0: u8, p1: u8, p2: u8, p3: u8) -> Point {
     }
 }
 
+/// Measurement `s0 % 3`; by `s0 / 3 % 4` every series, host `s1 % 4`, host `s1 % 4` or
+/// `s1 / 4 % 4`, or host `s1 % 4` and region `s1 / 16 % 3` (empty, `x`, `y`).
 fn selection_of(s0: u8, s1: u8) -> (&'static str, Selection) {
     let m = MEASUREMENTS[usize::from(s0 % 3)];
     let h = |b: u8| HOSTS[usize::from(b % 4)];
@@ -226,9 +240,26 @@ fn selection_of(s0: u8, s1: u8) -> (&'static str, Selection) {
     (m, sel)
 }
 
-/// Decodes a program: each operation is an opcode byte (its value modulo 32 picks it) and its
-/// argument bytes; a write takes a header byte (retention policy, point count) and four bytes
-/// per point. An operation cut short by the end of the input is not run.
+/// Decodes a program of at most [`MAX_OPS`] operations, each an opcode byte and its
+/// arguments; an operation cut short by the end of the input is not run.
+///
+/// ```text
+/// opcode % 32  operation         argument bytes
+/// 0..=11       write             h (policy by h % 4: default, autogen, r2, unknown;
+///                                h / 4 % 16 + 1 points), then 4 bytes per point (point_of)
+/// 12, 13       seal              -
+/// 14           compact           a (even: every shard; odd: shards ended by time_of(a))
+/// 15, 16       delete            s0 s1 (selection_of), lo hi (time_of; 255 255: all time)
+/// 17, 18       drop series       s0 s1
+/// 19           drop measurement  m (m % 3)
+/// 20, 21       crash             -
+/// 22, 23       reboot            -
+/// 24, 25       kill              -
+/// 26           drop database     -
+/// 27           drop policy r2    -
+/// 28           backup, restore   -
+/// 29..=31      check             lo hi (time_of)
+/// ```
 pub fn decode(data: &[u8]) -> Vec<Op> {
     let mut b = Bytes(data.iter());
     let mut ops = Vec::new();
@@ -287,6 +318,8 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
             22 | 23 => Op::Reboot,
             24 | 25 => Op::Kill,
             26 => Op::DropDatabase,
+            27 => Op::DropPolicy,
+            28 => Op::Restore,
             _ => {
                 let (Some(lo), Some(hi)) = (b.next(), b.next()) else {
                     break;
@@ -539,8 +572,18 @@ fn keys_of(e: &Engine, ids: &[SeriesId]) -> Result<BTreeMap<SeriesKey, SeriesId>
 /// The engine holds exactly the model: databases, measurements, series, field types, and every
 /// point of every series field in every retention policy (over all time, and over `range`).
 fn compare(e: &Engine, model: &Model, range: Option<(i64, i64)>) -> Result<(), String> {
-    if !e.databases().iter().any(|d| d == DB) {
-        return Err(format!("database {DB:?} is missing"));
+    if e.databases() != [DB] {
+        return Err(format!("databases {:?}, expected [{DB:?}]", e.databases()));
+    }
+    let info = e
+        .database(DB)
+        .ok_or_else(|| format!("database {DB:?} is listed but has no entry"))?;
+    let rps: Vec<&str> = info.rps.iter().map(|r| r.name.as_str()).collect();
+    if rps != RPS || info.default_rp.as_deref() != Some(RPS[0]) {
+        return Err(format!(
+            "retention policies {rps:?} (default {:?}), expected {RPS:?} (default {:?})",
+            info.default_rp, RPS[0]
+        ));
     }
     let err = |what: &str, e: StorageError| format!("{what}: {e}");
     let measurements: BTreeSet<String> = e
@@ -653,7 +696,8 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The storage under test, its data directory (a new one after each kill) and its clock.
+/// The storage under test, its data directory (a new one after each kill or restore) and its
+/// clock.
 struct Harness {
     root: PathBuf,
     generation: u32,
@@ -710,43 +754,7 @@ impl Harness {
 
     fn run(&mut self, op: &Op, model: &mut Model) -> Result<(), String> {
         match op {
-            Op::Write(rp, points) => {
-                let e = self.engine()?;
-                let batch = WriteBatch {
-                    database: DB.to_owned(),
-                    retention_policy: rp.map(str::to_owned),
-                    points: points.clone(),
-                };
-                let rp_i = match rp {
-                    None => 0,
-                    Some(name) => match RPS.iter().position(|r| r == name) {
-                        Some(i) => i,
-                        None => {
-                            return match e.write(batch) {
-                                Err(StorageError::RetentionPolicyNotFound { .. }) => Ok(()),
-                                other => Err(format!(
-                                    "a write to policy {name:?} gave {other:?}, expected \
-                                     retention policy not found"
-                                )),
-                            };
-                        }
-                    },
-                };
-                let out = e.write(batch).map_err(|e| format!("write refused: {e}"))?;
-                let (written, refused) = model.write(rp_i, points);
-                let agree = out.written == written
-                    && out.rejected.len() == refused.len()
-                    && out
-                        .rejected
-                        .iter()
-                        .zip(&refused)
-                        .all(|((i, r), (j, want))| i == j && want.matches(r));
-                if !agree {
-                    return Err(format!(
-                        "write outcome {out:?}, expected {written} written and refusals {refused:?}"
-                    ));
-                }
-            }
+            Op::Write(rp, points) => self.write(*rp, points, model)?,
             Op::Seal => self.engine()?.seal().map_err(|e| format!("sealing: {e}"))?,
             Op::Compact(before) => {
                 self.engine()?
@@ -785,6 +793,15 @@ impl Harness {
                 *model = Model::default();
                 self.create_database()?;
             }
+            Op::DropPolicy => {
+                let e = self.engine()?;
+                e.drop_retention_policy(DB, RPS[1])
+                    .map_err(|e| format!("dropping {}: {e}", RPS[1]))?;
+                e.create_retention_policy(DB, RPS[1], R2_DURATION, None, 1, false)
+                    .map_err(|e| format!("creating {} again: {e}", RPS[1]))?;
+                model.data.retain(|(rp, _, _), _| *rp != 1);
+            }
+            Op::Restore => self.restore()?,
             Op::Crash => {
                 drop(self.storage.take());
                 self.open(true)?;
@@ -808,6 +825,46 @@ impl Harness {
         compare(self.engine()?, model, range)
     }
 
+    /// Writes a batch to the engine and the model; their outcomes must agree.
+    fn write(&self, rp: Option<&str>, points: &[Point], model: &mut Model) -> Result<(), String> {
+        let e = self.engine()?;
+        let batch = WriteBatch {
+            database: DB.to_owned(),
+            retention_policy: rp.map(str::to_owned),
+            points: points.to_vec(),
+        };
+        let rp_i = match rp {
+            None => 0,
+            Some(name) => match RPS.iter().position(|r| *r == name) {
+                Some(i) => i,
+                None => {
+                    return match e.write(batch) {
+                        Err(StorageError::RetentionPolicyNotFound { .. }) => Ok(()),
+                        other => Err(format!(
+                            "a write to policy {name:?} gave {other:?}, expected \
+                             retention policy not found"
+                        )),
+                    };
+                }
+            },
+        };
+        let out = e.write(batch).map_err(|e| format!("write refused: {e}"))?;
+        let (written, refused) = model.write(rp_i, points);
+        let agree = out.written == written
+            && out.rejected.len() == refused.len()
+            && out
+                .rejected
+                .iter()
+                .zip(&refused)
+                .all(|((i, r), (j, want))| i == j && want.matches(r));
+        if !agree {
+            return Err(format!(
+                "write outcome {out:?}, expected {written} written and refusals {refused:?}"
+            ));
+        }
+        Ok(())
+    }
+
     /// The selected series, checked against the model's selection.
     fn selected(
         &self,
@@ -826,6 +883,33 @@ impl Harness {
             ));
         }
         Ok(got)
+    }
+
+    fn restore(&mut self) -> Result<(), String> {
+        let storage = self
+            .storage
+            .take()
+            .ok_or_else(|| "no storage open".to_owned())?;
+        let mut file = Vec::new();
+        let made = storage
+            .backup(&mut file)
+            .map_err(|e| format!("backing up: {e}"))?;
+        drop(storage);
+        let checked =
+            Storage::verify_backup(&mut &file[..]).map_err(|e| format!("verifying: {e}"))?;
+        let from = self.dir();
+        self.generation += 1;
+        let restored = Storage::restore(&mut &file[..], &self.dir(), &self.cfg)
+            .map_err(|e| format!("restoring: {e}"))?;
+        if made != checked || made != restored {
+            return Err(format!(
+                "backup {made:?}, verified as {checked:?}, restored as {restored:?}"
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&from);
+        // A restore starts like a recovery from a crash at the backup's instant, but in a
+        // directory no process ran in.
+        self.open(false)
     }
 
     fn reboot(&mut self) -> Result<(), String> {
@@ -951,6 +1035,8 @@ mod tests {
             "DropSeries",
             "DropMeasurement",
             "DropDatabase",
+            "DropPolicy",
+            "Restore",
             "Crash",
             "Reboot",
             "Kill",
@@ -965,7 +1051,7 @@ mod tests {
     /// in hex, to be saved under `fuzz/seeds/engine/`.
     #[test]
     fn random_programs_satisfy_the_property() {
-        const PROGRAMS: u64 = 240;
+        const PROGRAMS: u64 = 300;
         let threads: Vec<_> = (0..2u64)
             .map(|thread| {
                 std::thread::spawn(move || {
