@@ -28,3 +28,6 @@ pub mod api;
 pub mod monitor;
 
 pub mod app;
+
+#[cfg(test)]
+mod seeds;

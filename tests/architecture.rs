@@ -17,13 +17,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Modules every module may use: the L0 foundations.
-const FOUNDATION: &[&str] = &["time", "config", "telemetry"];
+const FOUNDATION: &[&str] = &["time", "config", "telemetry", "seeds"];
 
 /// `(module, modules it may import besides FOUNDATION)`. A module absent here may import only
 /// the foundations.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("time", &[]),
     ("telemetry", &[]),
+    ("seeds", &[]),
     ("config", &[]),
     ("storage", &[]),
     ("net", &[]),

@@ -367,24 +367,12 @@ mod tests {
         assert_eq!(parse_form(b"%")["%"], "");
     }
 
-    const FORM_SEEDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/form");
-
     #[test]
     fn form_seeds_satisfy_the_fuzz_property() {
-        let mut files: Vec<_> = std::fs::read_dir(FORM_SEEDS)
-            .expect("seeds directory")
-            .map(|e| e.expect("dir entry").path())
-            .collect();
-        files.sort();
-        assert!(
-            files.len() >= 10,
-            "expected the seeds, found {}",
-            files.len()
-        );
+        let files = crate::seeds::files("form", 10);
         let mut pairs = 0;
-        for path in &files {
-            let bytes = std::fs::read(path).expect("seed readable");
-            match crate::api::check::form_property(&bytes) {
+        for (path, bytes) in &files {
+            match crate::api::check::form_property(bytes) {
                 Ok(n) => pairs += n,
                 Err(e) => panic!("{}: {e}", path.display()),
             }

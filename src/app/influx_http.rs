@@ -380,24 +380,12 @@ mod tests {
         assert_eq!(literal(r"it's\"), r"'it\'s\\'");
     }
 
-    const SEEDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/answer");
-
     #[test]
     fn seeds_satisfy_the_fuzz_property() {
-        let mut files: Vec<_> = std::fs::read_dir(SEEDS_DIR)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        assert!(
-            files.len() >= 8,
-            "expected the seeds, found {}",
-            files.len()
-        );
+        let files = crate::seeds::files("answer", 8);
         let mut parsed = 0;
-        for path in &files {
-            let bytes = std::fs::read(path).unwrap();
-            match answer_property(&bytes) {
+        for (path, bytes) in &files {
+            match answer_property(bytes) {
                 Ok(ok) => parsed += usize::from(ok),
                 Err(e) => panic!("{}: {e}", path.display()),
             }

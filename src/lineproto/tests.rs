@@ -1114,24 +1114,10 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Seeds: the fuzz target's property, on every seed file.
 
-/// Where the fuzz seeds live (adjust if the seeds move when this module is copied).
-const SEEDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/lp");
-
 #[test]
 fn seeds_satisfy_the_fuzz_property() {
-    let mut files: Vec<_> = std::fs::read_dir(SEEDS_DIR)
-        .expect("seeds directory")
-        .map(|entry| entry.expect("dir entry").path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 30,
-        "expected ~30 seeds, found {}",
-        files.len()
-    );
     let mut parsed = 0;
-    for path in &files {
-        let bytes = std::fs::read(path).expect("seed readable");
+    for (path, bytes) in crate::seeds::files("lp", 30) {
         let body = String::from_utf8_lossy(&bytes);
         match body_roundtrip(&body) {
             Ok(n) => parsed += n,

@@ -135,28 +135,16 @@ pub fn block_property(data: &[u8]) -> Result<bool, String> {
 mod tests {
     use super::*;
 
-    const SEEDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/block");
-
     /// Every seed, and the codec block and stored block of every seed's column (so the
     /// decoders see well-formed input too, not only what fails its checks).
     #[test]
     fn seeds_satisfy_the_fuzz_property() {
-        let mut files: Vec<_> = std::fs::read_dir(SEEDS_DIR)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        assert!(
-            files.len() >= 9,
-            "expected the seeds, found {}",
-            files.len()
-        );
+        let files = crate::seeds::files("block", 9);
         let mut blocks = 0;
-        for path in &files {
-            let bytes = std::fs::read(path).unwrap();
+        for (path, bytes) in &files {
             let fail = |e: String| -> ! { panic!("{}: {e}", path.display()) };
-            blocks += usize::from(block_property(&bytes).unwrap_or_else(|e| fail(e)));
-            let col = column_of(&bytes);
+            blocks += usize::from(block_property(bytes).unwrap_or_else(|e| fail(e)));
+            let col = column_of(bytes);
             let block = encode_block(&col.ts, &col.values).unwrap();
             assert!(block_property(&block).unwrap_or_else(|e| fail(e)));
             block_property(&encode_stored_block(&col).unwrap()).unwrap_or_else(|e| fail(e));

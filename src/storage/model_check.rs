@@ -994,35 +994,23 @@ pub fn engine_property(data: &[u8]) -> Result<usize, String> {
 mod tests {
     use super::*;
 
-    const SEEDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/engine");
-
     /// Seeds named `bug_*` reproduce an engine bug not fixed yet: they must still fail (so the
     /// seed keeps reproducing it); rename one when its bug is fixed.
     #[test]
     fn seeds_satisfy_the_fuzz_property() {
-        let mut files: Vec<_> = std::fs::read_dir(SEEDS_DIR)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        assert!(
-            files.len() >= 10,
-            "expected the seeds, found {}",
-            files.len()
-        );
+        let files = crate::seeds::files("engine", 10);
         let mut kinds = BTreeSet::new();
-        for path in &files {
-            let bytes = std::fs::read(path).unwrap();
+        for (path, bytes) in &files {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             let dir = tempfile::tempdir().unwrap();
-            let r = engine_property_in(dir.path(), &bytes);
+            let r = engine_property_in(dir.path(), bytes);
             if name.starts_with("bug_") {
                 assert!(r.is_err(), "{name} passes: its bug is fixed, rename it");
                 continue;
             }
             let n = r.unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(n > 0, "{name} runs no operation");
-            for op in decode(&bytes) {
+            for op in decode(bytes) {
                 let kind = format!("{op:?}");
                 kinds.insert(kind[..kind.find('(').unwrap_or(kind.len())].to_owned());
             }

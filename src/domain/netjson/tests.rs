@@ -947,24 +947,12 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Seeds: the fuzz target's property, on every seed file.
 
-const SEEDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/netjson");
-
 #[test]
 fn seeds_satisfy_the_fuzz_property() {
-    let mut files: Vec<_> = std::fs::read_dir(SEEDS_DIR)
-        .expect("seeds directory")
-        .map(|entry| entry.expect("dir entry").path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 25,
-        "expected the seeds, found {}",
-        files.len()
-    );
+    let files = crate::seeds::files("netjson", 25);
     let mut accepted = 0;
-    for path in &files {
-        let bytes = std::fs::read(path).expect("seed readable");
-        match super::check::document_property(&bytes) {
+    for (path, bytes) in &files {
+        match super::check::document_property(bytes) {
             Ok(ok) => accepted += usize::from(ok),
             Err(e) => panic!("{}: {e}", path.display()),
         }

@@ -18,24 +18,10 @@ use super::{PingError, PingResult, Pinger, Probe, SocketMode};
 // ---------------------------------------------------------------------------------------------
 // Seeds: the fuzz target's property, on every seed file.
 
-/// Where the fuzz seeds live.
-const SEEDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/icmp");
-
 #[test]
 fn seeds_satisfy_the_fuzz_property() {
-    let mut files: Vec<_> = std::fs::read_dir(SEEDS_DIR)
-        .expect("seeds directory")
-        .map(|entry| entry.expect("dir entry").path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 10,
-        "expected >= 10 seeds, found {}",
-        files.len()
-    );
     let mut accepted = 0;
-    for path in &files {
-        let bytes = std::fs::read(path).expect("seed readable");
+    for (path, bytes) in crate::seeds::files("icmp", 10) {
         match packet_property(&bytes) {
             Ok(n) => accepted += n,
             Err(e) => panic!("{}: {e}", path.display()),
