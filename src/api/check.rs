@@ -19,7 +19,7 @@ use super::rest::encode;
 /// itself, so a panic under the fuzzer is the readers'.
 pub fn form_property(data: &[u8]) -> Result<usize, String> {
     let agent = super::controller::parse_form(data);
-    let influx = super::influx::parse_form(data);
+    let influx = super::rest::form_pairs(data);
     let mut first: HashMap<String, String> = HashMap::new();
     for (k, v) in &influx {
         first.entry(k.clone()).or_insert_with(|| v.clone());
@@ -34,7 +34,7 @@ pub fn form_property(data: &[u8]) -> Result<usize, String> {
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect();
     let again = again.join("&");
-    let back = super::influx::parse_form(again.as_bytes());
+    let back = super::rest::form_pairs(again.as_bytes());
     // Empty names with empty values re-encode as "=", which both readers keep; a pair that
     // was entirely empty was skipped in the first place.
     if back != influx {

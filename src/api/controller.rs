@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 
 use super::ApiState;
-use super::rest::form_decode;
+use super::rest::form_pairs;
 use crate::domain::controller::{Refusal, Registration};
 use crate::domain::device::Device;
 use crate::domain::id::Id;
@@ -62,11 +62,8 @@ fn server_error(e: &dyn std::fmt::Display) -> Response {
 /// they are, and text that is not UTF-8 is replaced rather than refused.
 pub(crate) fn parse_form(body: &[u8]) -> HashMap<String, String> {
     let mut out = HashMap::new();
-    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let mut it = pair.splitn(2, |&b| b == b'=');
-        let k = it.next().unwrap_or_default();
-        let v = it.next().unwrap_or_default();
-        out.entry(form_decode(k)).or_insert_with(|| form_decode(v));
+    for (k, v) in form_pairs(body) {
+        out.entry(k).or_insert(v);
     }
     out
 }

@@ -447,20 +447,6 @@ fn storage_error(e: &StorageError) -> Response {
     json_error(status, &e.to_string())
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body (`+` is a space, `%XX` a byte).
-pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let decode = super::rest::form_decode;
-    body.split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut it = pair.splitn(2, |&b| b == b'=');
-            let k = decode(it.next().unwrap_or_default());
-            let v = decode(it.next().unwrap_or_default());
-            (k, v)
-        })
-        .collect()
-}
-
 /// The `params` of a query: a JSON object whose values bind `$name` in the statements.
 fn query_params(raw: Option<&String>) -> Result<BTreeMap<String, Literal>, String> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
@@ -513,7 +499,7 @@ pub(crate) async fn query(
             Ok(b) => b,
             Err(r) => return r,
         };
-        for (k, v) in parse_form(&body) {
+        for (k, v) in super::rest::form_pairs(&body) {
             q.insert(k, v);
         }
     }
@@ -653,7 +639,7 @@ mod tests {
     #[test]
     fn form_bodies_decode() {
         assert_eq!(
-            parse_form(b"q=SHOW+DATABASES&db=a%20b&x=%zz&&e="),
+            crate::api::rest::form_pairs(b"q=SHOW+DATABASES&db=a%20b&x=%zz&&e="),
             [
                 ("q".to_owned(), "SHOW DATABASES".to_owned()),
                 ("db".to_owned(), "a b".to_owned()),
@@ -661,7 +647,10 @@ mod tests {
                 ("e".to_owned(), String::new()),
             ]
         );
-        assert_eq!(parse_form(b"q=%4"), [("q".to_owned(), "%4".to_owned())]);
+        assert_eq!(
+            crate::api::rest::form_pairs(b"q=%4"),
+            [("q".to_owned(), "%4".to_owned())]
+        );
     }
 
     #[test]

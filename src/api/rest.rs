@@ -298,6 +298,20 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// The name/value pairs of an `application/x-www-form-urlencoded` body, in order: empty pairs
+/// (`a=1&&b=2&`) are skipped, a pair without `=` has an empty value (see [`form_decode`]).
+pub(crate) fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    body.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut it = pair.splitn(2, |&b| b == b'=');
+            let k = form_decode(it.next().unwrap_or_default());
+            let v = form_decode(it.next().unwrap_or_default());
+            (k, v)
+        })
+        .collect()
+}
+
 /// Decodes one name or value of an `application/x-www-form-urlencoded` body: `+` is a space,
 /// `%XX` (two hex digits, nothing else) a byte, any other `%` stays; the bytes are then read as
 /// UTF-8, anything that is not replaced rather than refused.

@@ -271,23 +271,13 @@ pub fn ping_latency(
     window: &Window,
     now: i64,
 ) -> Result<Value, DomainError> {
-    let start = window
-        .timeframe
-        .start(now)
-        .map_err(|e| DomainError::Chart(e.to_string()))?;
-    let end = match window.timeframe.range_end() {
-        Some(e) => format!(" AND time <= '{e}'"),
-        None => String::new(),
-    };
-    let tz = if window.zone.name() == "UTC" {
-        String::new()
-    } else {
-        format!(" tz('{}')", window.zone.name())
-    };
-    let interval = window.timeframe.interval();
-    let scope = format!(
-        "time >= '{start}'{end} AND content_type = '{DEVICE_CONTENT_TYPE}' AND object_id = '{device}'"
-    );
+    let Clauses {
+        range,
+        interval,
+        tz,
+    } = clauses(window, now)?;
+    let scope =
+        format!("{range} AND content_type = '{DEVICE_CONTENT_TYPE}' AND object_id = '{device}'");
     let rtt = run(
         ts,
         db,
@@ -350,21 +340,11 @@ pub fn system_charts(
     window: &Window,
     now: i64,
 ) -> Result<Charts, DomainError> {
-    let start = window
-        .timeframe
-        .start(now)
-        .map_err(|e| DomainError::Chart(e.to_string()))?;
-    let end = match window.timeframe.range_end() {
-        Some(e) => format!(" AND time <= '{e}'"),
-        None => String::new(),
-    };
-    let interval = window.timeframe.interval();
-    let tz = if window.zone.name() == "UTC" {
-        String::new()
-    } else {
-        format!(" tz('{}')", window.zone.name())
-    };
-    let range = format!("time >= '{start}'{end}");
+    let Clauses {
+        range,
+        interval,
+        tz,
+    } = clauses(window, now)?;
     let rate = |m: &str, alias: &str| {
         format!(
             "SELECT NON_NEGATIVE_DERIVATIVE(MAX(value), 1s) AS \"{alias}\" FROM {m} WHERE {range} \
@@ -484,6 +464,37 @@ pub fn system_charts(
         )?);
     }
     Ok(assemble(rendered))
+}
+
+/// The InfluxQL pieces of a window, for queries written here rather than from the registry.
+struct Clauses {
+    /// `time >= '…'` and, for a custom range, `AND time <= '…'`.
+    range: String,
+    /// The `GROUP BY time(…)` interval.
+    interval: String,
+    /// ` tz('…')`, empty for UTC.
+    tz: String,
+}
+
+fn clauses(window: &Window, now: i64) -> Result<Clauses, DomainError> {
+    let start = window
+        .timeframe
+        .start(now)
+        .map_err(|e| DomainError::Chart(e.to_string()))?;
+    let end = match window.timeframe.range_end() {
+        Some(e) => format!(" AND time <= '{e}'"),
+        None => String::new(),
+    };
+    let tz = if window.zone.name() == "UTC" {
+        String::new()
+    } else {
+        format!(" tz('{}')", window.zone.name())
+    };
+    Ok(Clauses {
+        range: format!("time >= '{start}'{end}"),
+        interval: window.timeframe.interval(),
+        tz,
+    })
 }
 
 /// Filters of the dashboard's general charts (spec §4.6); empty lists mean "no filter".

@@ -36,7 +36,7 @@ pub const COUNTERS_DB: &str = crate::storage::INTERNAL_DB_PREFIX;
 /// Its measurement.
 pub const COUNTERS_MEASUREMENT: &str = "interface_counters";
 /// How long raw counters are kept.
-pub const COUNTERS_RETENTION_NS: i64 = 7 * 86_400 * 1_000_000_000;
+pub const COUNTERS_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 /// The largest gap between two samples whose counters are subtracted.
 pub const MAX_GAP: i64 = 2 * 86_400 * 1_000_000_000;
 /// Clock slack allowed when comparing uptime with the time between samples.
@@ -154,24 +154,6 @@ pub fn point(device: Id, ifname: &str, cur: &Raw) -> Point {
         fields,
         time: cur.t,
     }
-}
-
-/// Creates the counters' database in the embedded engine (or re-applies its retention);
-/// idempotent.
-///
-/// # Errors
-/// Storage failure.
-pub fn ensure_database(engine: &Engine) -> Result<(), DomainError> {
-    engine.create_database(COUNTERS_DB)?;
-    engine.alter_retention_policy(
-        COUNTERS_DB,
-        "autogen",
-        Some(COUNTERS_RETENTION_NS),
-        None,
-        None,
-        true,
-    )?;
-    Ok(())
 }
 
 /// The stored counters of one interface within `lo..=hi`, in time order.

@@ -230,7 +230,8 @@ impl Domain {
         &self,
         cfg: &crate::config::TimeseriesConfig,
     ) -> Result<(), DomainError> {
-        counters::ensure_database(&self.engine)?;
+        self.local
+            .ensure_database(counters::COUNTERS_DB, counters::COUNTERS_RETENTION)?;
         self.series.ensure(cfg)
     }
 
