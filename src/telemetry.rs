@@ -222,126 +222,113 @@ impl Telemetry {
         }
     }
 
+    /// Every metric: its name, help text and what holds its numbers. The one list both
+    /// [`Telemetry::render`] and [`Telemetry::samples`] walk.
+    fn metrics(&self) -> [(&'static str, &'static str, Metric<'_>); 8] {
+        [
+            (
+                "wispmon_http_requests_total",
+                "HTTP requests answered, by route template, method and status.",
+                Metric::Counters(&self.http_requests),
+            ),
+            (
+                "wispmon_http_request_duration_seconds",
+                "Time from request to response headers, by route template.",
+                Metric::Histograms(&self.http_duration),
+            ),
+            (
+                "wispmon_points_written_total",
+                "Points stored by the timeseries engine.",
+                Metric::Counter(&self.points_written),
+            ),
+            (
+                "wispmon_points_rejected_total",
+                "Points refused one by one (type conflict, beyond retention, invalid).",
+                Metric::Counter(&self.points_rejected),
+            ),
+            (
+                "wispmon_write_errors_total",
+                "Write batches that failed as a whole.",
+                Metric::Counter(&self.write_errors),
+            ),
+            (
+                "wispmon_check_runs_total",
+                "Active check runs, by check type and result.",
+                Metric::Counters(&self.check_runs),
+            ),
+            (
+                "wispmon_check_duration_seconds",
+                "Active check run durations, by check type.",
+                Metric::Histograms(&self.check_duration),
+            ),
+            (
+                "wispmon_notification_deliveries_total",
+                "Notification delivery attempts, by channel and result.",
+                Metric::Counters(&self.notification_deliveries),
+            ),
+        ]
+    }
+
     /// Every metric as of now, then `gauges`, as database samples: the numbers `/metrics`
     /// shows, histograms reduced to their count and sum (enough for rates and mean
     /// latencies).
     #[allow(clippy::cast_precision_loss)] // counts far below 2^53
     pub fn samples(&self, gauges: &[Gauge]) -> Vec<Sample> {
         let mut out = Vec::new();
-        let counters = |out: &mut Vec<Sample>, name: &'static str, f: &Family<Counter>| {
-            for (values, c) in f.snapshot() {
-                out.push(Sample {
+        for (name, _, metric) in self.metrics() {
+            let tagged = |labels: &'static [&'static str], values: Vec<String>| {
+                labels.iter().copied().zip(values).collect()
+            };
+            match metric {
+                Metric::Counter(c) => out.push(Sample {
                     measurement: name,
-                    tags: f.labels.iter().copied().zip(values).collect(),
+                    tags: Vec::new(),
                     fields: vec![("value", c.get() as f64)],
-                });
+                }),
+                Metric::Counters(f) => {
+                    for (values, c) in f.snapshot() {
+                        out.push(Sample {
+                            measurement: name,
+                            tags: tagged(f.labels, values),
+                            fields: vec![("value", c.get() as f64)],
+                        });
+                    }
+                }
+                Metric::Histograms(f) => {
+                    for (values, h) in f.snapshot() {
+                        out.push(Sample {
+                            measurement: name,
+                            tags: tagged(f.labels, values),
+                            fields: vec![
+                                ("count", h.count.load(Ordering::Relaxed) as f64),
+                                ("sum", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6),
+                            ],
+                        });
+                    }
+                }
             }
-        };
-        let histograms = |out: &mut Vec<Sample>, name: &'static str, f: &Family<Histogram>| {
-            for (values, h) in f.snapshot() {
-                out.push(Sample {
-                    measurement: name,
-                    tags: f.labels.iter().copied().zip(values).collect(),
-                    fields: vec![
-                        ("count", h.count.load(Ordering::Relaxed) as f64),
-                        ("sum", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6),
-                    ],
-                });
-            }
-        };
-        let single = |name: &'static str, value: f64| Sample {
-            measurement: name,
+        }
+        out.extend(gauges.iter().map(|g| Sample {
+            measurement: g.name,
             tags: Vec::new(),
-            fields: vec![("value", value)],
-        };
-        counters(&mut out, "wispmon_http_requests_total", &self.http_requests);
-        histograms(
-            &mut out,
-            "wispmon_http_request_duration_seconds",
-            &self.http_duration,
-        );
-        out.push(single(
-            "wispmon_points_written_total",
-            self.points_written.get() as f64,
-        ));
-        out.push(single(
-            "wispmon_points_rejected_total",
-            self.points_rejected.get() as f64,
-        ));
-        out.push(single(
-            "wispmon_write_errors_total",
-            self.write_errors.get() as f64,
-        ));
-        counters(&mut out, "wispmon_check_runs_total", &self.check_runs);
-        histograms(
-            &mut out,
-            "wispmon_check_duration_seconds",
-            &self.check_duration,
-        );
-        counters(
-            &mut out,
-            "wispmon_notification_deliveries_total",
-            &self.notification_deliveries,
-        );
-        out.extend(gauges.iter().map(|g| single(g.name, g.value)));
+            fields: vec![("value", g.value)],
+        }));
         out
     }
 
     /// Renders every metric, then `gauges`, in Prometheus' text exposition format 0.0.4.
     pub fn render(&self, gauges: &[Gauge]) -> String {
         let mut out = String::with_capacity(16 << 10);
-        let counter = |out: &mut String, name: &str, help: &str, c: &Counter| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", c.get());
-        };
-        family_counters(
-            &mut out,
-            "wispmon_http_requests_total",
-            "HTTP requests answered, by route template, method and status.",
-            &self.http_requests,
-        );
-        family_histograms(
-            &mut out,
-            "wispmon_http_request_duration_seconds",
-            "Time from request to response headers, by route template.",
-            &self.http_duration,
-        );
-        counter(
-            &mut out,
-            "wispmon_points_written_total",
-            "Points stored by the timeseries engine.",
-            &self.points_written,
-        );
-        counter(
-            &mut out,
-            "wispmon_points_rejected_total",
-            "Points refused one by one (type conflict, beyond retention, invalid).",
-            &self.points_rejected,
-        );
-        counter(
-            &mut out,
-            "wispmon_write_errors_total",
-            "Write batches that failed as a whole.",
-            &self.write_errors,
-        );
-        family_counters(
-            &mut out,
-            "wispmon_check_runs_total",
-            "Active check runs, by check type and result.",
-            &self.check_runs,
-        );
-        family_histograms(
-            &mut out,
-            "wispmon_check_duration_seconds",
-            "Active check run durations, by check type.",
-            &self.check_duration,
-        );
-        family_counters(
-            &mut out,
-            "wispmon_notification_deliveries_total",
-            "Notification delivery attempts, by channel and result.",
-            &self.notification_deliveries,
-        );
+        for (name, help, metric) in self.metrics() {
+            match metric {
+                Metric::Counter(c) => {
+                    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                    let _ = writeln!(out, "{name} {}", c.get());
+                }
+                Metric::Counters(f) => family_counters(&mut out, name, help, f),
+                Metric::Histograms(f) => family_histograms(&mut out, name, help, f),
+            }
+        }
         for g in gauges {
             let _ = writeln!(
                 out,
@@ -355,6 +342,13 @@ impl Telemetry {
         }
         out
     }
+}
+
+/// What holds one metric's numbers.
+enum Metric<'a> {
+    Counter(&'a Counter),
+    Counters(&'a Family<Counter>),
+    Histograms(&'a Family<Histogram>),
 }
 
 fn family_counters(out: &mut String, name: &str, help: &str, f: &Family<Counter>) {
