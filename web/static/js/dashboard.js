@@ -9,7 +9,8 @@ import { h, replace, throttle, STATUS_ORDER } from './dom.js';
 import { statusPie, statusLegend, describeMix } from './statusviz.js';
 import { createMap } from './netmap.js';
 import { renderCharts } from './plot.js';
-import { uid, errorBox } from './ui.js';
+import { browserZone } from './charts.js';
+import { uid, errorBox, timeRangePicker } from './ui.js';
 
 const DEVICES = '/api/v1/monitoring/device/';
 const DASHBOARD = '/api/v1/monitoring/dashboard/';
@@ -19,10 +20,6 @@ const ORG_KEY = 'wispmon-dashboard-org';
 const CHART_REFRESH_MS = 150_000;
 
 const statusHref = (s) => `#/devices?status=${encodeURIComponent(s)}`;
-
-function timezone() {
-  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch { return ''; }
-}
 
 function stored(key, fallback, allowed) {
   try {
@@ -81,16 +78,7 @@ export async function render(el, ctx) {
     h('option', { value: '' }, 'All organizations'),
     orgs.map((o) => h('option', { value: o.slug }, o.name)));
   orgSelect.value = org;
-  const timeName = uid('time');
-  const timePicker = h('fieldset', { class: 'segmented' },
-    h('legend', {}, 'Time range'),
-    TIMES.map(([v, label]) => {
-      const id = uid('t');
-      return h('span', {},
-        h('input', { type: 'radio', name: timeName, id, value: v, checked: v === time,
-          onchange: () => { time = v; store(TIME_KEY, v); loadCharts(); } }),
-        h('label', { for: id, title: label }, v));
-    }));
+  const timePicker = timeRangePicker(TIMES, time, (v) => { time = v; store(TIME_KEY, v); loadCharts(); });
   const csv = h('a', { class: 'button', download: 'data.csv' }, 'Export CSV');
   const chartsTitle = uid('h');
   const chartsCard = h('section', { class: 'card charts-card', 'aria-labelledby': chartsTitle },
@@ -105,7 +93,7 @@ export async function render(el, ctx) {
   async function loadCharts({ quiet = false } = {}) {
     if (chartCtl) chartCtl.abort();
     chartCtl = new AbortController();
-    const query = { time, timezone: timezone(), organization_slug: org };
+    const query = { time, timezone: browserZone(), organization_slug: org };
     const q = new URLSearchParams(Object.entries({ ...query, csv: '1' }).filter(([, v]) => v));
     csv.href = `${DASHBOARD}?${q}`;
     chartsEl.setAttribute('aria-busy', 'true');

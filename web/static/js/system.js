@@ -6,15 +6,12 @@
 import { api, isAbort } from './api.js';
 import { h, replace } from './dom.js';
 import { renderCharts } from './plot.js';
-import { uid, errorBox } from './ui.js';
+import { browserZone } from './charts.js';
+import { uid, errorBox, timeRangePicker } from './ui.js';
 
 const SYSTEM = '/api/v1/monitoring/system/';
 const TIMES = [['1d', 'Last 1 day'], ['3d', 'Last 3 days'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days']];
 const REFRESH_MS = 60_000;
-
-function timezone() {
-  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch { return ''; }
-}
 
 export async function render(el, ctx) {
   if (!ctx.session.is_superuser) {
@@ -27,16 +24,7 @@ export async function render(el, ctx) {
   let removeCharts = () => {};
   const chartsEl = h('div', { id: 'system-charts', class: 'charts', 'aria-live': 'polite', 'aria-busy': 'true' });
   const note = h('p', { class: 'muted', role: 'status' });
-  const timeName = uid('time');
-  const picker = h('fieldset', { class: 'segmented' },
-    h('legend', {}, 'Time range'),
-    TIMES.map(([v, label]) => {
-      const id = uid('t');
-      return h('span', {},
-        h('input', { type: 'radio', name: timeName, id, value: v, checked: v === time,
-          onchange: () => { time = v; load(); } }),
-        h('label', { for: id, title: label }, v));
-    }));
+  const picker = timeRangePicker(TIMES, time, (v) => { time = v; load(); });
   const title = uid('h');
   replace(el,
     h('h1', {}, 'System'),
@@ -53,7 +41,7 @@ export async function render(el, ctx) {
     chartsEl.setAttribute('aria-busy', 'true');
     if (!quiet) chartsEl.classList.add('loading-dim');
     try {
-      const data = await api(SYSTEM, { query: { time, timezone: timezone() }, signal: ctl.signal });
+      const data = await api(SYSTEM, { query: { time, timezone: browserZone() }, signal: ctl.signal });
       if (!alive) return;
       removeCharts();
       removeCharts = () => {};

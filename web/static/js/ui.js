@@ -123,3 +123,19 @@ export async function pool(items, limit, fn) {
   });
   await Promise.all(workers);
 }
+
+/**
+ * Radio buttons picking one time range of `times` ([value, title] pairs), `current` checked;
+ * `onChange(value)` runs when another is picked.
+ */
+export function timeRangePicker(times, current, onChange) {
+  const name = uid('time');
+  return h('fieldset', { class: 'segmented' },
+    h('legend', {}, 'Time range'),
+    times.map(([v, label]) => {
+      const id = uid('t');
+      return h('span', {},
+        h('input', { type: 'radio', name, id, value: v, checked: v === current, onchange: () => onChange(v) }),
+        h('label', { for: id, title: label }, v));
+    }));
+}
