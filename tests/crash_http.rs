@@ -220,12 +220,9 @@ fn spawn(data: &std::path::Path) -> TestServer {
 
 /// `q` against `db` with ns timestamps → every row of every series of the first statement.
 fn query(s: &TestServer, db: &str, q: &str) -> Vec<Vec<Value>> {
-    let url = format!("{}?db={db}&epoch=ns&q={}", s.url("/query"), enc(q));
-    let (st, text) = crate::util::get(&url);
-    assert_eq!(st, 200, "{q}: {text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
-    assert!(v["results"][0].get("error").is_none(), "{q}: {text}");
-    v["results"][0]["series"]
+    let r = crate::util::influxql(&format!("http://{}", s.addr), db, q);
+    assert!(r.get("error").is_none(), "{q}: {r}");
+    r["series"]
         .as_array()
         .into_iter()
         .flatten()

@@ -8,18 +8,7 @@ use crate::netjson_cases::{self, FIXTURES};
 use crate::operator_api::{call, create_device, create_org, server};
 use crate::util::TestServer;
 
-/// Percent-encodes a query value, leaving what the agent sends raw (`:`, `-`, `_`, `.`) alone.
-pub fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b":-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+pub use crate::util::enc;
 
 /// POSTs `body` as the agent does; returns (status, body text).
 pub fn post(s: &TestServer, path: &str, query: &[(&str, &str)], body: &[u8]) -> (u16, String) {
@@ -46,15 +35,9 @@ pub fn metrics_path(id: &str) -> String {
 
 /// `q` against the monitoring database with ns timestamps → the first statement's series.
 fn influx(s: &TestServer, q: &str) -> Vec<Value> {
-    let url = format!("{}?db=openwisp2&epoch=ns&q={}", s.url("/query"), enc(q));
-    let (st, text) = crate::util::get(&url);
-    assert_eq!(st, 200, "{q}: {text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
-    assert!(v["results"][0].get("error").is_none(), "{q}: {text}");
-    v["results"][0]["series"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let r = crate::util::influxql(&format!("http://{}", s.addr), "openwisp2", q);
+    assert!(r.get("error").is_none(), "{q}: {r}");
+    r["series"].as_array().cloned().unwrap_or_default()
 }
 
 /// The rows of a one-series answer as (time ns, values).

@@ -19,11 +19,7 @@ use crate::util::TestServer;
 
 /// `q` on the InfluxDB at `base` → the first result.
 fn influx(base: &str, q: &str) -> Value {
-    let url = format!("{base}/query?db=openwisp2&epoch=ns&q={}", enc(q));
-    let (st, text) = crate::util::get(&url);
-    assert_eq!(st, 200, "{q}: {text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
-    v["results"][0].clone()
+    crate::util::influxql(base, "openwisp2", q)
 }
 
 struct Remote {

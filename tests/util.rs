@@ -159,3 +159,26 @@ pub fn succeeded(out: &std::process::Output) -> String {
     );
     stdout
 }
+
+/// Percent-encodes a query value, leaving what the agent sends raw (`:`, `-`, `_`, `.`) alone.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b":-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `q` on the InfluxDB API at `base` (`http://host:port` of a wispmon or an influxd) against
+/// `db`, times in ns → the first statement's result (`{"series": …}` or `{"error": …}`);
+/// asserts a 200.
+pub fn influxql(base: &str, db: &str, q: &str) -> serde_json::Value {
+    let (st, text) = get(&format!("{base}/query?db={db}&epoch=ns&q={}", enc(q)));
+    assert_eq!(st, 200, "{q}: {text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["results"][0].clone()
+}
