@@ -342,15 +342,10 @@ impl<R: BufRead> Read for Chunked<R> {
     }
 }
 
-/// An InfluxQL identifier in double quotes.
-pub fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
+/// An InfluxQL identifier, always double-quoted (text for another server).
+pub use crate::influxql::quote_ident_always as ident;
 /// An InfluxQL string literal in single quotes.
-pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
+pub use crate::influxql::quote_string as literal;
 
 #[cfg(test)]
 mod tests {

@@ -858,6 +858,20 @@ pub fn quote_string(s: &str) -> String {
     StringLit(s).to_string()
 }
 
+/// An identifier double-quoted whether or not it needs it: for text sent to another server,
+/// whose keywords may be more than ours.
+pub fn quote_ident_always(name: &str) -> String {
+    QuotedIdent(name).to_string()
+}
+
+struct QuotedIdent<'a>(&'a str);
+
+impl Display for QuotedIdent<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write_quoted(f, self.0, '"')
+    }
+}
+
 /// Formats nanoseconds as a duration literal in the largest exact unit (`90m`, `1w`, `0s`).
 pub fn format_duration(ns: i64) -> String {
     lexer::format_duration(ns)

@@ -35,7 +35,7 @@ pub use ast::{
     MeasurementName, OrderBy, Privilege, Query, Regex, RetentionPolicySpec, SelectStatement,
     SeriesFilter, ShowCardinality, ShowFieldKeys, ShowMeasurements, ShowSeries, ShowTagKeys,
     ShowTagValues, Source, Statement, TagKeyFilter, UnsupportedStatement, VarRef, WildcardType,
-    format_duration, ident_needs_quotes, quote_ident, quote_string,
+    format_duration, ident_needs_quotes, quote_ident, quote_ident_always, quote_string,
 };
 pub use error::ParseError;
 pub use parser::{MAX_DEPTH, MAX_EXPR_HEIGHT, ParseOptions, Validator};
