@@ -265,14 +265,13 @@ impl Timeseries for RemoteInflux {
         let mut body = String::new();
         let mut lines = 0;
         for p in &points {
-            let mark = body.len();
+            // A point the writer refuses leaves `body` as it was.
             match lineproto::write_line(&mut body, &line_of(p)) {
                 Ok(()) => {
                     body.push('\n');
                     lines += 1;
                 }
                 Err(e) => {
-                    body.truncate(mark);
                     tracing::debug!(db, measurement = %p.measurement, error = %e, "point not stored");
                 }
             }

@@ -247,7 +247,24 @@ impl Timeseries for Embedded {
     }
 
     fn any(&self, q: &FieldQuery<'_>) -> Result<bool, DomainError> {
-        Ok(!self.columns(q)?.is_empty())
+        if self.engine.database(q.db).is_none() {
+            return Ok(false);
+        }
+        // Stops at the first series with a point: the data-collected check asks this of
+        // every passive metric of every device each period.
+        for s in self
+            .engine
+            .series_matching_all(q.db, q.measurement, q.tags)?
+        {
+            if self
+                .engine
+                .read(q.db, q.rp, s, q.field, q.lo, q.hi)?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn latest(
@@ -289,7 +306,7 @@ impl Timeseries for Embedded {
 }
 
 /// A result value as JSON, as InfluxDB renders it.
-pub fn to_json(v: exec::Value) -> serde_json::Value {
+fn to_json(v: exec::Value) -> serde_json::Value {
     use serde_json::{Value, json};
     match v {
         exec::Value::Null => Value::Null,
