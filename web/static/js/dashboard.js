@@ -8,7 +8,7 @@ import { api, isAbort } from './api.js';
 import { h, replace, throttle, STATUS_ORDER } from './dom.js';
 import { statusPie, statusLegend, describeMix } from './statusviz.js';
 import { createMap } from './netmap.js';
-import { renderCharts } from './plot.js';
+import { chartLoader } from './plot.js';
 import { browserZone } from './charts.js';
 import { uid, errorBox, timeRangePicker } from './ui.js';
 
@@ -88,31 +88,13 @@ export async function render(el, ctx) {
       timePicker, csv),
     chartsEl);
 
-  let removeCharts = () => {};
-  let chartCtl = null;
-  async function loadCharts({ quiet = false } = {}) {
-    if (chartCtl) chartCtl.abort();
-    chartCtl = new AbortController();
+  const charts = chartLoader(chartsEl, (signal) => {
     const query = { time, timezone: browserZone(), organization_slug: org };
     const q = new URLSearchParams(Object.entries({ ...query, csv: '1' }).filter(([, v]) => v));
     csv.href = `${DASHBOARD}?${q}`;
-    chartsEl.setAttribute('aria-busy', 'true');
-    if (!quiet) chartsEl.classList.add('loading-dim');
-    try {
-      const data = await api(DASHBOARD, { query, signal: chartCtl.signal });
-      if (!alive) return;
-      removeCharts();
-      removeCharts = renderCharts(chartsEl, data);
-    } catch (x) {
-      if (isAbort(x) || !alive) return;
-      removeCharts();
-      removeCharts = () => {};
-      replace(chartsEl, errorBox(x, 'Something went wrong while loading the charts'));
-    } finally {
-      chartsEl.setAttribute('aria-busy', 'false');
-      chartsEl.classList.remove('loading-dim');
-    }
-  }
+    return api(DASHBOARD, { query, signal });
+  });
+  const loadCharts = charts.load;
 
   replace(el,
     h('h1', {}, 'Dashboard'),
@@ -165,8 +147,7 @@ export async function render(el, ctx) {
     clearInterval(timer);
     redrawPie.cancel();
     refreshMap.cancel();
-    if (chartCtl) chartCtl.abort();
-    removeCharts();
+    charts.stop();
   });
 
   await Promise.allSettled([pieReady, mapReady]);

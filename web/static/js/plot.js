@@ -1,8 +1,11 @@
 // Draws the chart JSON of the monitoring API (spec §4.2, §7.3) with uPlot: bars, lines,
 // stacked bars with a computed total, percentages on a 0–100 axis and adaptive byte units.
-// Used by the dashboard's general charts. `uPlot` is the global the vendor script defines.
+// Used by the dashboard's general charts and the System page. `uPlot` is the global the vendor
+// script defines.
 
 import { h, replace } from './dom.js';
+import { isAbort } from './api.js';
+import { errorBox } from './ui.js';
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
@@ -197,4 +200,42 @@ export function renderCharts(el, answer, { empty = 'Insufficient data for select
   replace(el, made.map((m) => m.el));
   for (const m of made) m.mount();
   return () => made.forEach((m) => m.destroy());
+}
+
+/**
+ * Charts in `el` from `fetchData(signal)` (a chart answer, or null to draw nothing): `load({quiet})`
+ * fetches again, aborting a fetch still running, dimming `el` unless `quiet` and putting an error
+ * box in it when the fetch fails; `stop()` aborts and removes the charts.
+ */
+export function chartLoader(el, fetchData) {
+  let ctl = null;
+  let remove = () => {};
+  let alive = true;
+  const clear = () => { remove(); remove = () => {}; };
+  async function load({ quiet = false } = {}) {
+    if (ctl) ctl.abort();
+    ctl = new AbortController();
+    el.setAttribute('aria-busy', 'true');
+    if (!quiet) el.classList.add('loading-dim');
+    try {
+      const data = await fetchData(ctl.signal);
+      if (!alive) return;
+      clear();
+      if (data) remove = renderCharts(el, data);
+      else replace(el);
+    } catch (x) {
+      if (isAbort(x) || !alive) return;
+      clear();
+      replace(el, errorBox(x, 'Something went wrong while loading the charts'));
+    } finally {
+      el.setAttribute('aria-busy', 'false');
+      el.classList.remove('loading-dim');
+    }
+  }
+  function stop() {
+    alive = false;
+    if (ctl) ctl.abort();
+    clear();
+  }
+  return { load, stop };
 }

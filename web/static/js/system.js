@@ -3,11 +3,11 @@
 // (`[telemetry] database`). Says how to turn it on when it is off. Refreshed as the
 // dashboard's charts are.
 
-import { api, isAbort } from './api.js';
+import { api } from './api.js';
 import { h, replace } from './dom.js';
-import { renderCharts } from './plot.js';
+import { chartLoader } from './plot.js';
 import { browserZone } from './charts.js';
-import { uid, errorBox, timeRangePicker } from './ui.js';
+import { uid, timeRangePicker } from './ui.js';
 
 const SYSTEM = '/api/v1/monitoring/system/';
 const TIMES = [['1d', 'Last 1 day'], ['3d', 'Last 3 days'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days']];
@@ -18,13 +18,20 @@ export async function render(el, ctx) {
     replace(el, h('h1', {}, 'System'), h('p', {}, 'Only superusers see wispmon\'s own numbers.'));
     return () => {};
   }
-  let alive = true;
   let time = '1d';
-  let ctl = null;
-  let removeCharts = () => {};
   const chartsEl = h('div', { id: 'system-charts', class: 'charts', 'aria-live': 'polite', 'aria-busy': 'true' });
   const note = h('p', { class: 'muted', role: 'status' });
-  const picker = timeRangePicker(TIMES, time, (v) => { time = v; load(); });
+  const charts = chartLoader(chartsEl, async (signal) => {
+    const data = await api(SYSTEM, { query: { time, timezone: browserZone() }, signal });
+    if (!data.enabled) {
+      note.textContent = 'Self-monitoring is off: set [telemetry] database (for example "wispmon") in the configuration and restart wispmon.';
+      return null;
+    }
+    note.textContent = data.charts.length ? `Database "${data.database}".`
+      : `Database "${data.database}": no numbers written in this time range yet.`;
+    return data;
+  });
+  const picker = timeRangePicker(TIMES, time, (v) => { time = v; charts.load(); });
   const title = uid('h');
   replace(el,
     h('h1', {}, 'System'),
@@ -35,41 +42,10 @@ export async function render(el, ctx) {
       note,
       chartsEl));
 
-  async function load({ quiet = false } = {}) {
-    if (ctl) ctl.abort();
-    ctl = new AbortController();
-    chartsEl.setAttribute('aria-busy', 'true');
-    if (!quiet) chartsEl.classList.add('loading-dim');
-    try {
-      const data = await api(SYSTEM, { query: { time, timezone: browserZone() }, signal: ctl.signal });
-      if (!alive) return;
-      removeCharts();
-      removeCharts = () => {};
-      if (!data.enabled) {
-        note.textContent = 'Self-monitoring is off: set [telemetry] database (for example "wispmon") in the configuration and restart wispmon.';
-        replace(chartsEl);
-        return;
-      }
-      note.textContent = data.charts.length ? `Database "${data.database}".`
-        : `Database "${data.database}": no numbers written in this time range yet.`;
-      removeCharts = renderCharts(chartsEl, data);
-    } catch (x) {
-      if (isAbort(x) || !alive) return;
-      removeCharts();
-      removeCharts = () => {};
-      replace(chartsEl, errorBox(x, 'Something went wrong while loading the charts'));
-    } finally {
-      chartsEl.setAttribute('aria-busy', 'false');
-      chartsEl.classList.remove('loading-dim');
-    }
-  }
-
-  await load();
-  const timer = setInterval(() => { if (!document.hidden) load({ quiet: true }); }, REFRESH_MS);
+  await charts.load();
+  const timer = setInterval(() => { if (!document.hidden) charts.load({ quiet: true }); }, REFRESH_MS);
   return () => {
-    alive = false;
     clearInterval(timer);
-    if (ctl) ctl.abort();
-    removeCharts();
+    charts.stop();
   };
 }
