@@ -561,6 +561,46 @@ fn timed_out(limit: std::time::Duration) -> axum::response::Response {
     r
 }
 
+/// One request through the router, answered within `limit` (else [`timed_out`]). A handler that
+/// panics gets the client a 500 and a log line instead of a dropped connection: the connection
+/// and every other request carry on.
+async fn answer<S>(
+    app: S,
+    req: axum::extract::Request,
+    limit: std::time::Duration,
+) -> axum::response::Response
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        >,
+{
+    use futures_util::FutureExt as _;
+    use tower::ServiceExt as _;
+    let method = req.method().clone();
+    // The path only: query strings carry device keys and passwords.
+    let path = req.uri().path().to_owned();
+    let run = std::panic::AssertUnwindSafe(app.oneshot(req)).catch_unwind();
+    match tokio::time::timeout(limit, run).await {
+        Ok(Ok(Ok(r))) => r,
+        Ok(Ok(Err(never))) => match never {},
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(%method, %path, panic = what, "a request handler panicked");
+            rest::json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({"error": "internal error; the server log has the details"}),
+            )
+        }
+        Err(_) => timed_out(limit),
+    }
+}
+
 /// Answers a connection over the limit with a 503 and closes it (agents retry a 503).
 async fn refuse(mut stream: tokio::net::TcpStream) {
     use tokio::io::AsyncWriteExt as _;
@@ -590,11 +630,21 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt as _;
     // Paths are normalized before routing: agents configured with a trailing slash in their
     // server URL send `//api/v1/...`.
-    let app = router(state).map_request(collapse_slashes);
+    serve_router(router(state), listener, limits, shutdown).await
+}
+
+/// [`serve`] for any router (the tests serve their own).
+async fn serve_router(
+    router: Router,
+    listener: tokio::net::TcpListener,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+    let app = router.map_request(collapse_slashes);
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections as usize));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -627,16 +677,10 @@ pub async fn serve(
                         .insert(axum::extract::ConnectInfo(peer));
                     let app = app.clone();
                     async move {
-                        let answer = tokio::time::timeout(
-                            limits.request_timeout,
-                            app.oneshot(req.map(axum::body::Body::new)),
+                        Ok::<_, std::convert::Infallible>(
+                            answer(app, req.map(axum::body::Body::new), limits.request_timeout)
+                                .await,
                         )
-                        .await;
-                        Ok::<_, std::convert::Infallible>(match answer {
-                            Ok(Ok(r)) => r,
-                            Ok(Err(never)) => match never {},
-                            Err(_) => timed_out(limits.request_timeout),
-                        })
                     }
                 },
             );
@@ -670,4 +714,78 @@ fn is_transient(e: &std::io::Error) -> bool {
         e.kind(),
         K::ConnectionAborted | K::ConnectionReset | K::Interrupted | K::WouldBlock
     ) || matches!(e.raw_os_error(), Some(23 | 24 | 12 | 105))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// Reads one answer with a Content-Length body off a keep-alive connection.
+    async fn read_answer(stream: &mut tokio::net::TcpStream) -> (String, String) {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            assert_eq!(
+                stream.read(&mut byte).await.expect("read"),
+                1,
+                "connection closed"
+            );
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8(buf).expect("head");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .expect("content-length")
+            .trim()
+            .parse()
+            .expect("length");
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).await.expect("body");
+        (head, String::from_utf8(body).expect("utf-8 body"))
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_connection_carries_on() {
+        async fn buggy() -> &'static str {
+            panic!("handler bug")
+        }
+        let router = Router::new()
+            .route("/boom", get(buggy))
+            .route("/ok", get(|| async { "fine" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = ServeLimits {
+            max_connections: 4,
+            header_read_timeout: std::time::Duration::from_secs(5),
+            request_timeout: std::time::Duration::from_secs(5),
+        };
+        let server = tokio::spawn(serve_router(router, listener, limits, async {
+            let _ = stopped.await;
+        }));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        for _ in 0..2 {
+            stream
+                .write_all(b"GET /boom?key=secret HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .expect("write");
+            let (head, body) = read_answer(&mut stream).await;
+            assert!(head.starts_with("HTTP/1.1 500"), "{head}");
+            assert!(body.contains("internal error"), "{body}");
+        }
+        stream
+            .write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let (head, body) = read_answer(&mut stream).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, "fine");
+        drop(stream);
+        let _ = stop.send(());
+        server.await.expect("join").expect("serve");
+    }
 }

@@ -84,7 +84,13 @@ mod tests {
         let len = src[start..]
             .find("\n}\n")
             .expect("`pub mod paths` is closed");
-        (&src[start..start + len], &src[start + len..])
+        // The routes are the code after `paths`, up to mod.rs's own tests (which route their own).
+        let rest = &src[start + len..];
+        let rest = rest
+            .split("\n#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or(rest);
+        (&src[start..start + len], rest)
     }
 
     /// `NAME → value` of every `pub const NAME: &str = "value";` in the `paths` module.
