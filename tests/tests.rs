@@ -28,6 +28,7 @@ mod python_client;
 mod remote_backend;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+mod soak;
 mod tenant_walls;
 mod ui;
 mod util;
