@@ -17,6 +17,7 @@ mod http_sink;
 mod import;
 mod influx_write;
 mod lifecycle;
+mod limits;
 mod maintenance;
 #[path = "support/netjson_cases.rs"]
 mod netjson_cases;

@@ -604,6 +604,76 @@ pub(crate) async fn query(
 mod tests {
     use super::*;
 
+    /// What a relay was asked to send.
+    #[derive(Debug, Default)]
+    struct Recorder(std::sync::Mutex<Vec<(String, Vec<(String, String)>, Vec<(String, String)>)>>);
+
+    impl InfluxRelay for Recorder {
+        fn relay(
+            &self,
+            _method: &str,
+            path: &str,
+            params: &[(String, String)],
+            headers: &[(&str, &str)],
+            _body: &[u8],
+        ) -> Result<Relayed, String> {
+            let headers = headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            self.0.lock().map_err(|e| e.to_string())?.push((
+                path.to_owned(),
+                params.to_vec(),
+                headers,
+            ));
+            Ok(Relayed {
+                status: 200,
+                headers: vec![("x-influxdb-version".into(), "1.8.10".into())],
+                body: b"{}".to_vec(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn relayed_requests_carry_none_of_the_clients_credentials() {
+        let rec = std::sync::Arc::new(Recorder::default());
+        let q: HashMap<String, String> = [
+            ("db", "d"),
+            ("q", "SHOW DATABASES"),
+            ("u", "admin"),
+            ("p", "secret"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic YWRtaW46c2VjcmV0"),
+        );
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("wispmon_session=abc"),
+        );
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/csv"));
+        let r = relay(rec.clone(), "GET", "/query", q, &h, Bytes::new()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let sent = rec.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (path, params, headers) = &sent[0];
+        assert_eq!(path, "/query");
+        assert_eq!(
+            params,
+            &[
+                ("db".to_owned(), "d".to_owned()),
+                ("q".to_owned(), "SHOW DATABASES".to_owned())
+            ]
+        );
+        assert_eq!(
+            headers,
+            &[("accept".to_owned(), "application/csv".to_owned())]
+        );
+    }
+
     #[test]
     fn base64_decodes_basic_credentials() {
         assert_eq!(decode_base64("YWRtaW46c2VjcmV0").unwrap(), b"admin:secret");

@@ -301,6 +301,15 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+        // Stored as an argon2id PHC string (version 19, OWASP's memory and time costs), with
+        // its own salt: never the password.
+        let stored = r.get::<User>(b"admin").unwrap().unwrap().password_hash;
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert!(!stored.contains("correct horse"));
+        assert_ne!(hash_password("correct horse").unwrap(), stored);
     }
 
     #[test]

@@ -49,7 +49,6 @@ pub(crate) const BLOCKS: &str = "ts_blocks";
 /// Columns sealed per group: bounds the memory a seal needs beyond the head itself.
 const SEAL_GROUP_COLUMNS: usize = 2048;
 /// How long a writer waits for the head to make room before its write is refused.
-const HEAD_SPACE_WAIT: Duration = Duration::from_secs(30);
 
 /// Tuning of the engine.
 #[derive(Debug, Clone)]
@@ -60,6 +59,9 @@ pub struct EngineConfig {
     pub head_memory_limit: usize,
     /// The head is sealed at least this often.
     pub seal_interval: Duration,
+    /// How long a writer waits for room in a head over twice its limit before it is refused
+    /// (sealing failing or far behind).
+    pub head_wait: Duration,
     /// Largest block, in points (what compaction builds).
     pub max_points_per_block: usize,
     /// A seal appends to the newest block of a series field only while it has fewer points
@@ -80,6 +82,7 @@ impl Default for EngineConfig {
             max_series_per_database: 1_000_000,
             head_memory_limit: 64 << 20,
             seal_interval: Duration::from_secs(30 * 60),
+            head_wait: Duration::from_secs(30),
             max_points_per_block: 4096,
             hot_block_points: 256,
             retention_check_interval: Duration::from_secs(30 * 60),
@@ -1440,7 +1443,7 @@ impl Shared {
 
     fn wait_for_head_space(&self) -> Result<(), StorageError> {
         let hard = self.cfg.head_memory_limit.saturating_mul(2);
-        let deadline = Instant::now() + HEAD_SPACE_WAIT;
+        let deadline = Instant::now() + self.cfg.head_wait;
         let mut sig = self.signal.lock();
         while self.state.read().head_bytes() > hard {
             if sig.stop || !self.cfg.background {

@@ -437,6 +437,61 @@ fn corrupted_block_is_reported_with_its_key_not_served() {
 }
 
 #[test]
+fn a_full_head_with_a_stalled_sealer_refuses_writes_then_recovers_losing_nothing() {
+    let d = Disk::new();
+    let c = EngineConfig {
+        background: true,
+        head_memory_limit: 16 << 10,
+        head_wait: Duration::from_millis(300),
+        ..cfg()
+    };
+    let e = open_with(&d, c, clock_at(T0));
+    e.create_database("db").unwrap();
+    let batch = |n: i64| WriteBatch {
+        database: "db".into(),
+        retention_policy: None,
+        points: (0..50)
+            .map(|i| {
+                pt(
+                    "m",
+                    &[("host", "a")],
+                    vec![("v", FieldValue::Float(1.0))],
+                    T0 - (n * 50 + i) * S,
+                )
+            })
+            .collect(),
+    };
+    // The sealer cannot seal while this is held: the head only grows.
+    let stall = e.shared.seal_lock.lock();
+    let mut acknowledged = 0;
+    let refusal = loop {
+        match e.write(batch(acknowledged)) {
+            Ok(_) => acknowledged += 1,
+            Err(err) => break err,
+        }
+        assert!(acknowledged < 10_000, "the head grew without bound");
+    };
+    assert!(
+        matches!(&refusal, StorageError::WriteFailed(m) if m.contains("memory limit")),
+        "{refusal}"
+    );
+    assert!(
+        e.stats().head_bytes <= 2 * (16 << 10) + (16 << 10),
+        "{:?}",
+        e.stats()
+    );
+    drop(stall);
+    // Sealing catches up and writers are let in again.
+    e.write(batch(acknowledged)).unwrap();
+    let s = series(&e, "m", "a");
+    assert_eq!(floats(&e, s, "v").len() as i64, (acknowledged + 1) * 50);
+    // And after a crash, exactly the acknowledged points are there.
+    drop(e);
+    let e = open(&d, clock_at(T0));
+    assert_eq!(floats(&e, s, "v").len() as i64, (acknowledged + 1) * 50);
+}
+
+#[test]
 fn series_limit_refuses_new_series() {
     let kv = Disk::new();
     let e = open_with(
