@@ -604,9 +604,11 @@ pub(crate) async fn query(
 mod tests {
     use super::*;
 
-    /// What a relay was asked to send.
+    type Pairs = Vec<(String, String)>;
+
+    /// What a relay was asked to send: path, parameters, headers.
     #[derive(Debug, Default)]
-    struct Recorder(std::sync::Mutex<Vec<(String, Vec<(String, String)>, Vec<(String, String)>)>>);
+    struct Recorder(std::sync::Mutex<Vec<(String, Pairs, Pairs)>>);
 
     impl InfluxRelay for Recorder {
         fn relay(

@@ -48,7 +48,6 @@ use crate::time::SharedClock;
 pub(crate) const BLOCKS: &str = "ts_blocks";
 /// Columns sealed per group: bounds the memory a seal needs beyond the head itself.
 const SEAL_GROUP_COLUMNS: usize = 2048;
-/// How long a writer waits for the head to make room before its write is refused.
 
 /// Tuning of the engine.
 #[derive(Debug, Clone)]
