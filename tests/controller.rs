@@ -279,6 +279,54 @@ fn a_router_registers_polls_downloads_and_reports() {
     assert!(!log.contains(&admin) && !log.contains(ADMIN_PASSWORD));
 }
 
+/// Guessing an organization's shared secret: after 60 wrong ones within 15 minutes an address
+/// gets 429 with `Retry-After` (the agent retries on its own), even with the right one, while
+/// the operators' logins from that address are unaffected (they have their own throttle).
+#[test]
+fn guessing_the_shared_secret_is_throttled_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(
+        dir.path(),
+        &[],
+        &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    let admin = token(&s, "admin", ADMIN_PASSWORD);
+    let secret = create_org(&s, &admin, "isp")["shared_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = |secret: &str| {
+        format!(
+            "backend=netjsonconfig.OpenWrt&secret={secret}&name=ap&mac_address=00%3A11%3A22%3A33%3A44%3A55"
+        )
+    };
+    let url = s.url("/controller/register/");
+    for n in 0..60 {
+        let a = agent("POST", &url, Some(&form(&format!("guess{n}"))));
+        assert_eq!(
+            (a.status, a.controller_header, a.text().as_str()),
+            (403, true, "error: unrecognized secret\n"),
+            "guess {n}"
+        );
+    }
+    let ureq_answer = ureq::post(&url)
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(&form(&secret));
+    let Err(ureq::Error::Status(429, r)) = ureq_answer else {
+        panic!("the 61st attempt was not throttled: {ureq_answer:?}");
+    };
+    let retry: u64 = r.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert_eq!(r.header("X-Openwisp-Controller"), Some("true"));
+    assert!(
+        r.into_string()
+            .unwrap()
+            .starts_with("error: too many registrations with a wrong secret")
+    );
+    // Operators from the same address still log in.
+    token(&s, "admin", ADMIN_PASSWORD);
+}
+
 /// An old curl sends `Expect: 100-continue` before a report longer than 1 KiB: the answer
 /// must come without a stall.
 #[test]

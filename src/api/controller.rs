@@ -19,7 +19,7 @@ use http_body_util::BodyExt as _;
 
 use super::ApiState;
 use super::rest::form_pairs;
-use crate::domain::controller::{Refusal, Registration};
+use crate::domain::controller::{Refusal, Registration, UNRECOGNIZED_SECRET};
 use crate::domain::device::Device;
 use crate::domain::id::Id;
 use crate::domain::{AgentDevice, Domain, DomainError};
@@ -132,6 +132,23 @@ pub(crate) async fn register(
     body: Body,
 ) -> Response {
     let ip = client_ip(peer_addr(peer), &headers, &st.trusted_proxies);
+    // Guessing the shared secret: an address that keeps sending wrong ones waits (the agent
+    // retries a 429 on its own schedule).
+    let addr = ip.as_deref().and_then(|a| a.parse().ok());
+    let throttle = st.ui.secret_throttle.clone();
+    if let Some(wait) = throttle.wait(addr) {
+        let mut r = answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "error: too many registrations with a wrong secret from this address; retry in {} s\n",
+                wait.as_secs().max(1)
+            ),
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     let mut f = match read_form(body).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -151,18 +168,26 @@ pub(crate) async fn register(
     };
     let domain = st.domain.clone();
     match blocking(move || domain.register_device(r, ip)).await {
-        Ok(Ok(ok)) => answer(
-            StatusCode::CREATED,
-            format!(
-                "registration-result: success\nuuid: {}\nkey: {}\nhostname: {}\nis-new: {}\n",
-                ok.id.simple(),
-                ok.key,
-                // A name is one line: the agent reads it with grep.
-                ok.name.replace(['\r', '\n'], " "),
-                u8::from(ok.is_new)
-            ),
-        ),
-        Ok(Err(r)) => refused(r),
+        Ok(Ok(ok)) => {
+            throttle.succeeded(addr);
+            answer(
+                StatusCode::CREATED,
+                format!(
+                    "registration-result: success\nuuid: {}\nkey: {}\nhostname: {}\nis-new: {}\n",
+                    ok.id.simple(),
+                    ok.key,
+                    // A name is one line: the agent reads it with grep.
+                    ok.name.replace(['\r', '\n'], " "),
+                    u8::from(ok.is_new)
+                ),
+            )
+        }
+        Ok(Err(r)) => {
+            if matches!(&r, Refusal::Forbidden(m) if m == UNRECOGNIZED_SECRET) {
+                throttle.failed(addr);
+            }
+            refused(r)
+        }
         Err(r) => r,
     }
 }

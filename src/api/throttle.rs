@@ -3,7 +3,8 @@
 //! counted per client address (the peer, or the nearest untrusted `X-Forwarded-For` address
 //! behind a trusted proxy); after [`FAILURES`] within [`WINDOW`] that address gets a 429 with
 //! `Retry-After` until the window ends, whichever interface it tries next. A success clears
-//! the address. Memory is bounded by [`ENTRIES`].
+//! the address. Memory is bounded by [`ENTRIES`]. The config agent's registration secret has
+//! a throttle of its own ([`SECRET_FAILURES`]), so routers cannot lock operators out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -32,13 +33,33 @@ pub(crate) const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Addresses remembered; beyond this, expired windows are dropped, then all of them.
 const ENTRIES: usize = 10_000;
 
+/// Failed registrations (wrong shared secret) from one address before it must wait: higher
+/// than [`FAILURES`] because a misconfigured router retries every 30 s by itself, and a
+/// correct one behind the same address must not be locked out by it for long.
+pub(crate) const SECRET_FAILURES: u32 = 60;
+
 /// Failed password checks per client address.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Throttle {
     failures: Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>,
+    limit: u32,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::with_limit(FAILURES)
+    }
 }
 
 impl Throttle {
+    /// A throttle that holds an address back after `limit` failures within [`WINDOW`].
+    pub(crate) fn with_limit(limit: u32) -> Self {
+        Throttle {
+            failures: Arc::default(),
+            limit,
+        }
+    }
+
     /// How long `addr` must still wait, if it is throttled now.
     pub(crate) fn wait(&self, addr: Option<IpAddr>) -> Option<Duration> {
         let addr = addr?;
@@ -46,7 +67,7 @@ impl Throttle {
         let t = self.failures.lock();
         let (n, since) = t.get(&addr)?;
         let elapsed = now.duration_since(*since);
-        (*n >= FAILURES && elapsed < WINDOW).then(|| WINDOW.saturating_sub(elapsed))
+        (*n >= self.limit && elapsed < WINDOW).then(|| WINDOW.saturating_sub(elapsed))
     }
 
     /// Counts a failed password check from `addr`.

@@ -44,7 +44,7 @@ struct Pages;
 struct Vendor;
 
 /// What the UI needs beyond the API state: map settings, cookie flags, the live hub and the
-/// login throttle.
+/// throttles of password and registration-secret guessing.
 #[derive(Debug, Clone)]
 pub struct Ui {
     settings: UiConfig,
@@ -53,6 +53,7 @@ pub struct Ui {
     csp: HeaderValue,
     live: broadcast::Sender<Arc<Event>>,
     pub(crate) throttle: super::throttle::Throttle,
+    pub(crate) secret_throttle: super::throttle::Throttle,
 }
 
 impl Ui {
@@ -89,6 +90,9 @@ impl Ui {
             csp,
             live,
             throttle: super::throttle::Throttle::default(),
+            secret_throttle: super::throttle::Throttle::with_limit(
+                super::throttle::SECRET_FAILURES,
+            ),
         })
     }
 }

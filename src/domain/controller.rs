@@ -164,6 +164,10 @@ pub struct Registered {
     pub is_new: bool,
 }
 
+/// The refusal of a registration whose shared secret is no organization's (the API throttles
+/// addresses that keep sending one).
+pub const UNRECOGNIZED_SECRET: &str = "error: unrecognized secret";
+
 /// Why a controller request is refused, with the status the agent acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -355,7 +359,7 @@ impl super::Domain {
             .into_iter()
             .find(|o| !o.shared_secret.is_empty() && same_secret(&o.shared_secret, &secret))
         else {
-            return Ok(Err(Refusal::Forbidden("error: unrecognized secret".into())));
+            return Ok(Err(Refusal::Forbidden(UNRECOGNIZED_SECRET.into())));
         };
         if !o.is_active || !o.registration_enabled {
             return Ok(Err(Refusal::Forbidden(
