@@ -118,7 +118,11 @@ pub fn random_hex(bytes: usize) -> Result<String, DomainError> {
 /// Compares two secrets in time that depends only on their lengths, so a device key cannot be
 /// guessed byte by byte from response times.
 pub fn secrets_equal(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    secrets_equal_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`secrets_equal`] for bytes.
+pub fn secrets_equal_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -132,6 +136,20 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     let mut h = blake2::Blake2s256::new();
     h.update(b"wispmon api token v1\0");
     h.update(token.as_bytes());
+    h.finalize().into()
+}
+
+/// A digest of `parts` under a secret `key` (each part length-prefixed, so no two different
+/// lists of parts collide by concatenation).
+pub fn keyed_digest(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    use blake2::Digest;
+    let mut h = blake2::Blake2s256::new();
+    h.update(b"wispmon keyed digest v1\0");
+    h.update(key);
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
     h.finalize().into()
 }
 

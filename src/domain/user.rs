@@ -109,6 +109,118 @@ pub fn authenticate(
     Ok((ok && user.is_active).then_some(user))
 }
 
+/// How long a verified password is remembered for the InfluxDB API.
+const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+/// Users remembered at most.
+const VERIFIED_MAX: usize = 1024;
+
+/// Passwords verified recently. Clients of the InfluxDB API send the password with every
+/// request (Grafana, Telegraf, the Python client), and argon2 — slow and 19 MiB on purpose —
+/// must not run per request: that would make every dashboard refresh a CPU and memory burst,
+/// and any client with a valid password a cheap way to exhaust the box.
+///
+/// An entry holds a digest of the password under a key drawn at start (so the cache is no
+/// offline oracle and dies with the process) and the stored hash it was verified against. The
+/// user record is read on every check, so a changed password or a deactivated user misses at
+/// once.
+#[derive(Debug)]
+pub struct Verified {
+    /// `None` when the random source failed at start: every check runs argon2.
+    key: Option<[u8; 32]>,
+    entries: parking_lot::Mutex<std::collections::HashMap<String, VerifiedEntry>>,
+    /// argon2 verifications run through this cache (the tests count them).
+    argon2_runs: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug)]
+struct VerifiedEntry {
+    digest: [u8; 32],
+    password_hash: String,
+    at: std::time::Instant,
+}
+
+impl Default for Verified {
+    fn default() -> Self {
+        let mut key = [0u8; 32];
+        Verified {
+            key: super::id::fill_random(&mut key).ok().map(|()| key),
+            entries: parking_lot::Mutex::default(),
+            argon2_runs: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Verified {
+    /// How many argon2 verifications ran through this cache.
+    pub fn argon2_runs(&self) -> u64 {
+        self.argon2_runs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// [`authenticate`], remembering a success in `cache` for [`VERIFIED_FOR`].
+///
+/// # Errors
+/// Storage failure.
+pub fn authenticate_remembered(
+    records: &Records,
+    cache: &Verified,
+    username: &str,
+    password: &str,
+) -> Result<Option<User>, DomainError> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Ok(None);
+    }
+    let Some(user) = records.get::<User>(username.as_bytes())? else {
+        return Ok(None);
+    };
+    if !user.is_active {
+        return Ok(None);
+    }
+    let digest = cache
+        .key
+        .map(|k| super::id::keyed_digest(&k, &[username.as_bytes(), password.as_bytes()]));
+    if let Some(d) = &digest {
+        let entries = cache.entries.lock();
+        if let Some(e) = entries.get(username)
+            && e.password_hash == user.password_hash
+            && e.at.elapsed() < VERIFIED_FOR
+            && super::id::secrets_equal_bytes(&e.digest, d)
+        {
+            return Ok(Some(user));
+        }
+    }
+    cache
+        .argon2_runs
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let Ok(hash) = PasswordHash::new(&user.password_hash) else {
+        return Ok(None);
+    };
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    if let Some(digest) = digest {
+        let mut entries = cache.entries.lock();
+        if entries.len() >= VERIFIED_MAX {
+            entries.retain(|_, e| e.at.elapsed() < VERIFIED_FOR);
+            if entries.len() >= VERIFIED_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            username.to_owned(),
+            VerifiedEntry {
+                digest,
+                password_hash: user.password_hash.clone(),
+                at: std::time::Instant::now(),
+            },
+        );
+    }
+    Ok(Some(user))
+}
+
 /// The user named `username`.
 ///
 /// # Errors
@@ -310,6 +422,45 @@ mod tests {
         );
         assert!(!stored.contains("correct horse"));
         assert_ne!(hash_password("correct horse").unwrap(), stored);
+    }
+
+    #[test]
+    fn remembered_passwords_skip_argon2_until_the_password_or_the_user_changes() {
+        let s = Storage::in_memory(std::sync::Arc::new(crate::time::SystemClock));
+        let r = s.records();
+        bootstrap_admin(&r, Some("correct horse"), Timestamp::EPOCH).unwrap();
+        let cache = Verified::default();
+        let check = |pw: &str| {
+            authenticate_remembered(&r, &cache, "admin", pw)
+                .unwrap()
+                .is_some()
+        };
+        assert!(check("correct horse"));
+        assert!(check("correct horse"));
+        assert!(check("correct horse"));
+        assert_eq!(cache.argon2_runs(), 1, "verified once, then remembered");
+        assert!(!check("wrong horse"), "a remembered user is no open door");
+        assert!(!check("correct horse "));
+        assert_eq!(cache.argon2_runs(), 3);
+        assert!(!check(&"x".repeat(MAX_PASSWORD_LEN + 1)));
+        assert!(
+            authenticate_remembered(&r, &cache, "nobody", "correct horse")
+                .unwrap()
+                .is_none()
+        );
+        // A new password: the old one is refused at once, the new one verified afresh.
+        let mut u = r.get::<User>(b"admin").unwrap().unwrap();
+        u.password_hash = hash_password("battery staple").unwrap();
+        r.put(b"admin", &u).unwrap();
+        assert!(!check("correct horse"));
+        assert!(check("battery staple"));
+        assert!(check("battery staple"));
+        assert_eq!(cache.argon2_runs(), 5);
+        // A deactivated user is refused without a hash being checked.
+        u.is_active = false;
+        r.put(b"admin", &u).unwrap();
+        assert!(!check("battery staple"));
+        assert_eq!(cache.argon2_runs(), 5);
     }
 
     #[test]
