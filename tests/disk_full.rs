@@ -2,15 +2,20 @@
 //! `/write`. Writes that cannot be made durable are refused with a clear error (never a 204),
 //! the appliance keeps answering, everything acknowledged stays readable, and once space comes
 //! back (the tmpfs grown) writes succeed again and a restart after kill -9 finds every
-//! acknowledged point and no corruption.
+//! acknowledged point and no corruption. Records (organizations, devices) are written until
+//! a quarter of the floor is left, then refused the same way.
 //!
 //! Needs root (to mount the tmpfs); elsewhere it says so and passes, unless
 //! `CI_REQUIRE_TMPFS=1` (set by `.ci/run`, which runs as root) makes it fail.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
+use crate::operator_api::{ADMIN_PASSWORD, call, token};
 use crate::util::{TestServer, get};
 
 /// A tmpfs mounted on a directory of ours, unmounted on drop.
@@ -40,6 +45,18 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
+}
+
+/// Bytes an unprivileged writer may still use on the file system of `dir` (`stat -f`).
+fn available(dir: &Path) -> u64 {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%a %S"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut it = text.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+    it.next().unwrap() * it.next().unwrap()
 }
 
 fn query(s: &TestServer, q: &str) -> (u16, String) {
@@ -81,8 +98,10 @@ fn a_full_disk_refuses_writes_clearly_and_loses_nothing_acknowledged() {
     let env = [
         ("WISPMON_STORAGE__SEAL_INTERVAL", "1s"),
         ("WISPMON_STORAGE__MIN_FREE_SPACE", "4MiB"),
+        ("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD),
     ];
     let mut s = TestServer::spawn(&data, &[], &env);
+    let admin = token(&s, "admin", ADMIN_PASSWORD);
     let r = ureq::post(&s.url("/query"))
         .send_form(&[("q", "CREATE DATABASE full")])
         .unwrap();
@@ -133,6 +152,56 @@ fn a_full_disk_refuses_writes_clearly_and_loses_nothing_acknowledged() {
         n >= acked.len() as u64 * 200,
         "{n} points for {} acknowledged batches",
         acked.len()
+    );
+
+    // Records (organizations, devices, tokens) are still written down to a quarter of the
+    // floor; below it they are refused the same clear way, and nothing is half-created.
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/users/organization/"),
+        Some(&admin),
+        Some(&json!({"name": "before"})),
+    );
+    assert_eq!(
+        st, 201,
+        "records still fit above a quarter of the floor: {v}"
+    );
+    let filler = mnt.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 << 10];
+        while available(&mnt) > 512 << 10 {
+            f.write_all(&chunk).unwrap();
+            f.sync_data().unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300)); // the guard reuses a reading for 250 ms
+    let (st, v) = call(
+        "POST",
+        &s.url("/api/v1/users/organization/"),
+        Some(&admin),
+        Some(&json!({"name": "during"})),
+    );
+    assert_eq!(st, 507, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("disk full"), "{v}");
+    std::fs::remove_file(&filler).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (st, list) = call(
+        "GET",
+        &s.url("/api/v1/users/organization/"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(st, 200, "{list}");
+    let names: Vec<&str> = list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"before") && !names.contains(&"during"),
+        "{list}"
     );
 
     // Space comes back: writes succeed again (the first may still meet a full log segment).

@@ -56,6 +56,10 @@ impl From<DomainError> for ApiError {
             ),
             DomainError::Invalid { field, reason } => ApiError::field(field, &reason),
             DomainError::Refused(msg) => ApiError(StatusCode::BAD_REQUEST, json!([msg])),
+            // Nothing was written; the operator frees space (or raises the floor) and retries.
+            DomainError::Storage(e @ crate::storage::StorageError::DiskFull { .. }) => {
+                ApiError::detail(StatusCode::INSUFFICIENT_STORAGE, &e.to_string())
+            }
             other => ApiError::internal(other),
         }
     }

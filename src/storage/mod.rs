@@ -88,6 +88,8 @@ pub struct Storage {
     engine: Arc<Engine>,
     marker: Option<Marker>,
     unclean: bool,
+    /// The data directory's free-space guard (none in memory).
+    space: Option<Arc<space::Space>>,
 }
 
 /// The engine settings of a storage config.
@@ -132,8 +134,9 @@ impl Storage {
                 "damaged write-ahead log record; the records after it in that segment are lost"
             );
         }
+        let space = Arc::new(space::Space::new(data_dir, cfg.min_free_space.0));
         let engine_cfg = EngineConfig {
-            space: Some(Arc::new(space::Space::new(data_dir, cfg.min_free_space.0))),
+            space: Some(space.clone()),
             ..engine_config(cfg)
         };
         let engine = Arc::new(Engine::open(
@@ -150,6 +153,7 @@ impl Storage {
             engine,
             marker: Some(marker),
             unclean,
+            space: Some(space),
         })
     }
 
@@ -197,6 +201,7 @@ impl Storage {
             engine: Arc::new(engine),
             marker: None,
             unclean: false,
+            space: None,
         }
     }
 
@@ -212,7 +217,10 @@ impl Storage {
 
     /// The record store.
     pub fn records(&self) -> Records {
-        Records::new(self.kv.clone())
+        match &self.space {
+            Some(space) => Records::guarded(self.kv.clone(), space.clone()),
+            None => Records::new(self.kv.clone()),
+        }
     }
 
     /// Streams a consistent backup of this (open, possibly busy) storage to `out`; see

@@ -30,6 +30,9 @@ pub trait Record: bincode::Encode + bincode::Decode<()> {
 #[derive(Debug, Clone)]
 pub struct Records {
     kv: Arc<dyn Kv>,
+    /// The data directory's free-space guard: records are not written when sled could meet a
+    /// full disk (none in memory).
+    space: Option<Arc<super::space::Space>>,
 }
 
 fn config() -> bincode::config::Configuration {
@@ -41,7 +44,24 @@ const MAX_RECORD_BYTES: usize = 16 << 20;
 
 impl Records {
     pub(crate) fn new(kv: Arc<dyn Kv>) -> Self {
-        Records { kv }
+        Records { kv, space: None }
+    }
+
+    /// Records whose writes are refused with [`StorageError::DiskFull`] while less than a
+    /// quarter of the configured free space is left (the floor sealing waits at), so sled
+    /// never meets a full disk. Removals go ahead: they are how space comes back.
+    pub(crate) fn guarded(kv: Arc<dyn Kv>, space: Arc<super::space::Space>) -> Self {
+        Records {
+            kv,
+            space: Some(space),
+        }
+    }
+
+    fn check_space(&self) -> Result<(), StorageError> {
+        match &self.space {
+            Some(s) => s.check_backend(),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn encode<R: Record>(r: &R) -> Result<Vec<u8>, StorageError> {
@@ -115,8 +135,9 @@ impl Records {
     /// Stores `r` under `key`, replacing any previous record; durable on return.
     ///
     /// # Errors
-    /// Backend failure or an unencodable record.
+    /// Backend failure, an unencodable record, or a nearly full disk.
     pub fn put<R: Record>(&self, key: &[u8], r: &R) -> Result<(), StorageError> {
+        self.check_space()?;
         let bytes = Self::encode(r)?;
         self.kv.insert(R::TREE, key, &bytes)?;
         self.kv.flush()?;
@@ -126,11 +147,12 @@ impl Records {
     /// Stores several records, replacing previous ones, with one flush: durable on return.
     ///
     /// # Errors
-    /// Backend failure or an unencodable record.
+    /// Backend failure, an unencodable record, or a nearly full disk.
     pub fn put_all<R: Record>(&self, items: &[(Vec<u8>, R)]) -> Result<(), StorageError> {
         if items.is_empty() {
             return Ok(());
         }
+        self.check_space()?;
         for (key, r) in items {
             let bytes = Self::encode(r)?;
             self.kv.insert(R::TREE, key, &bytes)?;
@@ -142,8 +164,9 @@ impl Records {
     /// Stores `r` under `key` only if the key is free; `true` when stored. Durable on return.
     ///
     /// # Errors
-    /// Backend failure or an unencodable record.
+    /// Backend failure, an unencodable record, or a nearly full disk.
     pub fn insert_new<R: Record>(&self, key: &[u8], r: &R) -> Result<bool, StorageError> {
+        self.check_space()?;
         let bytes = Self::encode(r)?;
         let stored = self.kv.insert_if_absent(R::TREE, key, &bytes)?;
         if stored {
