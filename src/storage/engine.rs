@@ -177,6 +177,14 @@ struct Shared {
     /// Readers scan blocks under `read`; block rewrites apply under `write`, so a scan never
     /// sees half of a rewrite.
     blocks_lock: RwLock<()>,
+    /// Per (retention policy id, shard start) created by this process, the longest time any of
+    /// its blocks spans (last point minus key start). A block that ends at or after `t` then
+    /// starts at or after `t - span`, so reads and seals of a recent window scan only the
+    /// blocks from there instead of every block the series has in the shard. Grown (under
+    /// `blocks_lock` write) before a block that needs it becomes visible, never shrunk. Shards
+    /// opened from disk have no entry: they are scanned from their start, as their older
+    /// blocks' spans are not known.
+    spans: Mutex<HashMap<(u32, i64), i64>>,
     signal: Mutex<Signal>,
     wake: Condvar,
     space: Condvar,
@@ -564,6 +572,7 @@ impl Engine {
             queue: Mutex::new(Vec::new()),
             seal_lock: Mutex::new(()),
             blocks_lock: RwLock::new(()),
+            spans: Mutex::new(HashMap::new()),
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
             space: Condvar::new(),
@@ -1597,6 +1606,7 @@ impl Shared {
             let prefix = keys::column_prefix(rp_id, s.start, series, field_info.id);
             let mut hi_key = prefix.clone();
             hi_key.extend_from_slice(&keys::time_bytes(hi));
+            let prefix = self.scan_start(prefix, rp_id, s.start, lo);
             let mut candidates: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             for item in self
                 .kv
@@ -1768,6 +1778,7 @@ impl Shared {
             }
         }
         let mut chunks: Vec<(BlockKey, Column)> = Vec::with_capacity(columns.len());
+        let mut new_shards: Vec<(u32, i64)> = Vec::new();
         let catalog_ops: Vec<BatchOp> = {
             let mut st = self.state.write();
             let mut created_in: BTreeSet<String> = BTreeSet::new();
@@ -1812,6 +1823,7 @@ impl Shared {
                     }
                     if created {
                         created_in.insert(db.clone());
+                        new_shards.push((k.rp, shard.start));
                     }
                     let end = c.ts[start..].partition_point(|&t| t < shard.end) + start;
                     let key = BlockKey {
@@ -1849,9 +1861,54 @@ impl Shared {
             self.merge_chunk(bk, col, &mut block_ops)?;
         }
         drop(chunks);
+        let block_ops: Vec<BatchOp> = block_ops.into_iter().collect();
         let _w = self.blocks_lock.write();
-        self.kv.apply(BLOCKS, block_ops.into_iter().collect())?;
+        {
+            let mut spans = self.spans.lock();
+            for k in new_shards {
+                spans.entry(k).or_insert(0);
+            }
+        }
+        self.grow_spans(&block_ops)?;
+        self.kv.apply(BLOCKS, block_ops)?;
         Ok(points)
+    }
+
+    /// Where a scan of one series field's blocks in a shard (`prefix`) must start to see every
+    /// block holding points at or after `lo`: the prefix itself unless the shard's span is
+    /// known (see `Shared::spans`).
+    fn scan_start(&self, prefix: Vec<u8>, rp: u32, shard: i64, lo: i64) -> Vec<u8> {
+        let Some(span) = self.spans.lock().get(&(rp, shard)).copied() else {
+            return prefix;
+        };
+        let from = lo.saturating_sub(span);
+        if from <= shard {
+            return prefix;
+        }
+        let mut k = prefix;
+        k.extend_from_slice(&keys::time_bytes(from));
+        k
+    }
+
+    /// Grows the known spans of the shards `ops` write blocks into; called under
+    /// `blocks_lock` write, before the blocks are applied.
+    fn grow_spans(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
+        let mut spans = self.spans.lock();
+        if spans.is_empty() {
+            return Ok(());
+        }
+        for (k, v) in ops {
+            let Some(v) = v else { continue };
+            let bk =
+                BlockKey::decode(k).ok_or_else(|| corrupted("block key", k, "not 32 bytes"))?;
+            if let Some(span) = spans.get_mut(&(bk.rp, bk.shard)) {
+                let sum = rollup::stored_block_summary(v).map_err(|e| corrupted("block", k, e))?;
+                if let Some((_, last)) = sum.time_range {
+                    *span = (*span).max(last.saturating_sub(bk.start));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Merges a new chunk of one series field in one shard with the blocks it overlaps (or the
@@ -1867,16 +1924,32 @@ impl Shared {
         };
         let prefix = keys::column_prefix(bk.rp, bk.shard, bk.series, bk.field);
         let end = keys::prefix_end(&prefix);
+        // Stored blocks that can overlap the chunk, and the hot block just before it (found
+        // unless a gap longer than the span lies between: a new block then starts).
+        let from = self.scan_start(prefix.clone(), bk.rp, bk.shard, lo);
         // (key, value, first time, last time, points) of each block of this series field.
         type Existing = (Vec<u8>, Vec<u8>, i64, i64, u32);
         let mut existing: Vec<Existing> = Vec::new();
-        for item in self.kv.range(
+        // The block just before the scanned ones may be the hot block to grow.
+        let before = if from.len() > prefix.len() {
+            self.kv.last_in(
+                BLOCKS,
+                (
+                    Bound::Included(prefix.clone()),
+                    Bound::Excluded(from.clone()),
+                ),
+            )?
+        } else {
+            None
+        };
+        let scanned = self.kv.range(
             BLOCKS,
             (
-                Bound::Included(prefix.clone()),
+                Bound::Included(from),
                 end.map_or(Bound::Unbounded, Bound::Excluded),
             ),
-        )? {
+        )?;
+        for item in before.map(Ok).into_iter().chain(scanned) {
             let (k, v) = item?;
             // An earlier op of this seal on the same key wins over what is stored.
             let v = match ops.get(&k) {
@@ -2167,6 +2240,7 @@ impl Shared {
                 // Deletes and inserts of whole groups only, so each batch keeps every series
                 // field complete.
                 let _w = self.blocks_lock.write();
+                self.grow_spans(&ops)?;
                 self.kv.apply(BLOCKS, std::mem::take(&mut ops))?;
                 pending_bytes = 0;
             }
@@ -2174,6 +2248,7 @@ impl Shared {
         flush_group(&mut group, &mut ops, &mut pending_bytes, &mut written)?;
         {
             let _w = self.blocks_lock.write();
+            self.grow_spans(&ops)?;
             self.kv.apply(BLOCKS, ops)?;
         }
         self.kv.flush()?;

@@ -43,6 +43,15 @@ pub(crate) trait Kv: Send + Sync + fmt::Debug {
     /// Entries with keys in `range`, in key order.
     fn range(&self, tree: &str, range: (Bound<Bytes>, Bound<Bytes>))
     -> Result<KvIter<'_>, KvError>;
+    /// The entry with the greatest key in `range` (a backend that can seek backwards
+    /// overrides this scan).
+    fn last_in(
+        &self,
+        tree: &str,
+        range: (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<Option<(Bytes, Bytes)>, KvError> {
+        self.range(tree, range)?.last().transpose()
+    }
     /// Makes every earlier write durable.
     fn flush(&self) -> Result<(), KvError>;
     /// Bytes the backend occupies on disk (0 in memory).
@@ -106,6 +115,14 @@ impl Kv for Gated {
         range: (Bound<Bytes>, Bound<Bytes>),
     ) -> Result<KvIter<'_>, KvError> {
         self.inner.range(tree, range)
+    }
+
+    fn last_in(
+        &self,
+        tree: &str,
+        range: (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<Option<(Bytes, Bytes)>, KvError> {
+        self.inner.last_in(tree, range)
     }
 
     fn flush(&self) -> Result<(), KvError> {
@@ -232,6 +249,19 @@ impl Kv for SledKv {
         Ok(Box::new(it.map(|r| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err)
         })))
+    }
+
+    fn last_in(
+        &self,
+        tree: &str,
+        range: (Bound<Bytes>, Bound<Bytes>),
+    ) -> Result<Option<(Bytes, Bytes)>, KvError> {
+        self.tree(tree)?
+            .range::<Bytes, _>(range)
+            .next_back()
+            .transpose()
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .map_err(sled_err)
     }
 
     fn flush(&self) -> Result<(), KvError> {
@@ -439,6 +469,16 @@ mod tests {
             .map(|r| r.unwrap().0)
             .collect();
         assert_eq!(keys, [b"b".to_vec(), b"c".to_vec()]);
+        let last = |lo: &[u8], hi: &[u8]| {
+            kv.last_in(
+                "t",
+                (Bound::Included(lo.to_vec()), Bound::Excluded(hi.to_vec())),
+            )
+            .unwrap()
+        };
+        assert_eq!(last(b"a", b"d"), Some((b"c".to_vec(), b"3".to_vec())));
+        assert_eq!(last(b"a", b"c"), Some((b"b".to_vec(), b"2".to_vec())));
+        assert_eq!(last(b"a", b"b"), None);
         kv.remove("t", b"b").unwrap();
         let all = kv
             .range("t", (Bound::Unbounded, Bound::Unbounded))

@@ -492,6 +492,67 @@ fn a_full_head_with_a_stalled_sealer_refuses_writes_then_recovers_losing_nothing
 }
 
 #[test]
+fn recent_window_reads_see_long_and_late_blocks_of_a_new_shard() {
+    let (_d, e) = fresh();
+    let p = |t: i64, v: f64| {
+        pt(
+            "m",
+            &[("host", "a")],
+            vec![("v", FieldValue::Float(v))],
+            T0 + t * S,
+        )
+    };
+    // A shard created by this engine: its spans are tracked from the first block.
+    write(&e, (0..100).map(|t| p(t, t as f64)).collect());
+    e.seal().unwrap();
+    write(&e, vec![p(3600, 1.0)]);
+    e.seal().unwrap();
+    // One seal holding a point far back and one far ahead: a block spanning 6,800 s.
+    write(&e, vec![p(200, 2.0), p(7000, 3.0)]);
+    e.seal().unwrap();
+    // A late point inside the first block, and appends after the last.
+    write(&e, vec![p(50, 50.5)]);
+    e.seal().unwrap();
+    for t in 7001..7010 {
+        write(&e, vec![p(t, 4.0)]);
+        e.seal().unwrap();
+    }
+    let s = series(&e, "m", "a");
+    let window = |lo: i64, hi: i64| -> Vec<i64> {
+        match e
+            .read("db", None, s, "v", T0 + lo * S, T0 + hi * S)
+            .unwrap()
+        {
+            None => vec![],
+            Some(c) => c.ts.iter().map(|t| (t - T0) / S).collect(),
+        }
+    };
+    assert_eq!(window(6900, 7100), (7000..7010).collect::<Vec<_>>());
+    assert_eq!(window(3000, 4000), vec![3600]);
+    assert_eq!(window(45, 55), (45..56).collect::<Vec<_>>());
+    assert_eq!(window(150, 250), vec![200]);
+    assert_eq!(floats(&e, s, "v").len(), 100 + 1 + 2 + 9);
+    // After compaction too (blocks rewritten, spans grown with them).
+    e.compact_shards(i64::MAX).unwrap();
+    assert_eq!(window(6900, 7100), (7000..7010).collect::<Vec<_>>());
+    assert_eq!(window(150, 250), vec![200]);
+    let agg = e
+        .aggregate(
+            "db",
+            None,
+            s,
+            "v",
+            T0 + 7000 * S,
+            T0 + 7010 * S - 1,
+            HOUR,
+            0,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(agg.counts.iter().sum::<u64>(), 10);
+}
+
+#[test]
 fn series_limit_refuses_new_series() {
     let kv = Disk::new();
     let e = open_with(
