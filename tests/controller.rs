@@ -279,22 +279,24 @@ fn a_router_registers_polls_downloads_and_reports() {
     assert!(!log.contains(&admin) && !log.contains(ADMIN_PASSWORD));
 }
 
+/// A server with an organization `isp`, and that organization's registration secret.
+fn server_with_org(dir: &std::path::Path) -> (TestServer, String) {
+    let s = TestServer::spawn(dir, &[], &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let admin = token(&s, "admin", ADMIN_PASSWORD);
+    let secret = create_org(&s, &admin, "isp")["shared_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (s, secret)
+}
+
 /// Guessing an organization's shared secret: after 60 wrong ones within 15 minutes an address
 /// gets 429 with `Retry-After` (the agent retries on its own), even with the right one, while
 /// the operators' logins from that address are unaffected (they have their own throttle).
 #[test]
 fn guessing_the_shared_secret_is_throttled_per_address() {
     let dir = tempfile::tempdir().unwrap();
-    let s = TestServer::spawn(
-        dir.path(),
-        &[],
-        &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)],
-    );
-    let admin = token(&s, "admin", ADMIN_PASSWORD);
-    let secret = create_org(&s, &admin, "isp")["shared_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (s, secret) = server_with_org(dir.path());
     let form = |secret: &str| {
         format!(
             "backend=netjsonconfig.OpenWrt&secret={secret}&name=ap&mac_address=00%3A11%3A22%3A33%3A44%3A55"
@@ -332,16 +334,7 @@ fn guessing_the_shared_secret_is_throttled_per_address() {
 #[test]
 fn a_long_report_with_expect_continue_is_answered() {
     let dir = tempfile::tempdir().unwrap();
-    let s = TestServer::spawn(
-        dir.path(),
-        &[],
-        &[("WISPMON_ADMIN_PASSWORD", ADMIN_PASSWORD)],
-    );
-    let admin = token(&s, "admin", ADMIN_PASSWORD);
-    let secret = create_org(&s, &admin, "isp")["shared_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (s, secret) = server_with_org(dir.path());
     let reg = agent(
         "POST",
         &s.url("/controller/register/"),
