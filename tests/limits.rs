@@ -1,7 +1,8 @@
 //! Every bound on hostile or careless input, met the way a client meets it over HTTP: oversized
 //! InfluxQL, agent forms, operator JSON and floor-plan images are refused with their status and
-//! nothing of them is stored; a query asking for too many buckets gets InfluxDB's error; the
-//! session cookie is `Secure` behind https; the control socket is the owner's alone.
+//! nothing of them is stored; a query asking for too many buckets gets InfluxDB's error;
+//! oversized request heads get 431; the session cookie is `Secure` behind https; the control
+//! socket is the owner's alone.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -265,6 +266,22 @@ fn too_many_buckets_secure_cookies_and_a_private_control_socket() {
     for flag in ["Secure", "HttpOnly", "SameSite=Strict"] {
         assert!(cookie.contains(flag), "{cookie} lacks {flag}");
     }
+
+    // Request heads: beyond 64 KiB or 100 header lines, 431 before any handler runs.
+    let (st, _, _) = send(
+        &s,
+        "GET",
+        "/ping",
+        &[("X-Padding", &"p".repeat(70 << 10))],
+        Vec::new(),
+    );
+    assert_eq!(st, 431);
+    let many: Vec<(String, String)> = (0..101).map(|i| (format!("X-H{i}"), "v".into())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (st, _, _) = send(&s, "GET", "/ping", &many, Vec::new());
+    assert_eq!(st, 431);
+    let (st, _, _) = send(&s, "GET", "/ping", &many[..90], Vec::new());
+    assert_eq!(st, 204);
 
     // The control socket (backups of the running appliance) is the service user's alone, in a
     // directory only that user may enter.

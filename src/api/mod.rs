@@ -578,6 +578,22 @@ where
 {
     use futures_util::FutureExt as _;
     use tower::ServiceExt as _;
+    // hyper refuses a head only when it is still incomplete once its buffer is full, so a
+    // head that arrives in one read can be larger: the bound is checked here exactly.
+    let head_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
+        + req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head_bytes > MAX_HEAD_BYTES {
+        return rest::json_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &serde_json::json!({
+                "error": format!("the request head is larger than {} KiB", MAX_HEAD_BYTES >> 10)
+            }),
+        );
+    }
     let method = req.method().clone();
     // The path only: query strings carry device keys and passwords.
     let path = req.uri().path().to_owned();
