@@ -561,6 +561,8 @@ pub(crate) async fn query(
     let epoch = fmt::epoch_unit(q.get("epoch").map(String::as_str));
     let engine = st.engine.clone();
     let is_get = method == axum::http::Method::GET;
+    let timeout = st.influx.query_timeout;
+    let deadline = (!timeout.is_zero()).then(|| std::time::Instant::now() + timeout);
     let joined = tokio::task::spawn_blocking(move || {
         parsed
             .statements
@@ -570,6 +572,7 @@ pub(crate) async fn query(
                     db: db.as_deref(),
                     rp: rp.as_deref(),
                     now: engine.now(),
+                    deadline,
                 };
                 let mut r = exec::execute(&engine, stmt, &ctx);
                 if is_get && exec::is_write(stmt) {

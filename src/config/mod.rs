@@ -199,6 +199,10 @@ pub struct InfluxConfig {
     pub auth_enabled: bool,
     /// Largest accepted request body (after gzip decompression), InfluxDB's default 25 MB.
     pub max_body_size: ByteSize,
+    /// A SELECT still running after this long stops with InfluxDB's "query-timeout limit
+    /// exceeded" (its `query-timeout`), so an abandoned query stops using the CPU; 0 turns it
+    /// off.
+    pub query_timeout: Duration,
 }
 
 /// The database the monitoring domain uses (upstream `TIMESERIES_DATABASE` and retention).
@@ -460,6 +464,7 @@ impl Config {
             let cfg = InfluxConfig {
                 auth_enabled: s.bool("auth_enabled", false),
                 max_body_size,
+                query_timeout: s.duration("query_timeout", mins(2)),
             };
             s.finish();
             cfg
@@ -612,6 +617,7 @@ impl Config {
             "max_body_size".into(),
             s(&self.influx.max_body_size.to_string()),
         );
+        it.insert("query_timeout".into(), d(self.influx.query_timeout));
         root.insert("influx".into(), V::Table(it));
 
         let mut ts = toml::Table::new();

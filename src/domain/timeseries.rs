@@ -211,6 +211,7 @@ impl Timeseries for Embedded {
                 db: Some(db),
                 rp: None,
                 now,
+                deadline: None,
             };
             let r = influxql::select::execute(&self.engine, s, &ctx);
             if let Some(e) = r.error {

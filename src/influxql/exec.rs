@@ -85,6 +85,8 @@ pub struct Context<'a> {
     pub rp: Option<&'a str>,
     /// The time `now()` stands for (ns).
     pub now: i64,
+    /// When a SELECT gives up with "query-timeout limit exceeded" (none: never).
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Runs one statement.

@@ -1181,6 +1181,9 @@ fn run_any(
     run(Data::Rows(&rows), stmt, ctx)
 }
 
+/// InfluxDB's error for a query past its `query-timeout`.
+pub const QUERY_TIMEOUT: &str = "query-timeout limit exceeded";
+
 fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<Series>, Fail> {
     if stmt.into.is_some() {
         return Err("SELECT INTO is not supported by wispmon".into());
@@ -1367,6 +1370,10 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
     if lo <= hi {
         for t in &targets {
             for (key, members) in groups(data, t, &plan)? {
+                // Checked per group: a query over many series stops soon after its deadline.
+                if ctx.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Err(QUERY_TIMEOUT.into());
+                }
                 let rows = if plan.aggregate {
                     aggregate_group(data, t, &plan, &members, lo, hi)?
                 } else {

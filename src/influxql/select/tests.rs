@@ -26,6 +26,7 @@ fn run(storage: &Storage, q: &str, general_only: bool) -> StatementResult {
         db: Some("db"),
         rp: None,
         now: T0 + 10 * 24 * HOUR,
+        deadline: None,
     };
     let r = super::execute(storage.engine(), s, &ctx);
     super::GENERAL_PATH_ONLY.with(|g| g.set(false));
@@ -98,5 +99,48 @@ proptest! {
                 prop_assert_eq!(fast, general, "{}", q);
             }
         }
+    }
+}
+
+#[test]
+fn a_select_past_its_deadline_stops_with_influxdbs_error() {
+    let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0 + HOUR)));
+    let storage = Storage::in_memory(clock);
+    let engine = storage.engine();
+    engine.create_database("db").unwrap();
+    let points = (0..50)
+        .map(|h| Point {
+            measurement: "m".into(),
+            tags: vec![("host".into(), format!("h{h}"))],
+            fields: vec![("f".into(), FieldValue::Float(1.0))],
+            time: T0,
+        })
+        .collect();
+    engine
+        .write(WriteBatch {
+            database: "db".into(),
+            retention_policy: None,
+            points,
+        })
+        .unwrap();
+    let query = parse_query("SELECT count(f) FROM m GROUP BY host").unwrap();
+    let Statement::Select(s) = &query.statements[0] else {
+        panic!("not a SELECT");
+    };
+    let at = |deadline| Context {
+        db: Some("db"),
+        rp: None,
+        now: T0 + HOUR,
+        deadline,
+    };
+    let passed = std::time::Instant::now();
+    let r = super::execute(engine, s, &at(Some(passed)));
+    assert_eq!(r.error.as_deref(), Some(super::QUERY_TIMEOUT));
+    assert!(r.series.is_empty());
+    let later = passed + std::time::Duration::from_secs(3600);
+    for deadline in [None, Some(later)] {
+        let r = super::execute(engine, s, &at(deadline));
+        assert_eq!(r.error, None);
+        assert_eq!(r.series.len(), 50);
     }
 }
