@@ -168,20 +168,19 @@ pub(crate) async fn register(
     };
     let domain = st.domain.clone();
     match blocking(move || domain.register_device(r, ip)).await {
-        Ok(Ok(ok)) => {
-            throttle.succeeded(addr);
-            answer(
-                StatusCode::CREATED,
-                format!(
-                    "registration-result: success\nuuid: {}\nkey: {}\nhostname: {}\nis-new: {}\n",
-                    ok.id.simple(),
-                    ok.key,
-                    // A name is one line: the agent reads it with grep.
-                    ok.name.replace(['\r', '\n'], " "),
-                    u8::from(ok.is_new)
-                ),
-            )
-        }
+        // A success does not clear the address's failures: an administrator who knows one
+        // organization's secret could otherwise alternate it with guesses at another's.
+        Ok(Ok(ok)) => answer(
+            StatusCode::CREATED,
+            format!(
+                "registration-result: success\nuuid: {}\nkey: {}\nhostname: {}\nis-new: {}\n",
+                ok.id.simple(),
+                ok.key,
+                // A name is one line: the agent reads it with grep.
+                ok.name.replace(['\r', '\n'], " "),
+                u8::from(ok.is_new)
+            ),
+        ),
         Ok(Err(r)) => {
             if matches!(&r, Refusal::Forbidden(m) if m == UNRECOGNIZED_SECRET) {
                 throttle.failed(addr);
