@@ -144,9 +144,7 @@ pub(crate) async fn register(
                 wait.as_secs().max(1)
             ),
         );
-        if let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-        }
+        super::throttle::set_retry_after(&mut r, wait);
         return r;
     }
     let mut f = match read_form(body).await {

@@ -253,9 +253,7 @@ async fn authorize(
             StatusCode::TOO_MANY_REQUESTS,
             "too many failed authentications from this address; try again later",
         );
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+        super::throttle::set_retry_after(&mut r, wait);
         return Err(r);
     }
     let Some((u, p)) = credentials(q, headers) else {

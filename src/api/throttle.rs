@@ -26,6 +26,15 @@ pub(crate) fn client_addr(peer: Peer, headers: &HeaderMap, trusted: &[IpAddr]) -
         .and_then(|a| a.parse().ok())
 }
 
+/// Sets `Retry-After` on a throttled answer: whole seconds, at least 1.
+pub(crate) fn set_retry_after(r: &mut axum::response::Response, wait: Duration) {
+    let secs = wait.as_secs().max(1);
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(secs),
+    );
+}
+
 /// Failed logins from one address before it must wait.
 pub(crate) const FAILURES: u32 = 10;
 /// The window failures count in.

@@ -334,9 +334,7 @@ pub(crate) fn too_many_failures(wait: Duration) -> Response {
         "Too many failed logins from this address; try again later.",
     )
     .into_response();
-    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+    super::throttle::set_retry_after(&mut r, wait);
     r
 }
 

@@ -1862,6 +1862,7 @@ impl Shared {
         }
         drop(chunks);
         let block_ops: Vec<BatchOp> = block_ops.into_iter().collect();
+        let written = self.written_spans(&block_ops, &new_shards)?;
         let _w = self.blocks_lock.write();
         {
             let mut spans = self.spans.lock();
@@ -1869,7 +1870,7 @@ impl Shared {
                 spans.entry(k).or_insert(0);
             }
         }
-        self.grow_spans(&block_ops)?;
+        self.grow_spans(written);
         self.kv.apply(BLOCKS, block_ops)?;
         Ok(points)
     }
@@ -1890,25 +1891,39 @@ impl Shared {
         k
     }
 
-    /// Grows the known spans of the shards `ops` write blocks into; called under
-    /// `blocks_lock` write, before the blocks are applied.
-    fn grow_spans(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
-        let mut spans = self.spans.lock();
-        if spans.is_empty() {
-            return Ok(());
+    /// The longest span among the blocks `ops` write, per shard whose span is tracked (or is
+    /// in `new`). Computed before `blocks_lock` is taken, so readers are not held up by it.
+    fn written_spans(
+        &self,
+        ops: &[BatchOp],
+        new: &[(u32, i64)],
+    ) -> Result<HashMap<(u32, i64), i64>, StorageError> {
+        let mut out: HashMap<(u32, i64), i64> = HashMap::new();
+        if self.spans.lock().is_empty() && new.is_empty() {
+            return Ok(out);
         }
         for (k, v) in ops {
             let Some(v) = v else { continue };
             let bk =
                 BlockKey::decode(k).ok_or_else(|| corrupted("block key", k, "not 32 bytes"))?;
-            if let Some(span) = spans.get_mut(&(bk.rp, bk.shard)) {
-                let sum = rollup::stored_block_summary(v).map_err(|e| corrupted("block", k, e))?;
-                if let Some((_, last)) = sum.time_range {
-                    *span = (*span).max(last.saturating_sub(bk.start));
-                }
+            let sum = rollup::stored_block_summary(v).map_err(|e| corrupted("block", k, e))?;
+            if let Some((_, last)) = sum.time_range {
+                let span = out.entry((bk.rp, bk.shard)).or_insert(0);
+                *span = (*span).max(last.saturating_sub(bk.start));
             }
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// Grows the tracked spans by `written` (see [`Shared::written_spans`]); called under
+    /// `blocks_lock` write, before the blocks are applied. Untracked shards stay untracked.
+    fn grow_spans(&self, written: HashMap<(u32, i64), i64>) {
+        let mut spans = self.spans.lock();
+        for (shard, w) in written {
+            if let Some(span) = spans.get_mut(&shard) {
+                *span = (*span).max(w);
+            }
+        }
     }
 
     /// Merges a new chunk of one series field in one shard with the blocks it overlaps (or the
@@ -2239,16 +2254,18 @@ impl Shared {
             if pending_bytes > 8 << 20 {
                 // Deletes and inserts of whole groups only, so each batch keeps every series
                 // field complete.
+                let written = self.written_spans(&ops, &[])?;
                 let _w = self.blocks_lock.write();
-                self.grow_spans(&ops)?;
+                self.grow_spans(written);
                 self.kv.apply(BLOCKS, std::mem::take(&mut ops))?;
                 pending_bytes = 0;
             }
         }
         flush_group(&mut group, &mut ops, &mut pending_bytes, &mut written)?;
         {
+            let written = self.written_spans(&ops, &[])?;
             let _w = self.blocks_lock.write();
-            self.grow_spans(&ops)?;
+            self.grow_spans(written);
             self.kv.apply(BLOCKS, ops)?;
         }
         self.kv.flush()?;
