@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 # target:seed directory
 targets="lp_parse:lp influxql_parse:influxql netjson_document:netjson form_body:form
-icmp_packet:icmp storage_block:block engine_model:engine influx_answer:answer"
+icmp_packet:icmp storage_block:block engine_model:engine influx_answer:answer
+config_archive:archive"
 cargo fuzz build --sanitizer=none
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

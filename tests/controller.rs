@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::operator_api::{ADMIN_PASSWORD, call, create_org, token};
+use crate::operator_api::{ADMIN_PASSWORD, call, create_org, server, tenants, token};
 use crate::util::TestServer;
 
 struct Answer {
@@ -382,4 +382,209 @@ fn a_long_report_with_expect_continue_is_answered() {
             .contains("x-openwisp-controller: true"),
         "{text}"
     );
+}
+
+/// `tar -czf` of a scratch tree made by `build`, as an operator makes an archive.
+fn tar_gz(build: impl FnOnce(&std::path::Path)) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    build(&root);
+    let out = dir.path().join("a.tar.gz");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-czf")
+        .arg(&out)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
+fn put_archive(s: &TestServer, t: &str, org: &str, bytes: &[u8]) -> (u16, serde_json::Value) {
+    let r = ureq::put(&s.url(&format!("/api/v1/users/organization/{org}/config-archive/")))
+        .set("Authorization", &format!("Bearer {t}"))
+        .set("Content-Type", "application/gzip")
+        .send_bytes(bytes);
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("PUT archive: {e}"),
+    };
+    (
+        r.status(),
+        serde_json::from_str(&r.into_string().unwrap()).unwrap(),
+    )
+}
+
+/// An organization's administrator replaces the archive its routers download: the routers of
+/// that organization see a new checksum at their next poll and download exactly the uploaded
+/// bytes, their configuration becomes `modified` until they report; other organizations'
+/// routers keep theirs; viewers and other organizations' administrators cannot change it;
+/// dangerous or broken archives are refused with the reason; DELETE goes back to the
+/// built-in archive.
+#[test]
+fn an_organizations_own_archive_reaches_its_routers_and_no_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, admin) = server(dir.path());
+    let (org, other) = tenants(&s, &admin);
+    let alice = token(&s, "alice", "password-123");
+    let victor = token(&s, "victor", "password-123");
+    let bob = token(&s, "bob", "password-123");
+    let secret_of = |o: &str| {
+        let (st, v) = call(
+            "GET",
+            &s.url(&format!("/api/v1/users/organization/{o}/")),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(st, 200);
+        v["shared_secret"].as_str().unwrap().to_owned()
+    };
+    let register = |secret: &str, mac: &str| {
+        let a = agent(
+            "POST",
+            &s.url("/controller/register/"),
+            Some(&format!(
+                "backend=netjsonconfig.OpenWrt&secret={secret}&name=r-{mac}&mac_address={mac}"
+            )),
+        );
+        assert_eq!(a.status, 201, "{}", a.text());
+        let body = a.text();
+        (
+            value(&body, "uuid").to_owned(),
+            value(&body, "key").to_owned(),
+        )
+    };
+    let (dev, key) = register(&secret_of(&org), "00:11:22:33:44:01");
+    let (dev_b, key_b) = register(&secret_of(&other), "00:11:22:33:44:02");
+    let checksum = |dev: &str, key: &str| {
+        let a = agent(
+            "GET",
+            &s.url(&format!("/controller/checksum/{dev}/?key={key}")),
+            None,
+        );
+        assert_eq!(a.status, 200);
+        a.text().trim_end().to_owned()
+    };
+    let config = |dev: &str| {
+        let (st, v) = call(
+            "GET",
+            &s.url(&format!("/api/v1/controller/device/{dev}/")),
+            Some(&alice),
+            None,
+        );
+        assert_eq!(st, 200, "{v}");
+        v["config"].clone()
+    };
+    let builtin = checksum(&dev, &key);
+    assert_eq!(checksum(&dev_b, &key_b), builtin);
+    assert_eq!(config(&dev)["status"], "modified");
+    assert_eq!(config(&dev)["checksum"], builtin.as_str());
+    let url = s.url(&format!("/api/v1/users/organization/{org}/config-archive/"));
+    let (st, v) = call("GET", &url, Some(&victor), None);
+    assert_eq!((st, v["custom"].clone()), (200, json!(false)), "{v}");
+    assert_eq!(v["checksum"], builtin.as_str());
+    assert_eq!(v["entries"][1]["path"], "etc/wispmon/README");
+
+    let archive = tar_gz(|root| {
+        std::fs::create_dir_all(root.join("etc/config")).unwrap();
+        std::fs::write(
+            root.join("etc/config/openwisp-monitoring"),
+            "config monitoring 'monitoring'\n\toption interval '120'\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/banner.wispmon"), "managed\n").unwrap();
+    });
+    let sum = md5sum(&archive);
+
+    // Only the organization's administrators (and superusers) may change it.
+    assert_eq!(put_archive(&s, &victor, &org, &archive).0, 403);
+    assert_eq!(put_archive(&s, &bob, &org, &archive).0, 404);
+    assert_eq!(checksum(&dev, &key), builtin);
+
+    // Reported applied before the change; the change makes it modified again.
+    let a = agent(
+        "POST",
+        &s.url(&format!("/controller/report-status/{dev}/")),
+        Some(&format!("key={key}&status=applied")),
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(config(&dev)["status"], "applied");
+    let (st, v) = put_archive(&s, &alice, &org, &archive);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["custom"].clone(), v["checksum"].clone()),
+        (json!(true), json!(sum))
+    );
+    let uci: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["uci"] == true)
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(uci, ["etc/config/openwisp-monitoring"], "{v}");
+    assert_eq!(config(&dev)["status"], "modified");
+    assert_eq!(config(&dev)["checksum"], sum.as_str());
+
+    // The routers: this organization's polls the new checksum and downloads those bytes.
+    assert_eq!(checksum(&dev, &key), sum);
+    let a = agent(
+        "GET",
+        &s.url(&format!("/controller/download-config/{dev}/?key={key}")),
+        None,
+    );
+    assert_eq!((a.status, a.controller_header), (200, true));
+    assert_eq!(a.body, archive);
+    assert_eq!(md5sum(&a.body), sum);
+    assert_eq!(
+        checksum(&dev_b, &key_b),
+        builtin,
+        "another organization's router"
+    );
+
+    // Refused, with the reason, and nothing changes.
+    let link = tar_gz(|root| {
+        std::fs::write(root.join("file"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", root.join("evil")).unwrap();
+    });
+    let dotdot = {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("a")).unwrap();
+        std::fs::write(d.path().join("x"), "x").unwrap();
+        let out = d.path().join("t.tar.gz");
+        // GNU tar keeps `..` in member names only when asked to (-P).
+        let st = std::process::Command::new("tar")
+            .current_dir(d.path().join("a"))
+            .args(["-P", "-czf"])
+            .arg(&out)
+            .arg("../x")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::read(out).unwrap()
+    };
+    let mut cut = archive.clone();
+    cut.truncate(archive.len() / 2);
+    for (bytes, why) in [
+        (link, "evil: symbolic links are refused"),
+        (dotdot, "paths with .. are refused"),
+        (b"plain text".to_vec(), "not gzip-compressed"),
+        (cut, "does not decompress"),
+    ] {
+        let (st, v) = put_archive(&s, &alice, &org, &bytes);
+        assert_eq!(st, 400, "{v}");
+        let msg = v["archive"][0].as_str().unwrap_or_default();
+        assert!(msg.contains(why), "{msg:?} should say {why:?}");
+    }
+    assert_eq!(checksum(&dev, &key), sum);
+
+    // Back to the built-in archive.
+    let (st, v) = call("DELETE", &url, Some(&alice), None);
+    assert_eq!((st, v["custom"].clone()), (200, json!(false)), "{v}");
+    assert_eq!(checksum(&dev, &key), builtin);
+    assert_eq!(config(&dev)["status"], "modified");
 }

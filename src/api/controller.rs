@@ -165,6 +165,7 @@ pub(crate) async fn register(
         system: f.remove("system"),
     };
     let domain = st.domain.clone();
+    let peer_ip = ip.clone();
     match blocking(move || domain.register_device(r, ip)).await {
         // A success does not clear the address's failures: an administrator who knows one
         // organization's secret could otherwise alternate it with guesses at another's.
@@ -183,6 +184,13 @@ pub(crate) async fn register(
             if matches!(&r, Refusal::Forbidden(m) if m == UNRECOGNIZED_SECRET) {
                 throttle.failed(addr);
             }
+            // The refusal names what was wrong, never the secret posted.
+            let (Refusal::Forbidden(why) | Refusal::BadRequest(why)) = &r;
+            tracing::warn!(
+                peer = peer_ip.as_deref().unwrap_or("-"),
+                refusal = why.trim_start_matches("error: "),
+                "device registration refused"
+            );
             refused(r)
         }
         Err(r) => r,
@@ -271,7 +279,10 @@ pub(crate) async fn checksum(
     peer: Peer,
 ) -> Response {
     let caller = Caller::polling(&st, pk, q, &headers, peer);
-    match caller.serve(&st, |domain, _| domain.config_archive()).await {
+    match caller
+        .serve(&st, |domain, d| domain.config_archive_for(d.organization))
+        .await
+    {
         Ok(a) => answer(StatusCode::OK, format!("{}\n", a.checksum)),
         Err(r) => r,
     }
@@ -287,7 +298,9 @@ pub(crate) async fn download(
 ) -> Response {
     let caller = Caller::polling(&st, pk, q, &headers, peer);
     let archive = caller
-        .serve(&st, |domain, d| Ok((domain.config_archive()?, d.id)))
+        .serve(&st, |domain, d| {
+            Ok((domain.config_archive_for(d.organization)?, d.id))
+        })
         .await;
     match archive {
         Ok((a, id)) => {

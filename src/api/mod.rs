@@ -58,6 +58,8 @@ pub mod paths {
     pub const ORGANIZATIONS: &str = "/api/v1/users/organization/";
     /// One organization.
     pub const ORGANIZATION: &str = "/api/v1/users/organization/{pk}/";
+    /// The configuration archive an organization's devices download.
+    pub const ORGANIZATION_ARCHIVE: &str = "/api/v1/users/organization/{pk}/config-archive/";
     /// Devices.
     pub const DEVICES: &str = "/api/v1/controller/device/";
     /// One device.
@@ -174,6 +176,7 @@ pub mod paths {
         USER,
         ORGANIZATIONS,
         ORGANIZATION,
+        ORGANIZATION_ARCHIVE,
         DEVICES,
         DEVICE,
         DEVICE_METRICS,
@@ -273,6 +276,12 @@ pub fn router(state: ApiState) -> Router {
             get(operator::organizations).post(operator::organizations),
         )
         .route(paths::ORGANIZATION, any(operator::organization))
+        .route(
+            paths::ORGANIZATION_ARCHIVE,
+            get(operator::organization_archive)
+                .put(operator::organization_archive)
+                .delete(operator::organization_archive),
+        )
         .route(
             paths::DEVICES,
             get(operator::devices).post(operator::devices),

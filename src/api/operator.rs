@@ -19,6 +19,7 @@ use super::rest::{
 };
 use crate::domain::DomainError;
 use crate::domain::access::{Principal, Role};
+use crate::domain::controller::{self, ConfigStatus, archive::EntryKind};
 use crate::domain::device::{Device, DeviceInput};
 use crate::domain::id::Id;
 use crate::domain::org::{Organization, OrganizationInput};
@@ -320,6 +321,53 @@ pub(crate) async fn organization(
     }
 }
 
+/// `GET|PUT|DELETE /api/v1/users/organization/{pk}/config-archive/`: what the
+/// organization's config agents download. PUT takes the tar.gz itself as the body; DELETE
+/// goes back to wispmon's built-in inert archive. Both answer like GET.
+pub(crate) async fn organization_archive(
+    State(st): State<ApiState>,
+    Auth(who): Auth,
+    method: Method,
+    Path(pk): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_pk(&pk)?;
+    let domain = st.domain.clone();
+    let info = match method {
+        Method::PUT => {
+            let bytes = body.to_vec();
+            blocking(move || domain.set_organization_archive(&who, id, Some(bytes))).await?
+        }
+        Method::DELETE => blocking(move || domain.set_organization_archive(&who, id, None)).await?,
+        _ => blocking(move || domain.organization_archive(&who, id)).await?,
+    };
+    let entries: Vec<Value> = info
+        .entries
+        .iter()
+        .map(|e| {
+            json!({
+                "path": e.path,
+                "type": match e.kind {
+                    EntryKind::File => "file",
+                    EntryKind::Directory => "directory",
+                },
+                "size": e.size,
+                "uci": e.is_uci(),
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "organization": id.to_string(),
+            "checksum": info.checksum,
+            "size": info.size,
+            "custom": info.custom,
+            "entries": entries,
+        }),
+    ))
+}
+
 /// A device as `who` may see it: its key (which lets one post as the device) only for its
 /// organization's managers.
 pub(crate) fn device_json_for(who: &Principal, d: &Device) -> Value {
@@ -328,6 +376,18 @@ pub(crate) fn device_json_for(who: &Principal, d: &Device) -> Value {
         v["key"] = Value::Null;
     }
     v
+}
+
+/// A device's `config` object (upstream's field names): the status its agent reported and
+/// the checksum of the archive it should hold.
+fn config_json(status: &ConfigStatus, checksum: &str) -> Value {
+    json!({
+        "backend": controller::BACKEND,
+        "status": status.state.as_str(),
+        "error_reason": status.error_reason,
+        "status_changed": iso_time(status.modified_ns),
+        "checksum": checksum,
+    })
 }
 
 pub(crate) fn device_json(d: &Device) -> Value {
@@ -431,8 +491,14 @@ pub(crate) async fn device(
     match method {
         Method::GET | Method::HEAD => {
             let w = who.clone();
-            let d = blocking(move || domain.device(&who, id)).await?;
-            Ok(json_response(StatusCode::OK, &device_json_for(&w, &d)))
+            let (d, config) =
+                blocking(move || Ok((domain.device(&who, id)?, domain.device_config(&who, id)?)))
+                    .await?;
+            let mut v = device_json_for(&w, &d);
+            if let Some((status, checksum)) = config {
+                v["config"] = config_json(&status, &checksum);
+            }
+            Ok(json_response(StatusCode::OK, &v))
         }
         Method::PUT | Method::PATCH => {
             // Visibility first: another organization's device is a 404 whatever the body.

@@ -15,6 +15,7 @@ use std::io::Write as _;
 
 use md5::{Digest as _, Md5};
 
+use super::access::Principal;
 use super::check::CheckType;
 use super::device::{self, Device, DeviceInput};
 use super::error::DomainError;
@@ -22,6 +23,8 @@ use super::events::Event;
 use super::id::{Id, is_valid_device_key};
 use super::{check, org};
 use crate::storage::{Record, Records};
+
+pub mod archive;
 
 /// The only configuration backend wispmon answers for (what openwisp-config posts).
 pub const BACKEND: &str = "netjsonconfig.OpenWrt";
@@ -122,7 +125,34 @@ impl Record for ConfigArchive {
     const VERSION: u8 = 1;
 }
 
+/// The built-in archive's key; an organization's own archive is kept under its id.
 const ARCHIVE_KEY: &[u8] = b"default";
+
+/// An organization's configuration archive, as its operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveInfo {
+    /// md5 of the tar.gz: what the agents compare.
+    pub checksum: String,
+    /// Size of the tar.gz in bytes.
+    pub size: usize,
+    /// Uploaded by the organization (`false`: wispmon's built-in inert archive).
+    pub custom: bool,
+    /// Its entries.
+    pub entries: Vec<archive::Entry>,
+}
+
+impl ArchiveInfo {
+    fn of(a: &ConfigArchive, custom: bool) -> ArchiveInfo {
+        ArchiveInfo {
+            checksum: a.checksum.clone(),
+            size: a.bytes.len(),
+            custom,
+            // Stored archives were inspected before they were stored (the built-in one by
+            // a test); a failure here would only hide the listing.
+            entries: archive::inspect_archive(&a.bytes).unwrap_or_default(),
+        }
+    }
+}
 
 /// A registration request as the agent posts it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -248,6 +278,15 @@ pub fn status_of(records: &Records, device: Id) -> Result<Option<ConfigStatus>, 
     Ok(records.get::<ConfigStatus>(&device.0)?)
 }
 
+/// Removes a deleted organization's own archive.
+///
+/// # Errors
+/// Storage failure.
+pub fn remove_organization(records: &Records, org: Id) -> Result<(), DomainError> {
+    records.remove::<ConfigArchive>(&org.0)?;
+    Ok(())
+}
+
 /// Removes what the agent left of a deleted device.
 ///
 /// # Errors
@@ -292,6 +331,129 @@ impl super::Domain {
             .records
             .get::<ConfigArchive>(ARCHIVE_KEY)?
             .unwrap_or(built))
+    }
+
+    /// The archive the devices of `org` download: the organization's own, else the built-in
+    /// inert one.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn config_archive_for(&self, org: Id) -> Result<ConfigArchive, DomainError> {
+        match self.records.get::<ConfigArchive>(&org.0)? {
+            Some(a) => Ok(a),
+            None => self.config_archive(),
+        }
+    }
+
+    /// The archive of an organization the principal may see.
+    ///
+    /// # Errors
+    /// Unknown or invisible organization, storage failure.
+    pub fn organization_archive(
+        &self,
+        who: &Principal,
+        org: Id,
+    ) -> Result<ArchiveInfo, DomainError> {
+        self.organization(who, org)?;
+        let own = self.records.get::<ConfigArchive>(&org.0)?;
+        let custom = own.is_some();
+        let a = match own {
+            Some(a) => a,
+            None => self.config_archive()?,
+        };
+        Ok(ArchiveInfo::of(&a, custom))
+    }
+
+    /// Replaces an organization's archive with `bytes` (a tar.gz checked by
+    /// [`archive::inspect_archive`]), or with the built-in one when `bytes` is `None`. Every
+    /// device of the organization that has a configuration becomes `modified` when the
+    /// checksum changes: its agent downloads and applies the new archive at its next poll.
+    ///
+    /// # Errors
+    /// `Invalid` naming what is wrong with the archive; unknown or invisible organization;
+    /// `Forbidden` unless the principal manages it; storage failure.
+    pub fn set_organization_archive(
+        &self,
+        who: &Principal,
+        org: Id,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<ArchiveInfo, DomainError> {
+        self.organization(who, org)?;
+        if !who.can_manage(org) {
+            return Err(DomainError::Forbidden);
+        }
+        let before = self.config_archive_for(org)?.checksum;
+        match bytes {
+            Some(bytes) => {
+                archive::inspect_archive(&bytes).map_err(|e| DomainError::Invalid {
+                    field: "archive",
+                    reason: e.0,
+                })?;
+                let checksum = md5_hex(&bytes);
+                self.records
+                    .put(&org.0, &ConfigArchive { bytes, checksum })?;
+            }
+            None => self.records.remove::<ConfigArchive>(&org.0)?,
+        }
+        let info = self.organization_archive(who, org)?;
+        if info.checksum != before {
+            self.archive_changed(org)?;
+        }
+        Ok(info)
+    }
+
+    /// Marks the configured devices of `org` `modified` (spec device-agents §2.5) and has
+    /// their configuration-applied checks look again.
+    fn archive_changed(&self, org: Id) -> Result<(), DomainError> {
+        let now = self.now_ns();
+        for d in device::list(&self.records)? {
+            if d.organization != org || status_of(&self.records, d.id)?.is_none() {
+                continue;
+            }
+            self.records.put(
+                &d.id.0,
+                &ConfigStatus {
+                    state: ConfigState::Modified,
+                    error_reason: String::new(),
+                    modified_ns: now,
+                },
+            )?;
+            self.run_config_checks(d.id)?;
+        }
+        Ok(())
+    }
+
+    /// Has the device's configuration-applied checks run now (a status change).
+    fn run_config_checks(&self, device: Id) -> Result<(), DomainError> {
+        let checks: Vec<Id> = check::of_device(&self.records, device)?
+            .into_iter()
+            .filter(|c| c.is_active && c.check_type == CheckType::ConfigApplied)
+            .map(|c| c.id)
+            .collect();
+        if !checks.is_empty() {
+            self.events.publish(&Event::RunChecks { device, checks });
+        }
+        Ok(())
+    }
+
+    /// A device's configuration as its organization's members see it: status and the
+    /// checksum its agent should hold; `None` for a device no agent ever polled for.
+    ///
+    /// # Errors
+    /// Unknown or invisible device, storage failure.
+    pub fn device_config(
+        &self,
+        who: &Principal,
+        id: Id,
+    ) -> Result<Option<(ConfigStatus, String)>, DomainError> {
+        let d = self.device(who, id)?;
+        let Some(status) = status_of(&self.records, d.id)? else {
+            return Ok(None);
+        };
+        Ok(Some((
+            status,
+            self.config_archive_for(d.organization)?.checksum,
+        )))
     }
 
     /// Registers a device (spec device-agents §2.8): the secret picks the organization; a
@@ -542,17 +704,19 @@ impl super::Domain {
                 modified_ns: self.now_ns(),
             },
         )?;
-        let checks: Vec<Id> = check::of_device(&self.records, d.id)?
-            .into_iter()
-            .filter(|c| c.is_active && c.check_type == CheckType::ConfigApplied)
-            .map(|c| c.id)
-            .collect();
-        if !checks.is_empty() {
-            self.events.publish(&Event::RunChecks {
-                device: d.id,
-                checks,
-            });
+        if state == ConfigState::Error {
+            // The reason is the agent's log excerpt: its first line says what failed.
+            let first = error_reason.lines().next().unwrap_or_default();
+            tracing::warn!(
+                device = %d.id,
+                name = %d.name,
+                reason = %first.chars().take(200).collect::<String>(),
+                "the device could not apply its configuration"
+            );
+        } else {
+            tracing::info!(device = %d.id, status = state.as_str(), "configuration status reported");
         }
+        self.run_config_checks(d.id)?;
         Ok(Ok(state.as_str()))
     }
 
@@ -569,6 +733,7 @@ impl super::Domain {
     ) -> Result<(), DomainError> {
         let cut = |v: Option<String>| v.map(|s| s.chars().take(MAX_FIELD).collect::<String>());
         let (model, os, system) = (cut(model), cut(os), cut(system));
+        let now = self.now_ns();
         device::modify_if(&self.records, d.id, |dev| {
             let mut changed = false;
             for (field, v) in [
@@ -582,6 +747,9 @@ impl super::Domain {
                     field.clone_from(v);
                     changed = true;
                 }
+            }
+            if changed {
+                dev.modified_ns = now;
             }
             changed
         })?;

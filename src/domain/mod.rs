@@ -521,6 +521,7 @@ impl Domain {
             .collect();
         self.remove_devices(&devices)?;
         silence::remove_organization(&self.records, id)?;
+        controller::remove_organization(&self.records, id)?;
         org::remove(&self.records, id)
     }
 
