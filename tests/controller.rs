@@ -498,7 +498,6 @@ fn an_organizations_own_archive_reaches_its_routers_and_no_others() {
         .unwrap();
         std::fs::write(root.join("etc/banner.wispmon"), "managed\n").unwrap();
     });
-    let sum = md5sum(&archive);
 
     // Only the organization's administrators (and superusers) may change it.
     assert_eq!(put_archive(&s, &victor, &org, &archive).0, 403);
@@ -515,22 +514,29 @@ fn an_organizations_own_archive_reaches_its_routers_and_no_others() {
     assert_eq!(config(&dev)["status"], "applied");
     let (st, v) = put_archive(&s, &alice, &org, &archive);
     assert_eq!(st, 200, "{v}");
-    assert_eq!(
-        (v["custom"].clone(), v["checksum"].clone()),
-        (json!(true), json!(sum))
-    );
-    let uci: Vec<&str> = v["entries"]
+    assert_eq!(v["custom"], true, "{v}");
+    let sum = v["checksum"].as_str().unwrap().to_owned();
+    // Files only: a directory entry would make the agent back up the whole directory.
+    let mut listed: Vec<(&str, bool)> = v["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["uci"] == true)
-        .map(|e| e["path"].as_str().unwrap())
+        .map(|e| (e["path"].as_str().unwrap(), e["uci"] == true))
         .collect();
-    assert_eq!(uci, ["etc/config/openwisp-monitoring"], "{v}");
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        [
+            ("etc/banner.wispmon", false),
+            ("etc/config/openwisp-monitoring", true)
+        ],
+        "{v}"
+    );
     assert_eq!(config(&dev)["status"], "modified");
     assert_eq!(config(&dev)["checksum"], sum.as_str());
 
-    // The routers: this organization's polls the new checksum and downloads those bytes.
+    // The routers: this organization's polls the new checksum and downloads an archive of
+    // that md5 which unpacks, with tar, to the uploaded files.
     assert_eq!(checksum(&dev, &key), sum);
     let a = agent(
         "GET",
@@ -538,13 +544,69 @@ fn an_organizations_own_archive_reaches_its_routers_and_no_others() {
         None,
     );
     assert_eq!((a.status, a.controller_header), (200, true));
-    assert_eq!(a.body, archive);
     assert_eq!(md5sum(&a.body), sum);
+    let unpacked = tempfile::tempdir().unwrap();
+    let file = unpacked.path().join("download.tar.gz");
+    std::fs::write(&file, &a.body).unwrap();
+    let listing = std::process::Command::new("tar")
+        .arg("-tzf")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let mut members: Vec<String> = String::from_utf8(listing.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        ["etc/banner.wispmon", "etc/config/openwisp-monitoring"]
+    );
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(unpacked.path())
+        .arg("-xzf")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read_to_string(unpacked.path().join("etc/banner.wispmon")).unwrap(),
+        "managed\n"
+    );
     assert_eq!(
         checksum(&dev_b, &key_b),
         builtin,
         "another organization's router"
     );
+
+    // The checksum depends on the files alone: the same tree packed again a second later
+    // (other times in the tar) changes nothing for the routers.
+    let a = agent(
+        "POST",
+        &s.url(&format!("/controller/report-status/{dev}/")),
+        Some(&format!("key={key}&status=applied")),
+    );
+    assert_eq!(a.status, 200);
+    std::thread::sleep(Duration::from_millis(1100));
+    let again = tar_gz(|root| {
+        std::fs::create_dir_all(root.join("etc/config")).unwrap();
+        std::fs::write(
+            root.join("etc/config/openwisp-monitoring"),
+            "config monitoring 'monitoring'\n\toption interval '120'\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/banner.wispmon"), "managed\n").unwrap();
+    });
+    assert_ne!(again, archive);
+    let (st, v) = put_archive(&s, &alice, &org, &again);
+    assert_eq!(
+        (st, v["checksum"].as_str()),
+        (200, Some(sum.as_str())),
+        "{v}"
+    );
+    assert_eq!(config(&dev)["status"], "applied");
 
     // Refused, with the reason, and nothing changes.
     let link = tar_gz(|root| {

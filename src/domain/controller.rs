@@ -364,8 +364,9 @@ impl super::Domain {
         Ok(ArchiveInfo::of(&a, custom))
     }
 
-    /// Replaces an organization's archive with `bytes` (a tar.gz checked by
-    /// [`archive::inspect_archive`]), or with the built-in one when `bytes` is `None`. Every
+    /// Replaces an organization's archive with `bytes` (a tar.gz read and rewritten with its
+    /// regular files only by [`archive::repack`]), or with the built-in one when `bytes` is
+    /// `None`. Logged as a warning: it is root on every router of the organization. Every
     /// device of the organization that has a configuration becomes `modified` when the
     /// checksum changes: its agent downloads and applies the new archive at its next poll.
     ///
@@ -385,15 +386,33 @@ impl super::Domain {
         let before = self.config_archive_for(org)?.checksum;
         match bytes {
             Some(bytes) => {
-                archive::inspect_archive(&bytes).map_err(|e| DomainError::Invalid {
-                    field: "archive",
-                    reason: e.0,
+                let packed = archive::repack(&bytes).map_err(|e| {
+                    tracing::warn!(organization = %org, user = %who.username, refusal = %e, "configuration archive refused");
+                    DomainError::Invalid {
+                        field: "archive",
+                        reason: e.0,
+                    }
                 })?;
-                let checksum = md5_hex(&bytes);
-                self.records
-                    .put(&org.0, &ConfigArchive { bytes, checksum })?;
+                let checksum = md5_hex(&packed.bytes);
+                tracing::warn!(
+                    organization = %org,
+                    user = %who.username,
+                    %checksum,
+                    files = packed.entries.len(),
+                    "configuration archive replaced: the organization's routers will apply it"
+                );
+                self.records.put(
+                    &org.0,
+                    &ConfigArchive {
+                        bytes: packed.bytes,
+                        checksum,
+                    },
+                )?;
             }
-            None => self.records.remove::<ConfigArchive>(&org.0)?,
+            None => {
+                tracing::warn!(organization = %org, user = %who.username, "configuration archive reset to the built-in one");
+                self.records.remove::<ConfigArchive>(&org.0)?;
+            }
         }
         let info = self.organization_archive(who, org)?;
         if info.checksum != before {

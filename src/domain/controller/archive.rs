@@ -63,6 +63,114 @@ fn refuse(msg: impl Into<String>) -> Refused {
 /// Anything but a bounded, well-formed archive of regular files and directories with
 /// relative paths and at least one file.
 pub fn inspect_archive(bytes: &[u8]) -> Result<Vec<Entry>, Refused> {
+    inspect_tar(&decompress(bytes)?)
+}
+
+/// An accepted archive rewritten for the routers, and its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repacked {
+    /// The tar.gz the devices download.
+    pub bytes: Vec<u8>,
+    /// Its entries: the regular files of the upload, in its order.
+    pub entries: Vec<Entry>,
+}
+
+/// Reads an uploaded tar.gz like [`inspect_archive`] and writes it again holding only its
+/// regular files (path, permission bits, contents), in ustar format with fixed owners and
+/// times, gzip without a name or time.
+///
+/// Why: the agent backs up every path the archive lists before applying it, and a directory
+/// entry such as `etc/` (which `tar -czf x.tar.gz etc` always writes) would make every router
+/// copy its whole `/etc` into RAM at every apply; tar creates the directories a file needs.
+/// Archives built by OpenWISP hold files only too. Fixed owners and times make the result,
+/// and so the checksum, depend on the files alone.
+///
+/// # Errors
+/// As [`inspect_archive`], plus a path too long for ustar (255 bytes).
+pub fn repack(bytes: &[u8]) -> Result<Repacked, Refused> {
+    let tar = decompress(bytes)?;
+    repack_tar(&tar)
+}
+
+fn repack_tar(tar: &[u8]) -> Result<Repacked, Refused> {
+    let read = read_tar(tar)?;
+    let mut out = Vec::with_capacity(tar.len());
+    let mut entries = Vec::new();
+    for (entry, file) in read {
+        let Some((mode, data)) = file else { continue };
+        let header = ustar_header(&entry.path, data.len() as u64, mode)?;
+        out.extend_from_slice(&header);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+        entries.push(entry);
+    }
+    // Two zero blocks end the archive; tar's default record size is 20 blocks.
+    out.resize(out.len() + 2 * BLOCK, 0);
+    out.resize(out.len().div_ceil(20 * BLOCK) * 20 * BLOCK, 0);
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(3)
+        .write(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &out)
+        .map_err(|e| refuse(format!("the archive could not be compressed: {e}")))?;
+    let bytes = gz
+        .finish()
+        .map_err(|e| refuse(format!("the archive could not be compressed: {e}")))?;
+    Ok(Repacked { bytes, entries })
+}
+
+/// Time written into repacked archives (2026-01-01T00:00:00Z).
+const REPACK_MTIME: u64 = 1_767_225_600;
+
+/// A ustar header for a regular file; paths over 100 bytes go in the prefix field.
+fn ustar_header(path: &str, size: u64, mode: u32) -> Result<[u8; BLOCK], Refused> {
+    let too_long = || {
+        refuse(format!(
+            "{path}: paths longer than 100 bytes must split at a / into at most 155 + 100"
+        ))
+    };
+    let (prefix, name) = if path.len() <= 100 {
+        ("", path)
+    } else {
+        let at = path
+            .char_indices()
+            .filter(|&(i, c)| c == '/' && i <= 155 && path.len() - i - 1 <= 100)
+            .map(|(i, _)| i)
+            .next()
+            .ok_or_else(too_long)?;
+        (&path[..at], &path[at + 1..])
+    };
+    let mut h = [0u8; BLOCK];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    put_octal(&mut h[100..108], u64::from(mode));
+    put_octal(&mut h[108..116], 0);
+    put_octal(&mut h[116..124], 0);
+    put_octal(&mut h[124..136], size);
+    put_octal(&mut h[136..148], REPACK_MTIME);
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[265..269].copy_from_slice(b"root");
+    h[297..301].copy_from_slice(b"root");
+    h[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
+    h[148..156].fill(b' ');
+    let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    Ok(h)
+}
+
+/// NUL-terminated, zero-padded octal, as ustar writes numbers (sizes here are far below the
+/// field's 8 GiB).
+fn put_octal(field: &mut [u8], v: u64) {
+    let digits = field.len() - 1;
+    let s = format!("{v:0digits$o}");
+    let b = s.as_bytes();
+    let n = b.len().min(digits);
+    field[..n].copy_from_slice(&b[b.len() - n..]);
+    field[digits] = 0;
+}
+
+fn decompress(bytes: &[u8]) -> Result<Vec<u8>, Refused> {
     if bytes.len() > MAX_COMPRESSED {
         return Err(refuse(format!(
             "the archive is larger than {} KiB",
@@ -86,7 +194,7 @@ pub fn inspect_archive(bytes: &[u8]) -> Result<Vec<Entry>, Refused> {
             MAX_TAR >> 20
         )));
     }
-    inspect_tar(&tar)
+    Ok(tar)
 }
 
 /// Reads an uncompressed tar (see [`inspect_archive`]).
@@ -94,7 +202,14 @@ pub fn inspect_archive(bytes: &[u8]) -> Result<Vec<Entry>, Refused> {
 /// # Errors
 /// As [`inspect_archive`].
 pub fn inspect_tar(tar: &[u8]) -> Result<Vec<Entry>, Refused> {
-    let mut entries: Vec<Entry> = Vec::new();
+    Ok(read_tar(tar)?.into_iter().map(|(e, _)| e).collect())
+}
+
+/// A regular file's mode and data (`None` for directories).
+type FileData<'a> = Option<(u32, &'a [u8])>;
+
+fn read_tar(tar: &[u8]) -> Result<Vec<(Entry, FileData<'_>)>, Refused> {
+    let mut entries: Vec<(Entry, FileData<'_>)> = Vec::new();
     let mut at = 0usize;
     // Names carried by a GNU `L` entry or a pax `x` header for the next entry.
     let mut long_name: Option<String> = None;
@@ -169,11 +284,19 @@ pub fn inspect_tar(tar: &[u8]) -> Result<Vec<Entry>, Refused> {
                 "the archive has more than {MAX_ENTRIES} entries"
             )));
         }
-        entries.push(Entry {
-            path,
-            kind,
-            size: if kind == EntryKind::File { size } else { 0 },
+        let file = (kind == EntryKind::File).then(|| {
+            // Permission bits only: no set-id bits reach a router.
+            let mode = octal_field(&header[100..108]).unwrap_or(0o644) as u32 & 0o777;
+            (mode, data)
         });
+        entries.push((
+            Entry {
+                path,
+                kind,
+                size: if kind == EntryKind::File { size } else { 0 },
+            },
+            file,
+        ));
     }
     if !ended {
         return Err(refuse(
@@ -183,7 +306,7 @@ pub fn inspect_tar(tar: &[u8]) -> Result<Vec<Entry>, Refused> {
     if long_name.is_some() {
         return Err(refuse("the archive ends after a long-name header"));
     }
-    if !entries.iter().any(|e| e.kind == EntryKind::File) {
+    if !entries.iter().any(|(e, _)| e.kind == EntryKind::File) {
         // An empty archive would make the agent remove everything a previous one installed.
         return Err(refuse("the archive holds no file"));
     }
@@ -223,6 +346,29 @@ pub fn fuzz_property(data: &[u8]) -> Result<usize, String> {
         if e.kind == EntryKind::Directory && e.size != 0 {
             return Err(format!("directory {:?} with a size", e.path));
         }
+    }
+    // What is accepted repacks into an archive that reads back as its files, in order, with
+    // the same contents (unless a path is too long for ustar).
+    let tar = if data.starts_with(&[0x1f, 0x8b]) {
+        decompress(data).map_err(|e| format!("accepted, then not decompressed: {e}"))?
+    } else {
+        data.to_vec()
+    };
+    let files: Vec<(Entry, FileData<'_>)> = read_tar(&tar)
+        .map_err(|e| format!("accepted, then refused: {e}"))?
+        .into_iter()
+        .filter(|(e, _)| e.kind == EntryKind::File)
+        .collect();
+    match repack_tar(&tar) {
+        Ok(r) => {
+            let back = decompress(&r.bytes).map_err(|e| format!("repacked: {e}"))?;
+            let again = read_tar(&back).map_err(|e| format!("repacked, then refused: {e}"))?;
+            if again != files {
+                return Err("the repacked archive differs from the upload's files".into());
+            }
+        }
+        Err(e) if e.0.contains("paths longer than 100 bytes") => {}
+        Err(e) => return Err(format!("accepted, then not repacked: {e}")),
     }
     Ok(entries.len())
 }
@@ -436,6 +582,63 @@ mod tests {
         pax.extend_from_slice(&body);
         pax.extend_from_slice(&tar(&[("etc/shortened", b"x", b'0')]));
         assert_eq!(inspect_tar(&pax).unwrap()[0].path, long);
+    }
+
+    #[test]
+    fn repacking_keeps_files_modes_and_contents_drops_directories_and_is_deterministic() {
+        let build = |banner_mode: &[u8; 7]| {
+            let mut t = tar(&[
+                ("./", b"", b'5'),
+                ("./etc/", b"", b'5'),
+                ("./etc/banner", b"hello\n", b'0'),
+                ("usr/sbin/tool", b"#!/bin/sh\n", b'0'),
+            ]);
+            // The tool gets mode 4755: the set-id bit must not survive.
+            let (banner, tool) = (512 * 2, 512 * 4);
+            t[tool + 100..tool + 107].copy_from_slice(b"0004755");
+            t[banner + 100..banner + 107].copy_from_slice(banner_mode);
+            for at in [banner, tool] {
+                t[at + 148..at + 156].fill(b' ');
+                let sum: u32 = t[at..at + 512].iter().map(|&x| u32::from(x)).sum();
+                t[at + 148..at + 155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+            }
+            t
+        };
+        let r = repack_tar(&build(b"0000644")).unwrap();
+        assert_eq!(
+            r.entries
+                .iter()
+                .map(|e| e.path.as_str())
+                .collect::<Vec<_>>(),
+            ["etc/banner", "usr/sbin/tool"]
+        );
+        let back = decompress(&r.bytes).unwrap();
+        let files = read_tar(&back).unwrap();
+        assert_eq!(files.len(), 2, "no directory entries");
+        assert_eq!(files[0].1, Some((0o644, &b"hello\n"[..])));
+        assert_eq!(files[1].1, Some((0o755, &b"#!/bin/sh\n"[..])));
+        assert_eq!(repack_tar(&build(b"0000644")).unwrap(), r, "deterministic");
+        assert_ne!(repack_tar(&build(b"0000600")).unwrap().bytes, r.bytes);
+
+        // A long path goes to the ustar prefix; one that cannot split there is refused.
+        let long_name = |path: &str| {
+            let mut gnu = header("././@LongLink", path.len() + 1, b'L').to_vec();
+            let mut name = path.as_bytes().to_vec();
+            name.push(0);
+            name.resize(512, 0);
+            gnu.extend_from_slice(&name);
+            gnu.extend_from_slice(&tar(&[("x", b"data", b'0')]));
+            gnu
+        };
+        let deep = format!("etc/{}f", "sub/".repeat(30));
+        let r = repack_tar(&long_name(&deep)).unwrap();
+        let back = decompress(&r.bytes).unwrap();
+        let back = read_tar(&back).unwrap();
+        assert_eq!(back[0].0.path, deep);
+        assert_eq!(back[0].1, Some((0o644, &b"data"[..])));
+        let unsplittable = format!("etc/{}", "x".repeat(120));
+        let err = repack_tar(&long_name(&unsplittable)).unwrap_err().0;
+        assert!(err.contains("paths longer than 100"), "{err}");
     }
 
     #[test]
