@@ -292,3 +292,137 @@ fn too_many_buckets_secure_cookies_and_a_private_control_socket() {
     let dir_mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(dir_mode, 0o700);
 }
+
+/// `[influx] max_row_limit` cuts answers as InfluxDB 1.6.7's `max-row-limit` does. Each
+/// expected body below is what Debian's influxd 1.6.7 answered, byte for byte, with
+/// `max-row-limit = 5` and the same points (compared by hand on 2026-11-22): the series that
+/// crosses the limit is cut and says `"partial":true`, the series after it are dropped (the
+/// result then says `"partial":true`), and later statements answer nothing. Chunked answers are
+/// cut the same way.
+#[test]
+fn answers_are_cut_at_the_row_limit_as_influxdb_cuts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::spawn(
+        &dir.path().join("data"),
+        &[],
+        &[
+            ("WISPMON_INFLUX__MAX_ROW_LIMIT", "5"),
+            ("WISPMON_CHECKS__AUTO_PING", "false"),
+        ],
+    );
+    let base = format!("http://{}", s.addr);
+    let q = |query: &str, extra: &str| {
+        crate::util::get(&format!("{base}/query?db=t{extra}&q={}", enc(query)))
+    };
+    assert_eq!(q("CREATE DATABASE t", "").0, 200);
+    let r = ureq::post(&format!("{base}/write?db=t"))
+        .send_string(
+            "m,h=a v=1 1\nm,h=a v=2 2\nm,h=a v=3 3\nm,h=b v=4 1\nm,h=b v=5 2\nm,h=b v=6 3\n\
+             m,h=c v=7 1\nn v=1 1\nm,h=d v=8 1\n",
+        )
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let t = |n: u8| format!("\"1970-01-01T00:00:00.00000000{n}Z\"");
+    let series = |h: &str, rows: &[(u8, u8)], partial: bool| {
+        let values: Vec<String> = rows
+            .iter()
+            .map(|(ts, v)| format!("[{},{v}]", t(*ts)))
+            .collect();
+        format!(
+            "{{\"name\":\"m\",\"tags\":{{\"h\":\"{h}\"}},\"columns\":[\"time\",\"v\"],\"values\":[{}]{}}}",
+            values.join(","),
+            if partial { ",\"partial\":true" } else { "" }
+        )
+    };
+    let a = series("a", &[(1, 1), (2, 2), (3, 3)], false);
+    let b_cut = series("b", &[(1, 4), (2, 5)], true);
+    let cut_in_b = format!(
+        "{{\"results\":[{{\"statement_id\":0,\"series\":[{a},{b_cut}],\"partial\":true}}]}}\n"
+    );
+    for query in [
+        "SELECT v FROM m GROUP BY h",
+        "SELECT * FROM m GROUP BY *",
+        "SELECT v FROM m WHERE h='c' OR h='b' OR h='a' GROUP BY h",
+        // Later statements answer nothing.
+        "SELECT v FROM m GROUP BY h; SELECT v FROM n",
+    ] {
+        assert_eq!(q(query, ""), (200, cut_in_b.clone()), "{query}");
+    }
+    // Cut in the last series: nothing dropped after it, so the result is not partial.
+    let only_a_b = format!("{{\"results\":[{{\"statement_id\":0,\"series\":[{a},{b_cut}]}}]}}\n");
+    assert_eq!(
+        q("SELECT v FROM m WHERE h='a' OR h='b' GROUP BY h", ""),
+        (200, only_a_b)
+    );
+    // Exactly at the limit with a series left over: no series cut, the result partial.
+    let two = |h, x: u8, y: u8| series(h, &[(1, x), (2, y)], false);
+    let at_limit = format!(
+        "{{\"results\":[{{\"statement_id\":0,\"series\":[{},{},{}],\"partial\":true}}]}}\n",
+        two("a", 1, 2),
+        two("b", 4, 5),
+        series("c", &[(1, 7)], false)
+    );
+    assert_eq!(
+        q("SELECT v FROM m GROUP BY h LIMIT 2; SELECT v FROM n", ""),
+        (200, at_limit)
+    );
+    // Counted across statements: the second is cut.
+    let across = format!(
+        "{{\"results\":[{{\"statement_id\":0,\"series\":[{{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[{},1],[{},2],[{},3]]}}]}},\
+         {{\"statement_id\":1,\"series\":[{{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[{},4],[{},5]],\"partial\":true}}]}}]}}\n",
+        t(1),
+        t(2),
+        t(3),
+        t(1),
+        t(2)
+    );
+    assert_eq!(
+        q(
+            "SELECT v FROM m WHERE h='a'; SELECT v FROM m WHERE h='b'; SELECT v FROM n",
+            ""
+        ),
+        (200, across)
+    );
+    // Descending: computed whole, cut the same way.
+    let desc = format!(
+        "{{\"results\":[{{\"statement_id\":0,\"series\":[{},{},{}],\"partial\":true}}]}}\n",
+        series("d", &[(1, 8)], false),
+        series("c", &[(1, 7)], false),
+        series("b", &[(3, 6), (2, 5), (1, 4)], false)
+    );
+    assert_eq!(
+        q("SELECT v FROM m GROUP BY h ORDER BY time DESC", ""),
+        (200, desc)
+    );
+    // Under the limit: untouched.
+    let (st, body) = q("SELECT count(v) FROM m GROUP BY h", "");
+    assert_eq!(st, 200);
+    assert!(!body.contains("partial"), "{body}");
+    // Chunked (wispmon builds it whole, so it is bounded too): the cut series' last piece
+    // and its result say partial, and nothing follows.
+    let (st, body) = q("SELECT v FROM m GROUP BY h", "&chunked=true&chunk_size=2");
+    assert_eq!(st, 200);
+    let lines: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rows: usize = lines
+        .iter()
+        .map(|l| {
+            l["results"][0]["series"][0]["values"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert_eq!(rows, 5, "{body}");
+    let last = &lines.last().unwrap()["results"][0];
+    assert_eq!(last["series"][0]["tags"]["h"], "b", "{body}");
+    assert_eq!(
+        (
+            last["series"][0]["partial"].clone(),
+            last["partial"].clone()
+        ),
+        (json!(true), json!(true)),
+        "{body}"
+    );
+}

@@ -561,39 +561,50 @@ pub(crate) async fn query(
     let is_get = method == axum::http::Method::GET;
     let timeout = st.influx.query_timeout;
     let deadline = (!timeout.is_zero()).then(|| std::time::Instant::now() + timeout);
+    let limit = st.influx.max_row_limit;
     let joined = tokio::task::spawn_blocking(move || {
-        parsed
-            .statements
-            .iter()
-            .map(|stmt| {
-                let ctx = exec::Context {
-                    db: db.as_deref(),
-                    rp: rp.as_deref(),
-                    now: engine.now(),
-                    deadline,
-                };
-                let mut r = exec::execute(&engine, stmt, &ctx);
-                if is_get && exec::is_write(stmt) {
-                    // Matches InfluxDB 1.6: executed, with a warning to use POST.
-                    r.messages.push((
-                        "warning".into(),
-                        format!(
-                            "deprecated use of '{stmt}' in a read only context, please use a POST request instead"
-                        ),
-                    ));
-                }
-                r
-            })
-            .collect::<Vec<_>>()
+        let mut results = Vec::with_capacity(parsed.statements.len());
+        let mut rows = 0usize;
+        for stmt in &parsed.statements {
+            if limit > 0 && rows >= limit {
+                // InfluxDB stops reading results at the limit: later statements answer nothing.
+                break;
+            }
+            let ctx = exec::Context {
+                db: db.as_deref(),
+                rp: rp.as_deref(),
+                now: engine.now(),
+                deadline,
+                max_rows: (limit > 0).then(|| limit - rows),
+            };
+            let mut r = exec::execute(&engine, stmt, &ctx);
+            if is_get && exec::is_write(stmt) {
+                // Matches InfluxDB 1.6: executed, with a warning to use POST.
+                r.messages.push((
+                    "warning".into(),
+                    format!(
+                        "deprecated use of '{stmt}' in a read only context, please use a POST request instead"
+                    ),
+                ));
+            }
+            rows = rows.saturating_add(r.series.iter().map(|s| s.values.len()).sum());
+            results.push(r);
+        }
+        let cut = cut_rows(&mut results, limit);
+        (results, cut)
     })
     .await;
     match joined {
-        Ok(results) if csv => csv_answer(StatusCode::OK, fmt::csv(&results, epoch), None),
-        Ok(results) if chunked => influx_headers(
-            (StatusCode::OK, fmt::chunked(&results, epoch, chunk_size)).into_response(),
+        Ok((results, _)) if csv => csv_answer(StatusCode::OK, fmt::csv(&results, epoch), None),
+        Ok((results, cut)) if chunked => influx_headers(
+            (
+                StatusCode::OK,
+                fmt::chunked(&results, epoch, chunk_size, &cut),
+            )
+                .into_response(),
         ),
-        Ok(results) => {
-            let body = fmt::json(&results, epoch);
+        Ok((results, cut)) => {
+            let body = fmt::json(&results, epoch, &cut);
             let body = if pretty { fmt::pretty(&body) } else { body };
             influx_headers((StatusCode::OK, body).into_response())
         }
@@ -601,9 +612,89 @@ pub(crate) async fn query(
     }
 }
 
+/// InfluxDB's `max-row-limit` on a whole answer: rows are counted across statements; the
+/// series that crosses the limit is cut to it (and says `"partial":true`), the series after
+/// it are dropped (and then its statement's result says `"partial":true`), and so is every
+/// later statement's result. `limit` 0: no limit.
+fn cut_rows(results: &mut Vec<exec::StatementResult>, limit: usize) -> fmt::Cut {
+    let mut cut = fmt::Cut::default();
+    if limit == 0 {
+        return cut;
+    }
+    let mut rows = 0usize;
+    for (i, r) in results.iter_mut().enumerate() {
+        for j in 0..r.series.len() {
+            let room = limit - rows;
+            let se = &mut r.series[j];
+            if room < se.values.len() {
+                se.values.truncate(room);
+                cut.series.push((i, j));
+            }
+            rows += se.values.len();
+            if rows >= limit {
+                if j + 1 < r.series.len() {
+                    r.series.truncate(j + 1);
+                    cut.results.push(i);
+                }
+                break;
+            }
+        }
+        if rows >= limit {
+            results.truncate(i + 1);
+            break;
+        }
+    }
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn result(series: &[usize]) -> exec::StatementResult {
+        exec::StatementResult {
+            series: series
+                .iter()
+                .map(|&n| exec::Series {
+                    name: Some("m".into()),
+                    tags: Vec::new(),
+                    columns: vec!["time".into()],
+                    values: vec![Vec::new(); n],
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn shape(results: &[exec::StatementResult]) -> Vec<Vec<usize>> {
+        results
+            .iter()
+            .map(|r| r.series.iter().map(|s| s.values.len()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn the_row_limit_counts_across_statements_and_cuts_like_influxdb() {
+        let mut r = vec![result(&[3, 3, 1]), result(&[1])];
+        let cut = cut_rows(&mut r, 5);
+        assert_eq!(shape(&r), [vec![3, 2]]);
+        assert_eq!((cut.series, cut.results), (vec![(0, 1)], vec![0]));
+        // Exactly at the limit at a series' end: nothing cut, the rest dropped.
+        let mut r = vec![result(&[2, 3]), result(&[4]), result(&[1])];
+        let cut = cut_rows(&mut r, 5);
+        assert_eq!(shape(&r), [vec![2, 3]]);
+        assert_eq!((cut.series, cut.results), (vec![], vec![]));
+        let mut r = vec![result(&[3]), result(&[4, 1]), result(&[1])];
+        let cut = cut_rows(&mut r, 5);
+        assert_eq!(shape(&r), [vec![3], vec![2]]);
+        assert_eq!((cut.series, cut.results), (vec![(1, 0)], vec![1]));
+        // Under the limit, or no limit: untouched.
+        for limit in [0, 100] {
+            let mut r = vec![result(&[3, 3]), result(&[]), result(&[4])];
+            assert_eq!(cut_rows(&mut r, limit), fmt::Cut::default());
+            assert_eq!(shape(&r), [vec![3, 3], vec![], vec![4]]);
+        }
+    }
 
     type Pairs = Vec<(String, String)>;
 

@@ -145,8 +145,17 @@ fn json_result(
     s.push('}');
 }
 
-/// The whole answer as one compact JSON document with a trailing newline.
-pub(crate) fn json(results: &[StatementResult], epoch: Option<i64>) -> String {
+/// What `[influx] max_row_limit` cut from an answer: series cut short, as (statement,
+/// series) positions, and statements whose later series were dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Cut {
+    pub(crate) series: Vec<(usize, usize)>,
+    pub(crate) results: Vec<usize>,
+}
+
+/// The whole answer as one compact JSON document with a trailing newline; `cut` says what
+/// the row limit cut (`"partial":true` there).
+pub(crate) fn json(results: &[StatementResult], epoch: Option<i64>, cut: &Cut) -> String {
     let mut s = String::from("{\"results\":[");
     for (i, r) in results.iter().enumerate() {
         if i > 0 {
@@ -155,21 +164,24 @@ pub(crate) fn json(results: &[StatementResult], epoch: Option<i64>) -> String {
         let pieces: Vec<(&Series, &[Vec<Value>], bool)> = r
             .series
             .iter()
-            .map(|se| (se, se.values.as_slice(), false))
+            .enumerate()
+            .map(|(j, se)| (se, se.values.as_slice(), cut.series.contains(&(i, j))))
             .collect();
-        json_result(i, r, &pieces, false, epoch, &mut s);
+        json_result(i, r, &pieces, cut.results.contains(&i), epoch, &mut s);
     }
     s.push_str("]}\n");
     s
 }
 
 /// `chunked=true`: one document per line, each holding at most `chunk_size` rows of one series;
-/// a series cut in pieces says `"partial":true` on every piece but its last, and a statement
-/// whose series continue on a later line says it on its result.
+/// a series cut in pieces says `"partial":true` on every piece but its last (and on its last
+/// too when `cut` lists it: the row limit cut it), and a statement whose series continue on a
+/// later line says it on its result.
 pub(crate) fn chunked(
     results: &[StatementResult],
     epoch: Option<i64>,
     chunk_size: usize,
+    cut: &Cut,
 ) -> String {
     let size = chunk_size.max(1);
     let mut s = String::new();
@@ -188,13 +200,13 @@ pub(crate) fn chunked(
             }
             let n = pieces.len();
             for (k, rows) in pieces.into_iter().enumerate() {
-                let series_partial = k + 1 < n;
+                let series_partial = k + 1 < n || cut.series.contains(&(i, j));
                 s.push_str("{\"results\":[");
                 json_result(
                     i,
                     r,
                     &[(se, rows, series_partial)],
-                    series_partial || !last_series,
+                    series_partial || !last_series || cut.results.contains(&i),
                     epoch,
                     &mut s,
                 );

@@ -203,7 +203,15 @@ pub struct InfluxConfig {
     /// exceeded" (its `query-timeout`), so an abandoned query stops using the CPU; 0 turns it
     /// off.
     pub query_timeout: Duration,
+    /// Most rows one `/query` answers (InfluxDB's `max-row-limit`): the series past it are cut
+    /// and the cut one says `"partial":true`, later statements are not run. Bounds the
+    /// memory of an answer, which wispmon builds whole (chunked ones too); 0 turns it off.
+    pub max_row_limit: usize,
 }
+
+/// Default `[influx] max_row_limit`: a year of 5-minute points of one series (105,120 rows)
+/// fits twice; the answer stays in the tens of MiB.
+pub const DEFAULT_MAX_ROW_LIMIT: usize = 250_000;
 
 /// The database the monitoring domain uses (upstream `TIMESERIES_DATABASE` and retention).
 #[derive(Debug, Clone, PartialEq)]
@@ -465,6 +473,11 @@ impl Config {
                 auth_enabled: s.bool("auth_enabled", false),
                 max_body_size,
                 query_timeout: s.duration("query_timeout", mins(2)),
+                max_row_limit: s.value("max_row_limit", DEFAULT_MAX_ROW_LIMIT, |v| {
+                    v.as_integer()
+                        .and_then(|i| usize::try_from(i).ok())
+                        .ok_or_else(|| format!("expected a non-negative integer, found {v}"))
+                }),
             };
             s.finish();
             cfg
@@ -618,6 +631,10 @@ impl Config {
             s(&self.influx.max_body_size.to_string()),
         );
         it.insert("query_timeout".into(), d(self.influx.query_timeout));
+        it.insert(
+            "max_row_limit".into(),
+            V::Integer(i64::try_from(self.influx.max_row_limit).unwrap_or(i64::MAX)),
+        );
         root.insert("influx".into(), V::Table(it));
 
         let mut ts = toml::Table::new();

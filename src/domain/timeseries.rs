@@ -212,6 +212,7 @@ impl Timeseries for Embedded {
                 rp: None,
                 now,
                 deadline: None,
+                max_rows: None,
             };
             let r = influxql::select::execute(&self.engine, s, &ctx);
             if let Some(e) = r.error {

@@ -1367,8 +1367,22 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
         MAX_TIME
     });
     let mut out: Vec<KeyedSeries> = Vec::new();
+    let per_series = match stmt.limit.unwrap_or(0) {
+        0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    // With one target, no offsets and time ascending, the groups come in their final order,
+    // so rows past the caller's budget are known to be cut before they are computed.
+    let budget = ctx.max_rows.filter(|_| {
+        targets.len() == 1
+            && !plan.descending
+            && stmt.offset.unwrap_or(0) == 0
+            && stmt.soffset.unwrap_or(0) == 0
+    });
+    let mut held = 0usize;
+    let mut over_budget = false;
     if lo <= hi {
-        for t in &targets {
+        'targets: for t in &targets {
             for (key, members) in groups(data, t, &plan)? {
                 // Checked per group: a query over many series stops soon after its deadline.
                 if ctx.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -1382,6 +1396,30 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
                 if rows.is_empty() {
                     continue;
                 }
+                let mut rows = rows;
+                if over_budget {
+                    // The first row of the next series only tells the caller that series
+                    // followed the cut (InfluxDB then marks the result partial).
+                    rows.truncate(1);
+                    out.push((
+                        t.name.clone(),
+                        key.clone(),
+                        Series {
+                            name: Some(t.name.clone()),
+                            tags: key,
+                            columns: column_names.clone(),
+                            values: rows,
+                        },
+                    ));
+                    break 'targets;
+                }
+                let full = budget.is_some_and(|b| {
+                    // One row past the budget tells the caller the answer was cut.
+                    let room = b.saturating_add(1).saturating_sub(held);
+                    rows.truncate(room);
+                    held = held.saturating_add(rows.len().min(per_series));
+                    held > b
+                });
                 out.push((
                     t.name.clone(),
                     key.clone(),
@@ -1392,6 +1430,7 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
                         values: rows,
                     },
                 ));
+                over_budget = full;
             }
         }
     }

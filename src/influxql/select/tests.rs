@@ -27,6 +27,7 @@ fn run(storage: &Storage, q: &str, general_only: bool) -> StatementResult {
         rp: None,
         now: T0 + 10 * 24 * HOUR,
         deadline: None,
+        max_rows: None,
     };
     let r = super::execute(storage.engine(), s, &ctx);
     super::GENERAL_PATH_ONLY.with(|g| g.set(false));
@@ -132,6 +133,7 @@ fn a_select_past_its_deadline_stops_with_influxdbs_error() {
         rp: None,
         now: T0 + HOUR,
         deadline,
+        max_rows: None,
     };
     let passed = std::time::Instant::now();
     let r = super::execute(engine, s, &at(Some(passed)));
