@@ -119,38 +119,48 @@ fn store_sample(
             d
         }
         AgentDevice::Unknown | AgentDevice::Deactivated => {
+            tracing::debug!(device = %id, "device sample for an unknown or deactivated device");
             return Ok(json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"detail": "Not found."}),
             ));
         }
         AgentDevice::BadKey => {
+            // The agent retries every few seconds: one line each time says which router
+            // holds a stale key (never the key itself).
+            tracing::info!(device = %id, "device sample refused: wrong key");
             return Ok(json_response(
                 StatusCode::FORBIDDEN,
                 &json!({"detail": "You do not have permission to perform this action."}),
             ));
         }
     };
+    let refused = |why: &str| {
+        // The agent discards a sample on 400: this line is all that is left of it.
+        let why: String = why.chars().take(200).collect();
+        tracing::info!(device = %id, name = %device.name, reason = %why, "device sample refused");
+    };
     let doc = match netjson::parse_document(body) {
         Ok(d) => d,
         // A body that is not JSON gets the framework's answer upstream (§11 quirk 19).
         Err(netjson::Invalid::NotJson { reason }) => {
+            refused(&format!("not JSON: {reason}"));
             return Ok(json_response(
                 StatusCode::BAD_REQUEST,
                 &json!({"detail": format!("JSON parse error - {reason}")}),
             ));
         }
         Err(netjson::Invalid::Empty) => {
+            refused("empty body");
             return Ok(json_response(
                 StatusCode::BAD_REQUEST,
                 &json!({"detail": "JSON parse error - the request body is empty"}),
             ));
         }
         Err(e) => {
-            return Ok(json_response(
-                StatusCode::BAD_REQUEST,
-                &Value::String(e.to_string()),
-            ));
+            let text = e.to_string();
+            refused(&text.replace('\n', " "));
+            return Ok(json_response(StatusCode::BAD_REQUEST, &Value::String(text)));
         }
     };
     let given = match q.get("time") {
@@ -158,6 +168,7 @@ fn store_sample(
         Some(t) => match netjson::parse_time(t) {
             Ok(ns) => Some(ns),
             Err(_) => {
+                refused("incorrect time format");
                 return Ok(json_response(
                     StatusCode::BAD_REQUEST,
                     &json!({"detail": "Incorrect time format"}),
