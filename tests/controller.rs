@@ -403,6 +403,17 @@ fn tar_gz(build: impl FnOnce(&std::path::Path)) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
+/// An operator's tree: a UCI file and a plain file.
+fn monitoring_tree(root: &std::path::Path) {
+    std::fs::create_dir_all(root.join("etc/config")).unwrap();
+    std::fs::write(
+        root.join("etc/config/openwisp-monitoring"),
+        "config monitoring 'monitoring'\n\toption interval '120'\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/banner.wispmon"), "managed\n").unwrap();
+}
+
 fn put_archive(s: &TestServer, t: &str, org: &str, bytes: &[u8]) -> (u16, serde_json::Value) {
     let r = ureq::put(&s.url(&format!("/api/v1/users/organization/{org}/config-archive/")))
         .set("Authorization", &format!("Bearer {t}"))
@@ -489,15 +500,7 @@ fn an_organizations_own_archive_reaches_its_routers_and_no_others() {
     assert_eq!(v["checksum"], builtin.as_str());
     assert_eq!(v["entries"][1]["path"], "etc/wispmon/README");
 
-    let archive = tar_gz(|root| {
-        std::fs::create_dir_all(root.join("etc/config")).unwrap();
-        std::fs::write(
-            root.join("etc/config/openwisp-monitoring"),
-            "config monitoring 'monitoring'\n\toption interval '120'\n",
-        )
-        .unwrap();
-        std::fs::write(root.join("etc/banner.wispmon"), "managed\n").unwrap();
-    });
+    let archive = tar_gz(monitoring_tree);
 
     // Only the organization's administrators (and superusers) may change it.
     assert_eq!(put_archive(&s, &victor, &org, &archive).0, 403);
@@ -590,15 +593,7 @@ fn an_organizations_own_archive_reaches_its_routers_and_no_others() {
     );
     assert_eq!(a.status, 200);
     std::thread::sleep(Duration::from_millis(1100));
-    let again = tar_gz(|root| {
-        std::fs::create_dir_all(root.join("etc/config")).unwrap();
-        std::fs::write(
-            root.join("etc/config/openwisp-monitoring"),
-            "config monitoring 'monitoring'\n\toption interval '120'\n",
-        )
-        .unwrap();
-        std::fs::write(root.join("etc/banner.wispmon"), "managed\n").unwrap();
-    });
+    let again = tar_gz(monitoring_tree);
     assert_ne!(again, archive);
     let (st, v) = put_archive(&s, &alice, &org, &again);
     assert_eq!(

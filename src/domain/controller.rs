@@ -11,8 +11,6 @@
 //! previous controller installed (§2.4). A monitoring appliance pushes nothing: the archive
 //! holds one small file outside `etc/config/`, so applying it changes no service.
 
-use std::io::Write as _;
-
 use md5::{Digest as _, Md5};
 
 use super::access::Principal;
@@ -37,9 +35,6 @@ pub const MAX_FIELD: usize = 4096;
 const ARCHIVE_FILE: &str = "etc/wispmon/README";
 const ARCHIVE_TEXT: &str = "This device is monitored by wispmon.\n\
 It receives no configuration from wispmon: this archive is intentionally inert.\n";
-/// Modification time written into the archive (2026-01-01T00:00:00Z): fixed, so the archive
-/// is the same bytes wherever it is built.
-const ARCHIVE_MTIME: u64 = 1_767_225_600;
 
 /// A device's configuration status (spec device-agents §2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -90,6 +85,17 @@ pub struct ConfigStatus {
     pub error_reason: String,
     /// When the state last changed, ns since the epoch.
     pub modified_ns: i64,
+}
+
+impl ConfigStatus {
+    /// `modified` since `now_ns`: the device has an archive it did not apply yet.
+    fn modified(now_ns: i64) -> ConfigStatus {
+        ConfigStatus {
+            state: ConfigState::Modified,
+            error_reason: String::new(),
+            modified_ns: now_ns,
+        }
+    }
 }
 
 impl Record for ConfigStatus {
@@ -207,59 +213,23 @@ pub enum Refusal {
     Forbidden(String),
 }
 
-fn octal(field: &mut [u8], v: u64) {
-    // NUL-terminated, zero-padded octal, as ustar writes numbers.
-    let digits = field.len() - 1;
-    let s = format!("{v:0digits$o}");
-    let b = s.as_bytes();
-    let n = b.len().min(digits);
-    field[..n].copy_from_slice(&b[b.len() - n..]);
-    field[digits] = 0;
-}
-
-/// One ustar header block.
-fn tar_header(name: &str, size: u64, mode: u64, kind: u8) -> [u8; 512] {
-    let mut h = [0u8; 512];
-    let n = name.len().min(100);
-    h[..n].copy_from_slice(&name.as_bytes()[..n]);
-    octal(&mut h[100..108], mode);
-    octal(&mut h[108..116], 0);
-    octal(&mut h[116..124], 0);
-    octal(&mut h[124..136], size);
-    octal(&mut h[136..148], ARCHIVE_MTIME);
-    h[148..156].fill(b' ');
-    h[156] = kind;
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[265..269].copy_from_slice(b"root");
-    h[297..301].copy_from_slice(b"root");
-    let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
-    let s = format!("{sum:06o}\0 ");
-    h[148..156].copy_from_slice(s.as_bytes());
-    h
-}
-
 /// Builds the inert archive: a directory and one text file, fixed times and owners, gzip
 /// header without a name or time, so the bytes depend only on this code and flate2.
 ///
 /// # Errors
 /// Compression failure (not expected in memory).
 pub fn build_archive() -> std::io::Result<ConfigArchive> {
+    let header = |path: &str, size: usize, mode: u32, kind: u8| {
+        archive::ustar_header(path, size as u64, mode, kind)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.0))
+    };
     let mut tar = Vec::with_capacity(10_240);
-    tar.extend_from_slice(&tar_header("etc/wispmon/", 0, 0o755, b'5'));
+    tar.extend_from_slice(&header("etc/wispmon/", 0, 0o755, b'5')?);
     let body = ARCHIVE_TEXT.as_bytes();
-    tar.extend_from_slice(&tar_header(ARCHIVE_FILE, body.len() as u64, 0o644, b'0'));
+    tar.extend_from_slice(&header(ARCHIVE_FILE, body.len(), 0o644, b'0')?);
     tar.extend_from_slice(body);
     tar.resize(tar.len().div_ceil(512) * 512, 0);
-    // Two zero blocks end the archive; tar's default record size is 20 blocks.
-    tar.resize(tar.len() + 1024, 0);
-    tar.resize(tar.len().div_ceil(10_240) * 10_240, 0);
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(3)
-        .write(Vec::new(), flate2::Compression::best());
-    gz.write_all(&tar)?;
-    let bytes = gz.finish()?;
+    let bytes = archive::finish_tar_gz(tar)?;
     let checksum = md5_hex(&bytes);
     Ok(ConfigArchive { bytes, checksum })
 }
@@ -429,14 +399,7 @@ impl super::Domain {
             if d.organization != org || status_of(&self.records, d.id)?.is_none() {
                 continue;
             }
-            self.records.put(
-                &d.id.0,
-                &ConfigStatus {
-                    state: ConfigState::Modified,
-                    error_reason: String::new(),
-                    modified_ns: now,
-                },
-            )?;
+            self.records.put(&d.id.0, &ConfigStatus::modified(now))?;
             self.run_config_checks(d.id)?;
         }
         Ok(())
@@ -632,14 +595,7 @@ impl super::Domain {
                     .collect(),
             },
         )?;
-        self.records.put(
-            &d.id.0,
-            &ConfigStatus {
-                state: ConfigState::Modified,
-                error_reason: String::new(),
-                modified_ns: now,
-            },
-        )?;
+        self.records.put(&d.id.0, &ConfigStatus::modified(now))?;
         self.note_contact(&d, peer_ip)?;
         tracing::info!(device = %d.id, organization = %o.id, is_new, "device registered");
         Ok(Ok(Registered {

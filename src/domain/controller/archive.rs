@@ -98,32 +98,32 @@ fn repack_tar(tar: &[u8]) -> Result<Repacked, Refused> {
     let mut entries = Vec::new();
     for (entry, file) in read {
         let Some((mode, data)) = file else { continue };
-        let header = ustar_header(&entry.path, data.len() as u64, mode)?;
+        let header = ustar_header(&entry.path, data.len() as u64, mode, b'0')?;
         out.extend_from_slice(&header);
         out.extend_from_slice(data);
         out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
         entries.push(entry);
     }
-    // Two zero blocks end the archive; tar's default record size is 20 blocks.
-    out.resize(out.len() + 2 * BLOCK, 0);
-    out.resize(out.len().div_ceil(20 * BLOCK) * 20 * BLOCK, 0);
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(3)
-        .write(Vec::new(), flate2::Compression::best());
-    std::io::Write::write_all(&mut gz, &out)
-        .map_err(|e| refuse(format!("the archive could not be compressed: {e}")))?;
-    let bytes = gz
-        .finish()
+    let bytes = finish_tar_gz(out)
         .map_err(|e| refuse(format!("the archive could not be compressed: {e}")))?;
     Ok(Repacked { bytes, entries })
 }
 
-/// Time written into repacked archives (2026-01-01T00:00:00Z).
-const REPACK_MTIME: u64 = 1_767_225_600;
+/// Time written into the archives wispmon writes (2026-01-01T00:00:00Z): fixed, so an
+/// archive is the same bytes wherever and whenever it is built.
+pub(super) const FIXED_MTIME: u64 = 1_767_225_600;
 
-/// A ustar header for a regular file; paths over 100 bytes go in the prefix field.
-fn ustar_header(path: &str, size: u64, mode: u32) -> Result<[u8; BLOCK], Refused> {
+/// A ustar header (`kind` `b'0'` file, `b'5'` directory) with root owners and
+/// [`FIXED_MTIME`]; paths over 100 bytes go in the prefix field.
+///
+/// # Errors
+/// A path that does not fit ustar's 155 + 100 bytes split at a `/`.
+pub(super) fn ustar_header(
+    path: &str,
+    size: u64,
+    mode: u32,
+    kind: u8,
+) -> Result<[u8; BLOCK], Refused> {
     let too_long = || {
         refuse(format!(
             "{path}: paths longer than 100 bytes must split at a / into at most 155 + 100"
@@ -146,8 +146,8 @@ fn ustar_header(path: &str, size: u64, mode: u32) -> Result<[u8; BLOCK], Refused
     put_octal(&mut h[108..116], 0);
     put_octal(&mut h[116..124], 0);
     put_octal(&mut h[124..136], size);
-    put_octal(&mut h[136..148], REPACK_MTIME);
-    h[156] = b'0';
+    put_octal(&mut h[136..148], FIXED_MTIME);
+    h[156] = kind;
     h[257..263].copy_from_slice(b"ustar\0");
     h[263..265].copy_from_slice(b"00");
     h[265..269].copy_from_slice(b"root");
@@ -157,6 +157,22 @@ fn ustar_header(path: &str, size: u64, mode: u32) -> Result<[u8; BLOCK], Refused
     let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
     h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
     Ok(h)
+}
+
+/// Ends a tar (two zero blocks, padded to tar's default record of 20 blocks) and compresses
+/// it with a gzip header without a name or time, so the bytes depend on the contents alone.
+///
+/// # Errors
+/// Compression failure (not expected in memory).
+pub(super) fn finish_tar_gz(mut tar: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    tar.resize(tar.len() + 2 * BLOCK, 0);
+    tar.resize(tar.len().div_ceil(20 * BLOCK) * 20 * BLOCK, 0);
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(3)
+        .write(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &tar)?;
+    gz.finish()
 }
 
 /// NUL-terminated, zero-padded octal, as ustar writes numbers (sizes here are far below the

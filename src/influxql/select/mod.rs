@@ -1397,29 +1397,21 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
                     continue;
                 }
                 let mut rows = rows;
-                if over_budget {
+                let (followed_cut, full) = if over_budget {
                     // The first row of the next series only tells the caller that series
                     // followed the cut (InfluxDB then marks the result partial).
                     rows.truncate(1);
-                    out.push((
-                        t.name.clone(),
-                        key.clone(),
-                        Series {
-                            name: Some(t.name.clone()),
-                            tags: key,
-                            columns: column_names.clone(),
-                            values: rows,
-                        },
-                    ));
-                    break 'targets;
-                }
-                let full = budget.is_some_and(|b| {
-                    // One row past the budget tells the caller the answer was cut.
-                    let room = b.saturating_add(1).saturating_sub(held);
-                    rows.truncate(room);
-                    held = held.saturating_add(rows.len().min(per_series));
-                    held > b
-                });
+                    (true, true)
+                } else {
+                    let full = budget.is_some_and(|b| {
+                        // One row past the budget tells the caller the answer was cut.
+                        let room = b.saturating_add(1).saturating_sub(held);
+                        rows.truncate(room);
+                        held = held.saturating_add(rows.len().min(per_series));
+                        held > b
+                    });
+                    (false, full)
+                };
                 out.push((
                     t.name.clone(),
                     key.clone(),
@@ -1430,6 +1422,9 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
                         values: rows,
                     },
                 ));
+                if followed_cut {
+                    break 'targets;
+                }
                 over_budget = full;
             }
         }
