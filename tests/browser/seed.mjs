@@ -156,6 +156,15 @@ export async function seed(base, adminPassword, { hours = 24, stepMinutes = 30 }
       await call(base, null, 'POST', `/api/v1/monitoring/device/${d.id}/?key=${d.key}&time=${agentTime(t)}`, body);
     }
     await call(base, null, 'POST', `/api/v1/monitoring/device/${d.id}/?key=${d.key}`, sample(doc, steps, disk));
+    if (n === 1) {
+      // Its config agent failed to apply the archive, as openwisp-config reports it.
+      const r = await fetch(`${base}/controller/report-status/${d.id}/`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: `key=${d.key}&status=error&error_reason=${encodeURIComponent('Could not apply configuration, openwisp-update-config exit code was 1\nThe most recent configuration backup was restored')}`,
+      });
+      if (r.status !== 200) throw new Error(`report-status: ${r.status} ${await r.text()}`);
+    }
   }
   return { token: tok, organizations: [north, south], locations: locs, floorplan: plan, devices };
 }

@@ -118,6 +118,8 @@ try {
   const doc = fixture('ap-two-radios.json');
   const iface = doc.interfaces.find((i) => i.type === 'wireless') || doc.interfaces[0];
   await page.getByText(iface.name, { exact: true }).first().waitFor();
+  // The config agent's report (seeded as an error) is in the header.
+  await page.locator('.device-facts .config-error').getByText(/^error: Could not apply configuration/).waitFor();
   await labelled('the device status tab');
   await shot('04-device-status');
 
@@ -193,6 +195,11 @@ try {
   await page.getByRole('heading').filter({ hasText: /Organizations/ }).first().waitFor();
   await labelled('the administration page');
   await shot('09b-administration');
+  await page.locator('main').getByRole('link', { name: 'North Wireless', exact: true }).click();
+  await page.getByRole('heading', { name: 'Configuration archive' }).waitFor();
+  await page.getByText('/etc/wispmon/README', { exact: true }).waitFor();
+  await labelled('an organization page');
+  await shot('09d-organization');
 
   step = 'system page';
   await page.getByRole('link', { name: 'System', exact: true }).click();

@@ -171,9 +171,22 @@ async function organization(el, ctx, id) {
           location.hash = '/admin/organizations';
         });
       } }, 'Delete organization') : null));
+  const archive = await api(`${ORGS}${id}/config-archive/`);
+  const files = archive.entries.filter((e) => e.type === 'file');
   replace(el,
     h('p', {}, h('a', { href: '#/admin/organizations' }, '← All organizations')),
-    section(o.name, form, h('p', { class: 'muted small' }, `Created ${when(o.created)}, changed ${ago(o.modified)}.`)));
+    section(o.name, form, h('p', { class: 'muted small' }, `Created ${when(o.created)}, changed ${ago(o.modified)}.`)),
+    section('Configuration archive',
+      h('p', {}, archive.custom
+        ? 'The routers of this organization apply this archive, uploaded by its administrators.'
+        : 'The routers of this organization get wispmon\'s built-in archive: one inert file, so applying it changes nothing.'),
+      table(['File', 'Size', 'Applied as'], files.map((e) => h('tr', {},
+        h('td', { class: 'mono' }, `/${e.path}`),
+        h('td', {}, `${num(e.size)} B`),
+        h('td', {}, e.uci ? 'UCI configuration (merged)' : 'file'))), 'No files.'),
+      h('p', { class: 'muted small' }, 'Checksum (md5) ', h('span', { class: 'mono' }, archive.checksum),
+        '. Administrators replace it with PUT (the tar.gz as the body) or restore the built-in one with DELETE on ',
+        h('span', { class: 'mono' }, `${ORGS}${id}/config-archive/`), '; see the README before doing so.')));
 }
 
 // ---- users --------------------------------------------------------------------------------

@@ -55,6 +55,12 @@ export async function render(el, ctx, id, tab = 'status') {
       ? h('time', { datetime: device.last_seen, title: when(device.last_seen) }, ago(device.last_seen))
       : 'never';
     const fact = (k, v) => h('div', {}, h('dt', {}, k), h('dd', {}, v || '—'));
+    // What the router's config agent last reported (absent for devices without one).
+    const cfg = device.config;
+    const configFact = cfg && fact('Configuration', cfg.status === 'error'
+      ? h('span', { class: 'config-error', title: cfg.error_reason }, `error: ${(cfg.error_reason || '').split('\n')[0] || 'no reason given'}`)
+      : h('span', { title: `archive ${cfg.checksum}` }, cfg.status === 'modified'
+        ? `pending since ${ago(cfg.status_changed)}` : `${cfg.status} ${ago(cfg.status_changed)}`));
     replace(facts,
       fact('Organization', orgName(ctx.session, device.organization)),
       fact('Management IP', device.management_ip),
@@ -63,6 +69,7 @@ export async function render(el, ctx, id, tab = 'status') {
       fact('MAC address', device.mac_address),
       fact('Model', device.model),
       fact('Firmware', device.os),
+      configFact,
       device.is_deactivated ? fact('State', 'deactivated') : null);
   }
   paintHeader();
