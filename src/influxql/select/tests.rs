@@ -146,3 +146,64 @@ fn a_select_past_its_deadline_stops_with_influxdbs_error() {
         assert_eq!(r.series.len(), 50);
     }
 }
+
+/// With a row budget, a SELECT whose series come out in their final order holds at most one
+/// row past the budget plus one row of the next series, and those rows are the prefix of the
+/// unbudgeted answer; an answer it cannot compute in order is computed whole.
+#[test]
+fn a_row_budget_stops_an_ordered_select_early_and_changes_nothing_before_the_cut() {
+    let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0 + HOUR)));
+    let storage = Storage::in_memory(clock);
+    let engine = storage.engine();
+    engine.create_database("db").unwrap();
+    let points = (0..200)
+        .flat_map(|h| {
+            (0..50).map(move |k| Point {
+                measurement: "m".into(),
+                tags: vec![("host".into(), format!("h{h:03}"))],
+                fields: vec![("f".into(), FieldValue::Float(f64::from(h * 100 + k)))],
+                time: T0 + i64::from(k) * 1_000_000_000,
+            })
+        })
+        .collect();
+    engine
+        .write(WriteBatch {
+            database: "db".into(),
+            retention_policy: None,
+            points,
+        })
+        .unwrap();
+    let run = |q: &str, max_rows| {
+        let query = parse_query(q).unwrap();
+        let Statement::Select(s) = &query.statements[0] else {
+            panic!("not a SELECT");
+        };
+        let ctx = Context {
+            db: Some("db"),
+            rp: None,
+            now: T0 + HOUR,
+            deadline: None,
+            max_rows,
+        };
+        super::execute(engine, s, &ctx)
+    };
+    let rows = |r: &StatementResult| r.series.iter().map(|s| s.values.len()).sum::<usize>();
+    for (q, per_series) in [
+        ("SELECT f FROM m GROUP BY host", 50),
+        ("SELECT f FROM m GROUP BY host LIMIT 3", 3),
+    ] {
+        let whole = run(q, None);
+        assert_eq!(rows(&whole), 200 * per_series);
+        let cut = run(q, Some(120));
+        let held = rows(&cut);
+        assert!(held <= 120 + 2 && held > 120, "{q}: {held} rows held");
+        // The prefix is the whole answer's, series by series.
+        for (a, b) in cut.series.iter().zip(&whole.series) {
+            assert_eq!(a.tags, b.tags);
+            assert_eq!(a.values[..], b.values[..a.values.len().min(b.values.len())]);
+        }
+    }
+    // Descending (series in reverse): not in final order while computed, so computed whole.
+    let desc = "SELECT f FROM m GROUP BY host ORDER BY time DESC";
+    assert_eq!(run(desc, Some(120)), run(desc, None));
+}
