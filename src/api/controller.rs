@@ -283,7 +283,7 @@ pub(crate) async fn checksum(
         .serve(&st, |domain, d| domain.config_archive_for(d.organization))
         .await
     {
-        Ok(a) => answer(StatusCode::OK, format!("{}\n", a.checksum)),
+        Ok((a, _)) => answer(StatusCode::OK, format!("{}\n", a.checksum)),
         Err(r) => r,
     }
 }
@@ -299,13 +299,13 @@ pub(crate) async fn download(
     let caller = Caller::polling(&st, pk, q, &headers, peer);
     let archive = caller
         .serve(&st, |domain, d| {
-            Ok((domain.config_archive_for(d.organization)?, d.id))
+            Ok((domain.config_archive_for(d.organization)?.0, d.id))
         })
         .await;
     match archive {
         Ok((a, id)) => {
             let mut r = answer(StatusCode::OK, String::new());
-            *r.body_mut() = Body::from(Bytes::from(a.bytes));
+            *r.body_mut() = Body::from(Bytes::from(a.bytes.clone()));
             let h = r.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,

@@ -491,9 +491,12 @@ pub(crate) async fn device(
     match method {
         Method::GET | Method::HEAD => {
             let w = who.clone();
-            let (d, config) =
-                blocking(move || Ok((domain.device(&who, id)?, domain.device_config(&who, id)?)))
-                    .await?;
+            let (d, config) = blocking(move || {
+                let d = domain.device(&who, id)?;
+                let config = domain.device_config(&d)?;
+                Ok((d, config))
+            })
+            .await?;
             let mut v = device_json_for(&w, &d);
             if let Some((status, checksum)) = config {
                 v["config"] = config_json(&status, &checksum);

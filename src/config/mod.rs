@@ -210,7 +210,7 @@ pub struct InfluxConfig {
 }
 
 /// Default `[influx] max_row_limit`: a year of 5-minute points of one series (105,120 rows)
-/// fits twice; the answer stays in the tens of MiB.
+/// fits twice; at the limit, two fields' answer is 9 MiB of JSON (`benches/RESULTS.md`).
 pub const DEFAULT_MAX_ROW_LIMIT: usize = 250_000;
 
 /// The database the monitoring domain uses (upstream `TIMESERIES_DATABASE` and retention).

@@ -11,6 +11,9 @@
 //! previous controller installed (§2.4). A monitoring appliance pushes nothing: the archive
 //! holds one small file outside `etc/config/`, so applying it changes no service.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use md5::{Digest as _, Md5};
 
 use super::access::Principal;
@@ -134,6 +137,14 @@ impl Record for ConfigArchive {
 /// The built-in archive's key; an organization's own archive is kept under its id.
 const ARCHIVE_KEY: &[u8] = b"default";
 
+/// The archive each organization's devices get (and whether it is the organization's own),
+/// kept once read: every device polls the checksum every 2 minutes, and an uploaded archive
+/// is up to 1 MiB that a poll must not decode. Writers replace an entry under the write lock
+/// together with the record, and a reader only fills an empty entry, so a reader that read
+/// the record before a change cannot put the old archive back.
+#[derive(Debug, Default)]
+pub(crate) struct ArchiveCache(parking_lot::RwLock<HashMap<Id, (Arc<ConfigArchive>, bool)>>);
+
 /// An organization's configuration archive, as its operators see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveInfo {
@@ -248,15 +259,6 @@ pub fn status_of(records: &Records, device: Id) -> Result<Option<ConfigStatus>, 
     Ok(records.get::<ConfigStatus>(&device.0)?)
 }
 
-/// Removes a deleted organization's own archive.
-///
-/// # Errors
-/// Storage failure.
-pub fn remove_organization(records: &Records, org: Id) -> Result<(), DomainError> {
-    records.remove::<ConfigArchive>(&org.0)?;
-    Ok(())
-}
-
 /// Removes what the agent left of a deleted device.
 ///
 /// # Errors
@@ -303,16 +305,20 @@ impl super::Domain {
             .unwrap_or(built))
     }
 
-    /// The archive the devices of `org` download: the organization's own, else the built-in
-    /// inert one.
+    /// The archive the devices of `org` download (the organization's own, else the built-in
+    /// inert one), and whether it is the organization's own.
     ///
     /// # Errors
     /// Storage failure.
-    pub fn config_archive_for(&self, org: Id) -> Result<ConfigArchive, DomainError> {
-        match self.records.get::<ConfigArchive>(&org.0)? {
-            Some(a) => Ok(a),
-            None => self.config_archive(),
+    pub fn config_archive_for(&self, org: Id) -> Result<(Arc<ConfigArchive>, bool), DomainError> {
+        if let Some(hit) = self.archives.0.read().get(&org) {
+            return Ok(hit.clone());
         }
+        let found = match self.records.get::<ConfigArchive>(&org.0)? {
+            Some(a) => (Arc::new(a), true),
+            None => (Arc::new(self.config_archive()?), false),
+        };
+        Ok(self.archives.0.write().entry(org).or_insert(found).clone())
     }
 
     /// The archive of an organization the principal may see.
@@ -325,12 +331,7 @@ impl super::Domain {
         org: Id,
     ) -> Result<ArchiveInfo, DomainError> {
         self.organization(who, org)?;
-        let own = self.records.get::<ConfigArchive>(&org.0)?;
-        let custom = own.is_some();
-        let a = match own {
-            Some(a) => a,
-            None => self.config_archive()?,
-        };
+        let (a, custom) = self.config_archive_for(org)?;
         Ok(ArchiveInfo::of(&a, custom))
     }
 
@@ -353,8 +354,8 @@ impl super::Domain {
         if !who.can_manage(org) {
             return Err(DomainError::Forbidden);
         }
-        let before = self.config_archive_for(org)?.checksum;
-        match bytes {
+        let before = self.config_archive_for(org)?.0.checksum.clone();
+        let info = match bytes {
             Some(bytes) => {
                 let packed = archive::repack(&bytes).map_err(|e| {
                     tracing::warn!(organization = %org, user = %who.username, refusal = %e, "configuration archive refused");
@@ -363,32 +364,53 @@ impl super::Domain {
                         reason: e.0,
                     }
                 })?;
-                let checksum = md5_hex(&packed.bytes);
+                let a = ConfigArchive {
+                    checksum: md5_hex(&packed.bytes),
+                    bytes: packed.bytes,
+                };
                 tracing::warn!(
                     organization = %org,
                     user = %who.username,
-                    %checksum,
+                    checksum = %a.checksum,
                     files = packed.entries.len(),
                     "configuration archive replaced: the organization's routers will apply it"
                 );
-                self.records.put(
-                    &org.0,
-                    &ConfigArchive {
-                        bytes: packed.bytes,
-                        checksum,
-                    },
-                )?;
+                let info = ArchiveInfo {
+                    checksum: a.checksum.clone(),
+                    size: a.bytes.len(),
+                    custom: true,
+                    entries: packed.entries,
+                };
+                let mut cache = self.archives.0.write();
+                self.records.put(&org.0, &a)?;
+                cache.insert(org, (Arc::new(a), true));
+                info
             }
             None => {
                 tracing::warn!(organization = %org, user = %who.username, "configuration archive reset to the built-in one");
+                let a = self.config_archive()?;
+                let info = ArchiveInfo::of(&a, false);
+                let mut cache = self.archives.0.write();
                 self.records.remove::<ConfigArchive>(&org.0)?;
+                cache.insert(org, (Arc::new(a), false));
+                info
             }
-        }
-        let info = self.organization_archive(who, org)?;
+        };
         if info.checksum != before {
             self.archive_changed(org)?;
         }
         Ok(info)
+    }
+
+    /// Forgets a deleted organization's own archive.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub(crate) fn remove_organization_archive(&self, org: Id) -> Result<(), DomainError> {
+        let mut cache = self.archives.0.write();
+        self.records.remove::<ConfigArchive>(&org.0)?;
+        cache.remove(&org);
+        Ok(())
     }
 
     /// Marks the configured devices of `org` `modified` (spec device-agents §2.5) and has
@@ -418,24 +440,17 @@ impl super::Domain {
         Ok(())
     }
 
-    /// A device's configuration as its organization's members see it: status and the
-    /// checksum its agent should hold; `None` for a device no agent ever polled for.
+    /// A device's configuration (the caller has checked that it may see `d`): status and
+    /// the checksum its agent should hold; `None` for a device no agent ever polled for.
     ///
     /// # Errors
-    /// Unknown or invisible device, storage failure.
-    pub fn device_config(
-        &self,
-        who: &Principal,
-        id: Id,
-    ) -> Result<Option<(ConfigStatus, String)>, DomainError> {
-        let d = self.device(who, id)?;
+    /// Storage failure.
+    pub fn device_config(&self, d: &Device) -> Result<Option<(ConfigStatus, String)>, DomainError> {
         let Some(status) = status_of(&self.records, d.id)? else {
             return Ok(None);
         };
-        Ok(Some((
-            status,
-            self.config_archive_for(d.organization)?.checksum,
-        )))
+        let checksum = self.config_archive_for(d.organization)?.0.checksum.clone();
+        Ok(Some((status, checksum)))
     }
 
     /// Registers a device (spec device-agents §2.8): the secret picks the organization; a

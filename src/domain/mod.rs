@@ -170,6 +170,8 @@ pub struct Domain {
     clock: SharedClock,
     /// Passwords the InfluxDB API verified recently (argon2 once per client, not per request).
     verified: Arc<user::Verified>,
+    /// Each organization's configuration archive, as its devices' polls read it.
+    archives: Arc<controller::ArchiveCache>,
 }
 
 impl Domain {
@@ -199,6 +201,7 @@ impl Domain {
             events: events::Events::default(),
             clock,
             verified: Arc::new(user::Verified::default()),
+            archives: Arc::new(controller::ArchiveCache::default()),
         }
     }
 
@@ -521,7 +524,7 @@ impl Domain {
             .collect();
         self.remove_devices(&devices)?;
         silence::remove_organization(&self.records, id)?;
-        controller::remove_organization(&self.records, id)?;
+        self.remove_organization_archive(id)?;
         org::remove(&self.records, id)
     }
 

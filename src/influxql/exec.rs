@@ -88,8 +88,9 @@ pub struct Context<'a> {
     /// When a SELECT gives up with "query-timeout limit exceeded" (none: never).
     pub deadline: Option<std::time::Instant>,
     /// Rows the answer may still hold (`[influx] max_row_limit`): a SELECT whose series come
-    /// out in their final order stops computing once it holds one row more, so the caller
-    /// can cut the answer there and mark it partial without having built the rest.
+    /// out in their final order stops computing further series once it holds one row more,
+    /// so the caller can cut the answer there and mark it partial without having built the
+    /// rest (the series that crosses the limit is still read whole).
     pub max_rows: Option<usize>,
 }
 

@@ -17,7 +17,7 @@
 //! point per timestamp; sources are merged with priority active head > frozen heads (newest
 //! first) > blocks.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -1899,13 +1899,21 @@ impl Shared {
         new: &[(u32, i64)],
     ) -> Result<HashMap<(u32, i64), i64>, StorageError> {
         let mut out: HashMap<(u32, i64), i64> = HashMap::new();
-        if self.spans.lock().is_empty() && new.is_empty() {
+        // Only tracked shards need a span: late blocks into older shards skip the decoding.
+        let tracked: HashSet<(u32, i64)> = {
+            let spans = self.spans.lock();
+            spans.keys().chain(new).copied().collect()
+        };
+        if tracked.is_empty() {
             return Ok(out);
         }
         for (k, v) in ops {
             let Some(v) = v else { continue };
             let bk =
                 BlockKey::decode(k).ok_or_else(|| corrupted("block key", k, "not 32 bytes"))?;
+            if !tracked.contains(&(bk.rp, bk.shard)) {
+                continue;
+            }
             let sum = rollup::stored_block_summary(v).map_err(|e| corrupted("block", k, e))?;
             if let Some((_, last)) = sum.time_range {
                 let span = out.entry((bk.rp, bk.shard)).or_insert(0);

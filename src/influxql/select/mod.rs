@@ -1367,18 +1367,21 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
         MAX_TIME
     });
     let mut out: Vec<KeyedSeries> = Vec::new();
-    let per_series = match stmt.limit.unwrap_or(0) {
+    let soffset = usize::try_from(stmt.soffset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let slimit = match stmt.slimit.unwrap_or(0) {
+        0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let offset = usize::try_from(stmt.offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let limit = match stmt.limit.unwrap_or(0) {
         0 => usize::MAX,
         n => usize::try_from(n).unwrap_or(usize::MAX),
     };
     // With one target, no offsets and time ascending, the groups come in their final order,
     // so rows past the caller's budget are known to be cut before they are computed.
-    let budget = ctx.max_rows.filter(|_| {
-        targets.len() == 1
-            && !plan.descending
-            && stmt.offset.unwrap_or(0) == 0
-            && stmt.soffset.unwrap_or(0) == 0
-    });
+    let budget = ctx
+        .max_rows
+        .filter(|_| targets.len() == 1 && !plan.descending && offset == 0 && soffset == 0);
     let mut held = 0usize;
     let mut over_budget = false;
     if lo <= hi {
@@ -1397,21 +1400,17 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
                     continue;
                 }
                 let mut rows = rows;
-                let (followed_cut, full) = if over_budget {
+                let followed_cut = over_budget;
+                if followed_cut {
                     // The first row of the next series only tells the caller that series
                     // followed the cut (InfluxDB then marks the result partial).
                     rows.truncate(1);
-                    (true, true)
-                } else {
-                    let full = budget.is_some_and(|b| {
-                        // One row past the budget tells the caller the answer was cut.
-                        let room = b.saturating_add(1).saturating_sub(held);
-                        rows.truncate(room);
-                        held = held.saturating_add(rows.len().min(per_series));
-                        held > b
-                    });
-                    (false, full)
-                };
+                } else if let Some(b) = budget {
+                    // One row past the budget tells the caller the answer was cut.
+                    rows.truncate(b.saturating_add(1).saturating_sub(held));
+                    held = held.saturating_add(rows.len().min(limit));
+                    over_budget = held > b;
+                }
                 out.push((
                     t.name.clone(),
                     key.clone(),
@@ -1425,21 +1424,10 @@ fn run(data: Data<'_>, stmt: &SelectStatement, ctx: &Context<'_>) -> Result<Vec<
                 if followed_cut {
                     break 'targets;
                 }
-                over_budget = full;
             }
         }
     }
     out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    let soffset = usize::try_from(stmt.soffset.unwrap_or(0)).unwrap_or(usize::MAX);
-    let slimit = match stmt.slimit.unwrap_or(0) {
-        0 => usize::MAX,
-        n => usize::try_from(n).unwrap_or(usize::MAX),
-    };
-    let offset = usize::try_from(stmt.offset.unwrap_or(0)).unwrap_or(usize::MAX);
-    let limit = match stmt.limit.unwrap_or(0) {
-        0 => usize::MAX,
-        n => usize::try_from(n).unwrap_or(usize::MAX),
-    };
     let descending = plan.descending;
     if descending {
         // ORDER BY time DESC also reverses the order of series, as InfluxDB does.

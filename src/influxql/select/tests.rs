@@ -16,20 +16,49 @@ const HOUR: i64 = 3_600_000_000_000;
 /// 2024-03-29T00:00:00Z: the range below crosses the 2024-03-31 DST change in Rome.
 const T0: i64 = 1_711_670_400_000_000_000;
 
-fn run(storage: &Storage, q: &str, general_only: bool) -> StatementResult {
+/// An in-memory engine whose clock reads `now`, with an empty database `db`.
+fn storage_at(now: i64) -> Storage {
+    let storage = Storage::in_memory(Arc::new(MockClock::new(Timestamp::from_nanos(now))));
+    storage.engine().create_database("db").unwrap();
+    storage
+}
+
+fn write(storage: &Storage, points: Vec<Point>) {
+    storage
+        .engine()
+        .write(WriteBatch {
+            database: "db".into(),
+            retention_policy: None,
+            points,
+        })
+        .unwrap();
+}
+
+/// The SELECT `q` on database `db` at `now`, with a deadline and a row budget.
+fn select(
+    storage: &Storage,
+    q: &str,
+    now: i64,
+    deadline: Option<std::time::Instant>,
+    max_rows: Option<usize>,
+) -> StatementResult {
     let query = parse_query(q).unwrap();
     let Statement::Select(s) = &query.statements[0] else {
         panic!("not a SELECT: {q}");
     };
-    super::GENERAL_PATH_ONLY.with(|g| g.set(general_only));
     let ctx = Context {
         db: Some("db"),
         rp: None,
-        now: T0 + 10 * 24 * HOUR,
-        deadline: None,
-        max_rows: None,
+        now,
+        deadline,
+        max_rows,
     };
-    let r = super::execute(storage.engine(), s, &ctx);
+    super::execute(storage.engine(), s, &ctx)
+}
+
+fn run(storage: &Storage, q: &str, general_only: bool) -> StatementResult {
+    super::GENERAL_PATH_ONLY.with(|g| g.set(general_only));
+    let r = select(storage, q, T0 + 10 * 24 * HOUR, None, None);
     super::GENERAL_PATH_ONLY.with(|g| g.set(false));
     r
 }
@@ -47,11 +76,8 @@ proptest! {
 
     #[test]
     fn fast_paths_equal_the_general_path(pts in points(), seal_at in 0usize..300) {
-        let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0 + 10 * 24 * HOUR)));
-        let storage = Storage::in_memory(clock);
-        let engine = storage.engine();
-        engine.create_database("db").unwrap();
-        let write = |part: &[(u8, u32, i32, u8)]| {
+        let storage = storage_at(T0 + 10 * 24 * HOUR);
+        let write_part = |part: &[(u8, u32, i32, u8)]| {
             let points = part
                 .iter()
                 .map(|&(s, m, v, c)| Point {
@@ -66,18 +92,12 @@ proptest! {
                     time: T0 + i64::from(m) * 60_000_000_000 + i64::from(s),
                 })
                 .collect();
-            engine
-                .write(WriteBatch {
-                    database: "db".into(),
-                    retention_policy: None,
-                    points,
-                })
-                .unwrap();
+            write(&storage, points);
         };
         let cut = seal_at.min(pts.len());
-        write(&pts[..cut]);
-        engine.seal().unwrap();
-        write(&pts[cut..]);
+        write_part(&pts[..cut]);
+        storage.engine().seal().unwrap();
+        write_part(&pts[cut..]);
         let lo = "'2024-03-29T00:30:00Z'";
         let hi = "'2024-04-02T12:00:00Z'";
         for sel in [
@@ -105,10 +125,7 @@ proptest! {
 
 #[test]
 fn a_select_past_its_deadline_stops_with_influxdbs_error() {
-    let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0 + HOUR)));
-    let storage = Storage::in_memory(clock);
-    let engine = storage.engine();
-    engine.create_database("db").unwrap();
+    let storage = storage_at(T0 + HOUR);
     let points = (0..50)
         .map(|h| Point {
             measurement: "m".into(),
@@ -117,31 +134,23 @@ fn a_select_past_its_deadline_stops_with_influxdbs_error() {
             time: T0,
         })
         .collect();
-    engine
-        .write(WriteBatch {
-            database: "db".into(),
-            retention_policy: None,
-            points,
-        })
-        .unwrap();
-    let query = parse_query("SELECT count(f) FROM m GROUP BY host").unwrap();
-    let Statement::Select(s) = &query.statements[0] else {
-        panic!("not a SELECT");
-    };
-    let at = |deadline| Context {
-        db: Some("db"),
-        rp: None,
-        now: T0 + HOUR,
-        deadline,
-        max_rows: None,
+    write(&storage, points);
+    let at = |deadline| {
+        select(
+            &storage,
+            "SELECT count(f) FROM m GROUP BY host",
+            T0 + HOUR,
+            deadline,
+            None,
+        )
     };
     let passed = std::time::Instant::now();
-    let r = super::execute(engine, s, &at(Some(passed)));
+    let r = at(Some(passed));
     assert_eq!(r.error.as_deref(), Some(super::QUERY_TIMEOUT));
     assert!(r.series.is_empty());
     let later = passed + std::time::Duration::from_secs(3600);
     for deadline in [None, Some(later)] {
-        let r = super::execute(engine, s, &at(deadline));
+        let r = at(deadline);
         assert_eq!(r.error, None);
         assert_eq!(r.series.len(), 50);
     }
@@ -152,10 +161,7 @@ fn a_select_past_its_deadline_stops_with_influxdbs_error() {
 /// unbudgeted answer; an answer it cannot compute in order is computed whole.
 #[test]
 fn a_row_budget_stops_an_ordered_select_early_and_changes_nothing_before_the_cut() {
-    let clock = Arc::new(MockClock::new(Timestamp::from_nanos(T0 + HOUR)));
-    let storage = Storage::in_memory(clock);
-    let engine = storage.engine();
-    engine.create_database("db").unwrap();
+    let storage = storage_at(T0 + HOUR);
     let points = (0..200)
         .flat_map(|h| {
             (0..50).map(move |k| Point {
@@ -166,27 +172,8 @@ fn a_row_budget_stops_an_ordered_select_early_and_changes_nothing_before_the_cut
             })
         })
         .collect();
-    engine
-        .write(WriteBatch {
-            database: "db".into(),
-            retention_policy: None,
-            points,
-        })
-        .unwrap();
-    let run = |q: &str, max_rows| {
-        let query = parse_query(q).unwrap();
-        let Statement::Select(s) = &query.statements[0] else {
-            panic!("not a SELECT");
-        };
-        let ctx = Context {
-            db: Some("db"),
-            rp: None,
-            now: T0 + HOUR,
-            deadline: None,
-            max_rows,
-        };
-        super::execute(engine, s, &ctx)
-    };
+    write(&storage, points);
+    let run = |q: &str, max_rows| select(&storage, q, T0 + HOUR, None, max_rows);
     let rows = |r: &StatementResult| r.series.iter().map(|s| s.values.len()).sum::<usize>();
     for (q, per_series) in [
         ("SELECT f FROM m GROUP BY host", 50),
