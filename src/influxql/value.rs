@@ -28,6 +28,19 @@ pub enum Value {
     Time(i64),
 }
 
+impl From<crate::storage::FieldValue> for Value {
+    fn from(v: crate::storage::FieldValue) -> Value {
+        use crate::storage::FieldValue as F;
+        match v {
+            F::Float(x) => Value::Float(x),
+            F::Integer(x) => Value::Int(x),
+            F::Unsigned(x) => Value::Unsigned(x),
+            F::Boolean(x) => Value::Bool(x),
+            F::String(x) => Value::Str(x),
+        }
+    }
+}
+
 impl Value {
     /// The value as a float, when numeric.
     #[allow(clippy::cast_precision_loss)]

@@ -30,7 +30,7 @@ use tracing::{error, info, warn};
 use super::catalog::{
     Catalog, DatabaseInfo, FieldInfo, RetentionPolicyInfo, default_shard_duration,
 };
-use super::codec::{ColumnValues, FieldType};
+use super::codec::FieldType;
 use super::column::Column;
 use super::error::{KvError, StorageError, hex_key};
 use super::head::{ColumnKey, Head};
@@ -38,7 +38,7 @@ use super::keys::{self, BlockKey};
 use super::kv::{BatchOp, Kv};
 use super::point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome};
 use super::record::{Record, Records};
-use super::rollup::{self, HOUR, Partials};
+use super::rollup::{self, HOUR, HourFold, Hours, Need, Partials};
 use super::series::{
     MeasurementPostings, SeriesId, SeriesIndex, SeriesInfo, SeriesRecord, storage_key,
 };
@@ -1071,67 +1071,47 @@ impl Engine {
         let Some(src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
             return Ok(None);
         };
-        if matches!(src.field_type, FieldType::Boolean | FieldType::String) {
-            return Err(StorageError::Invalid(format!(
-                "field {field:?} is not numeric"
-            )));
-        }
-        // Hours held by more than one block (every block's rollup lists the hours it holds).
-        let mut all_hours: Vec<i64> = Vec::new();
-        let mut block_rollups = Vec::with_capacity(src.blocks.len());
-        for (k, v) in &src.blocks {
-            let r = rollup::stored_block_rollups(v)
-                .map_err(|e| corrupted("block rollup", k, e))?
-                .ok_or_else(|| corrupted("block rollup", k, "numeric block without rollup"))?;
-            all_hours.extend_from_slice(&r.starts);
-            block_rollups.push(r);
-        }
-        // Blocks come in time order, so this is nearly sorted already.
-        all_hours.sort_unstable();
-        let shared: Vec<i64> = all_hours
-            .windows(2)
-            .filter(|w| w[0] == w[1])
-            .map(|w| w[0])
-            .collect();
-        // Hours with unsealed points are never read from a rollup.
-        let head_hours: BTreeSet<i64> = src
-            .heads
-            .iter()
-            .flat_map(|c| c.ts.iter().map(|&t| rollup::hour_of(t)))
-            .collect();
-        let whole = |h: i64| h >= lo && h.saturating_add(HOUR - 1) <= hi;
-        let from_rollup =
-            |h: i64| whole(h) && shared.binary_search(&h).is_err() && !head_hours.contains(&h);
-        let mut parts: Vec<Partials> = Vec::new();
-        let mut raw: Option<Column> = None;
-        for ((k, v), r) in src.blocks.iter().zip(block_rollups) {
-            let take: Vec<usize> = (0..r.starts.len())
-                .filter(|&i| from_rollup(r.starts[i]))
-                .collect();
-            if take.len() < r.starts.len() {
-                let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
-                let c = c.filter(|t| t >= lo && t <= hi && !from_rollup(rollup::hour_of(t)));
-                raw = merge_opt(raw, c)?;
-            }
-            if take.len() == r.starts.len() {
-                parts.push(r);
-            } else if !take.is_empty() {
-                parts.push(select_partials(&r, &take));
-            }
-        }
-        for c in src.heads {
-            raw = merge_opt(raw, c.filter(|t| !from_rollup(rollup::hour_of(t))))?;
-        }
-        if let Some(raw) = raw.filter(|c| !c.is_empty()) {
-            if let Some(p) = rollup::hour_partials(&raw) {
-                parts.push(p);
-            }
-        }
+        let parts = hour_parts(src, field, lo, hi, Need::ALL)?;
+        let parts: Vec<Partials> = parts.into_iter().filter_map(Hours::into_partials).collect();
         if parts.is_empty() {
             return Ok(None);
         }
         let refs: Vec<&Partials> = parts.iter().collect();
         Ok(Partials::coarsen_many(&refs, every, offset))
+    }
+
+    /// Folds the hour partials of one numeric series field over `lo..=hi` into `fold`'s
+    /// buckets, in hour order, decoding only the rollup columns the fold needs. Hours come
+    /// from rollups and raw points exactly as in [`Engine::aggregate`]. `true` when the field
+    /// has points in the range.
+    ///
+    /// # Errors
+    /// A non-numeric field (or one whose type differs from what `fold` holds), corruption,
+    /// backend failure.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fold_hours(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: SeriesId,
+        field: &str,
+        lo: i64,
+        hi: i64,
+        fold: &mut HourFold,
+    ) -> Result<bool, StorageError> {
+        let Some(src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
+            return Ok(false);
+        };
+        let parts = hour_parts(src, field, lo, hi, fold.need())?;
+        if parts.iter().all(|p| p.starts.is_empty()) {
+            return Ok(false);
+        }
+        if !fold.fold(&parts) {
+            return Err(StorageError::Invalid(format!(
+                "field {field:?} differs in type between series"
+            )));
+        }
+        Ok(true)
     }
 
     /// [`Engine::aggregate`] computed from raw points only (the reference for tests).
@@ -1400,29 +1380,74 @@ fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, Stor
     }))
 }
 
-fn select_partials(p: &Partials, take: &[usize]) -> Partials {
-    fn pick(v: &ColumnValues, idx: &[usize]) -> ColumnValues {
-        match v {
-            ColumnValues::Float(x) => ColumnValues::Float(idx.iter().map(|&i| x[i]).collect()),
-            ColumnValues::Integer(x) => ColumnValues::Integer(idx.iter().map(|&i| x[i]).collect()),
-            ColumnValues::Unsigned(x) => {
-                ColumnValues::Unsigned(idx.iter().map(|&i| x[i]).collect())
-            }
-            ColumnValues::Boolean(x) => ColumnValues::Boolean(idx.iter().map(|&i| x[i]).collect()),
-            ColumnValues::String(x) => {
-                ColumnValues::String(idx.iter().map(|&i| x[i].clone()).collect())
-            }
+/// The hour partials of one series field over `lo..=hi` from `src`, with the aggregates
+/// `need` asks for: hours held entirely by one block come from its rollup, the rest (hours
+/// cut by `lo`/`hi`, shared by blocks, or with unsealed points) from raw points. The parts
+/// hold disjoint hours.
+fn hour_parts(
+    src: Sources,
+    field: &str,
+    lo: i64,
+    hi: i64,
+    need: Need,
+) -> Result<Vec<Hours>, StorageError> {
+    if matches!(src.field_type, FieldType::Boolean | FieldType::String) {
+        return Err(StorageError::Invalid(format!(
+            "field {field:?} is not numeric"
+        )));
+    }
+    // Hours held by more than one block (every block's rollup lists the hours it holds).
+    let mut all_hours: Vec<i64> = Vec::new();
+    let mut block_rollups = Vec::with_capacity(src.blocks.len());
+    for (k, v) in &src.blocks {
+        let r = rollup::stored_hours(v, need)
+            .map_err(|e| corrupted("block rollup", k, e))?
+            .ok_or_else(|| corrupted("block rollup", k, "numeric block without rollup"))?;
+        all_hours.extend_from_slice(&r.starts);
+        block_rollups.push(r);
+    }
+    // Blocks come in time order, so this is nearly sorted already.
+    all_hours.sort_unstable();
+    let shared: Vec<i64> = all_hours
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    // Hours with unsealed points are never read from a rollup.
+    let head_hours: BTreeSet<i64> = src
+        .heads
+        .iter()
+        .flat_map(|c| c.ts.iter().map(|&t| rollup::hour_of(t)))
+        .collect();
+    let whole = |h: i64| h >= lo && h.saturating_add(HOUR - 1) <= hi;
+    let from_rollup =
+        |h: i64| whole(h) && shared.binary_search(&h).is_err() && !head_hours.contains(&h);
+    let mut parts: Vec<Hours> = Vec::new();
+    let mut raw: Option<Column> = None;
+    for ((k, v), r) in src.blocks.iter().zip(block_rollups) {
+        let take: Vec<usize> = (0..r.starts.len())
+            .filter(|&i| from_rollup(r.starts[i]))
+            .collect();
+        if take.len() < r.starts.len() {
+            let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
+            let c = c.filter(|t| t >= lo && t <= hi && !from_rollup(rollup::hour_of(t)));
+            raw = merge_opt(raw, c)?;
+        }
+        if take.len() == r.starts.len() {
+            parts.push(r);
+        } else if !take.is_empty() {
+            parts.push(r.select(&take));
         }
     }
-    Partials {
-        starts: take.iter().map(|&i| p.starts[i]).collect(),
-        counts: take.iter().map(|&i| p.counts[i]).collect(),
-        sum: pick(&p.sum, take),
-        min: pick(&p.min, take),
-        max: pick(&p.max, take),
-        first: pick(&p.first, take),
-        last: pick(&p.last, take),
+    for c in src.heads {
+        raw = merge_opt(raw, c.filter(|t| !from_rollup(rollup::hour_of(t))))?;
     }
+    if let Some(raw) = raw.filter(|c| !c.is_empty()) {
+        if let Some(p) = rollup::hour_partials(&raw) {
+            parts.push(Hours::from_partials(p, need));
+        }
+    }
+    Ok(parts)
 }
 
 /// What a read of one series field needs: stored blocks (raw values, in time order) and head

@@ -68,7 +68,7 @@ pub use error::{KvError, StorageError};
 pub use meta::UNCLEAN_MARKER;
 pub use point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome, type_name};
 pub use record::{Record, Records};
-pub use rollup::{Partials, hour_partials, window_start};
+pub use rollup::{HourFold, Need, Part, Partials, hour_partials, window_start};
 pub use series::{SeriesId, SeriesInfo, series_key};
 
 use std::path::Path;

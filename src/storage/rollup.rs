@@ -384,6 +384,13 @@ fn decode_numeric(t: FieldType, tag: u8, bytes: &[u8], n: u32) -> Result<ColumnV
 
 /// The hour partials stored with a block (`None` for boolean and string blocks).
 pub(crate) fn stored_block_rollups(value: &[u8]) -> Result<Option<Partials>, CodecError> {
+    Ok(stored_hours(value, Need::ALL)?.and_then(Hours::into_partials))
+}
+
+/// The hour partials stored with a block, with only the aggregates `need` asks for decoded
+/// (`None` for boolean and string blocks). The section's checksum and framing are checked
+/// whole either way.
+pub(crate) fn stored_hours(value: &[u8], need: Need) -> Result<Option<Hours>, CodecError> {
     let (block, section) = split_block(value)?;
     // The header (checked) is enough: the rollups never need the block's points decoded.
     let (field_type, count) = codec::block_count(block)?;
@@ -439,16 +446,21 @@ pub(crate) fn stored_block_rollups(value: &[u8]) -> Result<Option<Partials>, Cod
         b,
         n,
     )?;
-    let mut cols = Vec::with_capacity(5);
-    for what in [
+    let mut cols: [Option<ColumnValues>; 5] = Default::default();
+    for (i, what) in [
         "rollup sum",
         "rollup min",
         "rollup max",
         "rollup first",
         "rollup last",
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let (tag, b) = r.col(what)?;
-        cols.push(decode_numeric(field_type, tag, b, n)?);
+        if need.wants(i) {
+            cols[i] = Some(decode_numeric(field_type, tag, b, n)?);
+        }
     }
     if !r.b.is_empty() {
         return Err(CodecError::TrailingBytes {
@@ -456,21 +468,310 @@ pub(crate) fn stored_block_rollups(value: &[u8]) -> Result<Option<Partials>, Cod
             count: r.b.len() as u64,
         });
     }
-    let mut it = cols.into_iter();
-    let mut next = || {
-        it.next().ok_or(CodecError::Invalid {
-            what: "rollup columns",
-        })
-    };
-    Ok(Some(Partials {
+    Ok(Some(Hours {
         starts,
         counts,
-        sum: next()?,
-        min: next()?,
-        max: next()?,
-        first: next()?,
-        last: next()?,
+        cols,
     }))
+}
+
+/// Which partial aggregates a read needs besides the counts, which always come along: a
+/// chart's MEAN needs the sums alone, so the other four rollup columns stay encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// Sums (SUM, MEAN).
+    pub sum: bool,
+    /// Minima (MIN, SPREAD).
+    pub min: bool,
+    /// Maxima (MAX, SPREAD).
+    pub max: bool,
+    /// First values (FIRST).
+    pub first: bool,
+    /// Last values (LAST).
+    pub last: bool,
+}
+
+impl Need {
+    /// Every aggregate.
+    pub const ALL: Need = Need {
+        sum: true,
+        min: true,
+        max: true,
+        first: true,
+        last: true,
+    };
+    /// Counts alone.
+    pub const COUNT: Need = Need {
+        sum: false,
+        min: false,
+        max: false,
+        first: false,
+        last: false,
+    };
+
+    /// Whether column `i` of [`Hours::cols`] (sum, min, max, first, last) is needed.
+    fn wants(self, i: usize) -> bool {
+        [self.sum, self.min, self.max, self.first, self.last][i]
+    }
+}
+
+/// Hour partials of one source (a block's rollup, or points reduced by hour) holding only
+/// the needed aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Hours {
+    pub(crate) starts: Vec<i64>,
+    pub(crate) counts: Vec<u64>,
+    /// Sum, min, max, first, last; `None` where not needed.
+    pub(crate) cols: [Option<ColumnValues>; 5],
+}
+
+impl Hours {
+    /// `p` without the aggregates `need` does not ask for.
+    pub(crate) fn from_partials(p: Partials, need: Need) -> Hours {
+        let mut cols = [
+            Some(p.sum),
+            Some(p.min),
+            Some(p.max),
+            Some(p.first),
+            Some(p.last),
+        ];
+        for (i, c) in cols.iter_mut().enumerate() {
+            if !need.wants(i) {
+                *c = None;
+            }
+        }
+        Hours {
+            starts: p.starts,
+            counts: p.counts,
+            cols,
+        }
+    }
+
+    /// Back to [`Partials`]; `None` unless every aggregate is present.
+    pub(crate) fn into_partials(self) -> Option<Partials> {
+        let [sum, min, max, first, last] = self.cols;
+        Some(Partials {
+            starts: self.starts,
+            counts: self.counts,
+            sum: sum?,
+            min: min?,
+            max: max?,
+            first: first?,
+            last: last?,
+        })
+    }
+
+    /// The hours at indexes `take` (increasing).
+    pub(crate) fn select(&self, take: &[usize]) -> Hours {
+        Hours {
+            starts: take.iter().map(|&i| self.starts[i]).collect(),
+            counts: take.iter().map(|&i| self.counts[i]).collect(),
+            cols: std::array::from_fn(|c| self.cols[c].as_ref().map(|v| v.gather(take))),
+        }
+    }
+}
+
+/// One of the partial aggregates of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Sum of the points.
+    Sum,
+    /// Smallest point (the earliest of equals).
+    Min,
+    /// Largest point (the earliest of equals).
+    Max,
+    /// Earliest point.
+    First,
+    /// Latest point.
+    Last,
+}
+
+/// Per-bucket accumulators of one numeric type: the needed aggregates, one slot per bucket.
+#[derive(Debug, Clone)]
+struct Folded<T> {
+    sum: Vec<T>,
+    min: Vec<T>,
+    max: Vec<T>,
+    first: Vec<T>,
+    last: Vec<T>,
+}
+
+#[derive(Debug, Clone)]
+enum FoldValues {
+    Float(Folded<f64>),
+    Integer(Folded<i64>),
+    Unsigned(Folded<u64>),
+}
+
+/// Hour partials of any number of series folded into buckets whose starts are whole hours
+/// (a chart's windows, possibly uneven across DST changes), hour by hour in time order and
+/// series after series: the order, and so every float sum bit, of folding each hour's
+/// partials one at a time.
+#[derive(Debug, Clone)]
+pub struct HourFold {
+    starts: Vec<i64>,
+    need: Need,
+    counts: Vec<u64>,
+    values: Option<FoldValues>,
+}
+
+impl HourFold {
+    /// Empty buckets starting at `starts` (increasing); an hour before the first start is
+    /// left out, an hour after the last start goes to the last bucket.
+    pub fn new(starts: Vec<i64>, need: Need) -> HourFold {
+        let n = starts.len();
+        HourFold {
+            starts,
+            need,
+            counts: vec![0; n],
+            values: None,
+        }
+    }
+
+    /// What this fold keeps besides counts.
+    pub fn need(&self) -> Need {
+        self.need
+    }
+
+    /// Points folded into bucket `b` (0 when it is empty or does not exist).
+    pub fn count(&self, b: usize) -> u64 {
+        self.counts.get(b).copied().unwrap_or(0)
+    }
+
+    /// Aggregate `part` of bucket `b`: `None` when the bucket is empty or `part` was not
+    /// needed.
+    pub fn value(&self, b: usize, part: Part) -> Option<crate::storage::FieldValue> {
+        use crate::storage::FieldValue as F;
+        if self.count(b) == 0 {
+            return None;
+        }
+        fn pick<T: Copy>(f: &Folded<T>, part: Part, b: usize) -> Option<T> {
+            let v = match part {
+                Part::Sum => &f.sum,
+                Part::Min => &f.min,
+                Part::Max => &f.max,
+                Part::First => &f.first,
+                Part::Last => &f.last,
+            };
+            v.get(b).copied()
+        }
+        match self.values.as_ref()? {
+            FoldValues::Float(f) => pick(f, part, b).map(F::Float),
+            FoldValues::Integer(f) => pick(f, part, b).map(F::Integer),
+            FoldValues::Unsigned(f) => pick(f, part, b).map(F::Unsigned),
+        }
+    }
+
+    /// Folds the hours of one series, held by `parts` with disjoint hours, in hour order.
+    /// `false` (nothing folded) when the parts' type differs from what was folded before.
+    pub(crate) fn fold(&mut self, parts: &[Hours]) -> bool {
+        let mut picks: Vec<(i64, u32, u32)> =
+            Vec::with_capacity(parts.iter().map(|p| p.starts.len()).sum());
+        for (p, part) in parts.iter().enumerate() {
+            picks.extend(
+                part.starts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| (s, p as u32, i as u32)),
+            );
+        }
+        // Each part is in order and parts mostly follow each other: nearly sorted.
+        picks.sort_unstable();
+        let Some(kind) = parts.iter().find_map(|p| p.cols.iter().flatten().next()) else {
+            // Counts alone: no values to type.
+            self.fold_counts(parts, &picks);
+            return true;
+        };
+        let nb = self.starts.len();
+        let need = self.need;
+        macro_rules! typed {
+            ($var:ident, $t:ty, $plus:expr) => {{
+                let values = self.values.get_or_insert_with(|| {
+                    let slots = |w: bool| {
+                        if w {
+                            vec![<$t>::default(); nb]
+                        } else {
+                            Vec::new()
+                        }
+                    };
+                    FoldValues::$var(Folded {
+                        sum: slots(need.sum),
+                        min: slots(need.min),
+                        max: slots(need.max),
+                        first: slots(need.first),
+                        last: slots(need.last),
+                    })
+                });
+                let FoldValues::$var(f) = values else {
+                    return false;
+                };
+                let mut cols: Vec<[&[$t]; 5]> = Vec::with_capacity(parts.len());
+                for part in parts {
+                    let mut c: [&[$t]; 5] = [&[]; 5];
+                    for (i, col) in part.cols.iter().enumerate() {
+                        match col {
+                            Some(ColumnValues::$var(v)) => c[i] = v.as_slice(),
+                            Some(_) => return false,
+                            None if need.wants(i) => return false,
+                            None => {}
+                        }
+                    }
+                    cols.push(c);
+                }
+                let plus = $plus;
+                let mut b = 0usize;
+                for &(h, p, i) in &picks {
+                    let (p, i) = (p as usize, i as usize);
+                    if nb == 0 || h < self.starts[0] {
+                        continue;
+                    }
+                    while b + 1 < nb && self.starts[b + 1] <= h {
+                        b += 1;
+                    }
+                    let [s, mn, mx, fi, la] = cols[p];
+                    let fresh = self.counts[b] == 0;
+                    self.counts[b] += parts[p].counts[i];
+                    if need.sum {
+                        f.sum[b] = if fresh { s[i] } else { plus(f.sum[b], s[i]) };
+                    }
+                    // Ties keep the earlier value, as InfluxDB's selectors do.
+                    if need.min && (fresh || mn[i] < f.min[b]) {
+                        f.min[b] = mn[i];
+                    }
+                    if need.max && (fresh || mx[i] > f.max[b]) {
+                        f.max[b] = mx[i];
+                    }
+                    if need.first && fresh {
+                        f.first[b] = fi[i];
+                    }
+                    if need.last {
+                        f.last[b] = la[i];
+                    }
+                }
+                true
+            }};
+        }
+        match kind {
+            ColumnValues::Float(_) => typed!(Float, f64, |a: f64, b: f64| a + b),
+            ColumnValues::Integer(_) => typed!(Integer, i64, i64::wrapping_add),
+            ColumnValues::Unsigned(_) => typed!(Unsigned, u64, u64::wrapping_add),
+            ColumnValues::Boolean(_) | ColumnValues::String(_) => false,
+        }
+    }
+
+    fn fold_counts(&mut self, parts: &[Hours], picks: &[(i64, u32, u32)]) {
+        let nb = self.starts.len();
+        let mut b = 0usize;
+        for &(h, p, i) in picks {
+            if nb == 0 || h < self.starts[0] {
+                continue;
+            }
+            while b + 1 < nb && self.starts[b + 1] <= h {
+                b += 1;
+            }
+            self.counts[b] += parts[p as usize].counts[i as usize];
+        }
+    }
 }
 
 #[cfg(test)]

@@ -39,7 +39,9 @@ fn fast_paths() -> bool {
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::storage::{ColumnValues, Engine, FieldType, SeriesId, SeriesInfo, StorageError};
+use crate::storage::{
+    ColumnValues, Engine, FieldType, HourFold, Need, Part, SeriesId, SeriesInfo, StorageError,
+};
 use crate::time::Zone;
 
 use super::ast::{
@@ -2494,107 +2496,67 @@ impl AggCtx<'_> {
         {
             return Ok(None);
         }
-        // Per bucket: count, sum, min, max, first, last.
-        struct Acc {
-            count: u64,
-            sum: Value,
-            min: Value,
-            max: Value,
-            first: Value,
-            last: Value,
-        }
         // Only the engine keeps rollups; a subquery's rows are always reduced from points.
         let Data::Engine(engine) = self.data else {
             return Ok(None);
         };
-        let mut acc: Vec<Option<Acc>> = (0..self.starts.len()).map(|_| None).collect();
+        let none = Need::COUNT;
+        let need = match agg {
+            Agg::Sum | Agg::Mean => Need { sum: true, ..none },
+            Agg::Min => Need { min: true, ..none },
+            Agg::Max => Need { max: true, ..none },
+            Agg::Spread => Need {
+                min: true,
+                max: true,
+                ..none
+            },
+            Agg::First => Need {
+                first: true,
+                ..none
+            },
+            Agg::Last => Need { last: true, ..none },
+            _ => none,
+        };
+        // Hour by hour, series after series, into the buckets (whole hours, uneven across a
+        // DST change): the same additions in the same order as folding each hour's partials.
+        let mut fold = HourFold::new(self.starts.to_vec(), need);
         for (info, _) in self.members {
-            let Some(p) = engine
-                .aggregate(
+            let saw = engine
+                .fold_hours(
                     &self.t.db,
                     self.t.rp.as_deref(),
                     info.id,
                     &field.name,
                     self.lo,
                     self.hi,
-                    HOUR,
-                    0,
+                    &mut fold,
                 )
-                .map_err(storage)?
-            else {
-                continue;
-            };
-            if !p.starts.is_empty() {
+                .map_err(storage)?;
+            if saw {
                 self.saw_points.set(true);
             }
-            let get = |c: &ColumnValues, i: usize| -> Value {
-                match c {
-                    ColumnValues::Float(v) => Value::Float(v[i]),
-                    ColumnValues::Integer(v) => Value::Int(v[i]),
-                    ColumnValues::Unsigned(v) => Value::Unsigned(v[i]),
-                    ColumnValues::Boolean(v) => Value::Bool(v[i]),
-                    ColumnValues::String(v) => Value::Str(v[i].clone()),
-                }
-            };
-            for (i, &h) in p.starts.iter().enumerate() {
-                let Some(b) = bucket_of(self.starts, h) else {
-                    continue;
-                };
-                let (sum, min, max) = (get(&p.sum, i), get(&p.min, i), get(&p.max, i));
-                let (first, last) = (get(&p.first, i), get(&p.last, i));
-                match &mut acc[b] {
-                    None => {
-                        acc[b] = Some(Acc {
-                            count: p.counts[i],
-                            sum,
-                            min,
-                            max,
-                            first,
-                            last,
-                        });
-                    }
-                    Some(a) => {
-                        a.count += p.counts[i];
-                        a.sum = arith(BinaryOp::Add, &a.sum, &sum);
-                        if crate::influxql::value::compare(&min, &a.min)
-                            == Some(std::cmp::Ordering::Less)
-                        {
-                            a.min = min;
-                        }
-                        if crate::influxql::value::compare(&max, &a.max)
-                            == Some(std::cmp::Ordering::Greater)
-                        {
-                            a.max = max;
-                        }
-                        a.last = last;
-                    }
-                }
-            }
         }
-        let seq = self
-            .starts
-            .iter()
-            .zip(acc)
-            .map(|(&s, a)| {
-                let v = match a {
-                    None => Value::Null,
-                    #[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
-                    Some(a) => match agg {
-                        Agg::Count => Value::Int(a.count as i64),
-                        Agg::Sum => a.sum,
-                        Agg::Mean => match a.sum.as_f64() {
-                            Some(x) => Value::Float(x / a.count as f64),
-                            None => Value::Null,
-                        },
-                        Agg::Min => a.min,
-                        Agg::Max => a.max,
-                        Agg::Spread => arith(BinaryOp::Sub, &a.max, &a.min),
-                        Agg::First => a.first,
-                        Agg::Last => a.last,
-                        _ => Value::Null,
+        let part = |b: usize, p: Part| fold.value(b, p).map_or(Value::Null, Value::from);
+        let seq = (0..self.starts.len())
+            .map(|b| {
+                let count = fold.count(b);
+                #[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
+                let v = match agg {
+                    _ if count == 0 => Value::Null,
+                    Agg::Count => Value::Int(count as i64),
+                    Agg::Sum => part(b, Part::Sum),
+                    Agg::Mean => match part(b, Part::Sum).as_f64() {
+                        Some(x) => Value::Float(x / count as f64),
+                        None => Value::Null,
                     },
+                    Agg::Min => part(b, Part::Min),
+                    Agg::Max => part(b, Part::Max),
+                    Agg::Spread => arith(BinaryOp::Sub, &part(b, Part::Max), &part(b, Part::Min)),
+                    Agg::First => part(b, Part::First),
+                    Agg::Last => part(b, Part::Last),
+                    _ => Value::Null,
                 };
-                (s, v)
+                (self.starts[b], v)
             })
             .collect();
         Ok(Some(seq))

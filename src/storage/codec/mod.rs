@@ -276,6 +276,17 @@ impl ColumnValues {
             Self::String(_) => FieldType::String,
         }
     }
+
+    /// The values at indexes `idx` (each in bounds), in that order.
+    pub fn gather(&self, idx: &[usize]) -> ColumnValues {
+        match self {
+            Self::Float(x) => Self::Float(idx.iter().map(|&i| x[i]).collect()),
+            Self::Integer(x) => Self::Integer(idx.iter().map(|&i| x[i]).collect()),
+            Self::Unsigned(x) => Self::Unsigned(idx.iter().map(|&i| x[i]).collect()),
+            Self::Boolean(x) => Self::Boolean(idx.iter().map(|&i| x[i]).collect()),
+            Self::String(x) => Self::String(idx.iter().map(|&i| x[i].clone()).collect()),
+        }
+    }
 }
 
 /// Validates an encoder's input length and returns it as the on-disk count.

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
+use crate::storage::codec::ColumnValues;
 use crate::storage::kv::MemKv;
+use crate::storage::rollup::Part;
 use crate::time::{MockClock, Timestamp};
 
 const S: i64 = 1_000_000_000;
@@ -639,7 +641,89 @@ proptest! {
         let fast = e.aggregate("db", None, s, "f", lo, hi, every, offset).unwrap();
         let raw = e.aggregate_raw("db", None, s, "f", lo, hi, every, offset).unwrap();
         prop_assert_eq!(fast, raw);
+        // Folding into uneven buckets (a chart's windows across a DST change), twice over as
+        // for two series, equals folding the raw hour partials one at a time.
+        let starts: Vec<i64> = {
+            let mut at = base + lo_h * HOUR - offset_h * HOUR;
+            let mut v = Vec::new();
+            for k in 0..(span_h / every_h + 2) {
+                v.push(at);
+                at += every + if k % 3 == 1 { HOUR } else { 0 };
+            }
+            v
+        };
+        let need = Need { sum: int_field || every_h % 2 == 0, min: offset_h != 1, max: offset_h != 2, first: lo_h % 2 == 0, last: lo_h % 3 == 0 };
+        let mut fold = HourFold::new(starts.clone(), need);
+        let mut saw = false;
+        for _ in 0..2 {
+            saw |= e.fold_hours("db", None, s, "f", lo, hi, &mut fold).unwrap();
+        }
+        let hours = e.aggregate_raw("db", None, s, "f", lo, hi, HOUR, 0).unwrap();
+        prop_assert_eq!(saw, hours.is_some());
+        let expected = reference_fold(&starts, hours.as_ref(), 2);
+        for (b, want) in expected.iter().enumerate() {
+            prop_assert_eq!(fold.count(b), want.0);
+            let got: Vec<Option<FieldValue>> = [Part::Sum, Part::Min, Part::Max, Part::First, Part::Last]
+                .into_iter()
+                .map(|p| fold.value(b, p))
+                .collect();
+            let wanted: Vec<Option<FieldValue>> = want.1.iter().zip([need.sum, need.min, need.max, need.first, need.last])
+                .map(|(v, w)| if w { v.clone() } else { None })
+                .collect();
+            prop_assert_eq!(got, wanted);
+        }
     }
+}
+
+/// Per bucket: count and sum, min, max, first, last, folding `hours` (hour partials) `times`
+/// times over, one hour at a time, into the buckets starting at `starts`.
+fn reference_fold(
+    starts: &[i64],
+    hours: Option<&Partials>,
+    times: usize,
+) -> Vec<(u64, Vec<Option<FieldValue>>)> {
+    let mut out: Vec<(u64, Vec<Option<FieldValue>>)> = vec![(0, vec![None; 5]); starts.len()];
+    let Some(h) = hours else { return out };
+    let at = |c: &ColumnValues, i: usize| match c {
+        ColumnValues::Float(v) => FieldValue::Float(v[i]),
+        ColumnValues::Integer(v) => FieldValue::Integer(v[i]),
+        ColumnValues::Unsigned(v) => FieldValue::Unsigned(v[i]),
+        _ => unreachable!("numeric"),
+    };
+    let num = |v: &FieldValue| match v {
+        FieldValue::Float(x) => *x,
+        FieldValue::Integer(x) => *x as f64,
+        _ => unreachable!("test data"),
+    };
+    for _ in 0..times {
+        for i in 0..h.starts.len() {
+            let Some(b) = starts.iter().rposition(|&s| s <= h.starts[i]) else {
+                continue;
+            };
+            let vals = [&h.sum, &h.min, &h.max, &h.first, &h.last].map(|c| at(c, i));
+            let (count, acc) = &mut out[b];
+            if *count == 0 {
+                *acc = vals.iter().cloned().map(Some).collect();
+            } else {
+                acc[0] = Some(match (acc[0].take().unwrap(), &vals[0]) {
+                    (FieldValue::Float(a), FieldValue::Float(x)) => FieldValue::Float(a + x),
+                    (FieldValue::Integer(a), FieldValue::Integer(x)) => {
+                        FieldValue::Integer(a.wrapping_add(*x))
+                    }
+                    _ => unreachable!("one type"),
+                });
+                if num(&vals[1]) < num(acc[1].as_ref().unwrap()) {
+                    acc[1] = Some(vals[1].clone());
+                }
+                if num(&vals[2]) > num(acc[2].as_ref().unwrap()) {
+                    acc[2] = Some(vals[2].clone());
+                }
+                acc[4] = Some(vals[4].clone());
+            }
+            *count += h.counts[i];
+        }
+    }
+    out
 }
 
 #[test]
