@@ -194,6 +194,26 @@ impl Column {
         self.slice(start, end.max(start))
     }
 
+    /// [`Column::range`] of an owned column: the points move (strings are not copied), and
+    /// nothing moves at all when every point is in range.
+    pub fn into_range(mut self, lo: i64, hi: i64) -> Column {
+        let start = self.ts.partition_point(|&t| t < lo);
+        let end = self.ts.partition_point(|&t| t <= hi).max(start);
+        fn keep<T>(v: &mut Vec<T>, start: usize, end: usize) {
+            v.truncate(end);
+            v.drain(..start);
+        }
+        keep(&mut self.ts, start, end);
+        match &mut self.values {
+            ColumnValues::Float(v) => keep(v, start, end),
+            ColumnValues::Integer(v) => keep(v, start, end),
+            ColumnValues::Unsigned(v) => keep(v, start, end),
+            ColumnValues::Boolean(v) => keep(v, start, end),
+            ColumnValues::String(v) => keep(v, start, end),
+        }
+        self
+    }
+
     /// Points `start..end` by position.
     pub fn slice(&self, start: usize, end: usize) -> Column {
         let picks: Vec<(u8, u32)> = (start..end).map(|i| (0, i as u32)).collect();
@@ -272,6 +292,14 @@ mod tests {
         let c = col(&[1, 2, 3, 4], &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(c.range(2, 3), col(&[2, 3], &[2.0, 3.0]));
         assert_eq!(c.range(5, 9), col(&[], &[]));
+        for (lo, hi) in [(2, 3), (5, 9), (0, 9), (-3, 0), (4, 4), (3, 2)] {
+            assert_eq!(c.clone().into_range(lo, hi), c.range(lo, hi), "{lo}..={hi}");
+        }
+        let s = Column {
+            ts: vec![1, 2, 3],
+            values: ColumnValues::String(vec!["a".into(), "b".into(), "c".into()]),
+        };
+        assert_eq!(s.clone().into_range(2, 9), s.range(2, 9));
         assert_eq!(c.without_range(2, 3), col(&[1, 4], &[1.0, 4.0]));
         assert_eq!(c.filter(|t| t % 2 == 0), col(&[2, 4], &[2.0, 4.0]));
     }

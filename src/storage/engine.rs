@@ -1040,7 +1040,7 @@ impl Engine {
         let mut merged: Option<Column> = None;
         for (k, v) in &src.blocks {
             let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
-            merged = merge_opt(merged, c.range(lo, hi))?;
+            merged = merge_opt(merged, c.into_range(lo, hi))?;
         }
         for c in src.heads {
             merged = merge_opt(merged, c)?;

@@ -47,7 +47,7 @@ impl Head {
     /// The normalized points of `key` within `lo..=hi`.
     pub(crate) fn read(&self, key: &ColumnKey, lo: i64, hi: i64) -> Option<Column> {
         let c = self.columns.get(key)?;
-        let r = c.normalized().range(lo, hi);
+        let r = c.normalized().into_range(lo, hi);
         (!r.is_empty()).then_some(r)
     }
 }

@@ -2358,19 +2358,26 @@ impl AggCtx<'_> {
                 }
                 return Ok(None);
             }
-            // Strings only count (distinct): move them into the sets instead of copying.
-            if let ColumnValues::String(values) = col.values {
+            // Strings only count (distinct). A series repeats the same few strings sample
+            // after sample (a router's WiFi clients), so the strings last put in the bucket's
+            // set are remembered and an equal one skips hashing; the set alone decides.
+            if let ColumnValues::String(values) = &col.values {
                 let mut b = 0usize;
-                for (t, v) in col.ts.into_iter().zip(values) {
+                let mut recent = RecentStrings::default();
+                for (&t, v) in col.ts.iter().zip(values) {
                     if t < self.starts[0] {
                         continue;
                     }
-                    while b + 1 < nb && self.starts[b + 1] <= t {
-                        b += 1;
+                    if b + 1 < nb && self.starts[b + 1] <= t {
+                        while b + 1 < nb && self.starts[b + 1] <= t {
+                            b += 1;
+                        }
+                        recent = RecentStrings::default();
                     }
                     count[b] += 1;
-                    if !distinct.is_empty() {
-                        distinct[b].insert(DistinctKey::Str(v));
+                    if !distinct.is_empty() && !recent.contains(v) {
+                        distinct[b].insert(DistinctKey::Str(v.clone()));
+                        recent.push(v);
                     }
                 }
                 continue;
@@ -2560,6 +2567,42 @@ impl AggCtx<'_> {
             })
             .collect();
         Ok(Some(seq))
+    }
+}
+
+/// Strings recently put into one bucket's set of distinct values, in a small table indexed by
+/// a cheap mix of their ends: all of them are in the set, so an equal string needs no
+/// hashing. A later string with the same index replaces the earlier one.
+struct RecentStrings<'a> {
+    slots: [Option<&'a str>; 64],
+}
+
+impl Default for RecentStrings<'_> {
+    fn default() -> Self {
+        RecentStrings { slots: [None; 64] }
+    }
+}
+
+impl<'a> RecentStrings<'a> {
+    fn slot(v: &str) -> usize {
+        let b = v.as_bytes();
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..s.len()].copy_from_slice(s);
+            u64::from_le_bytes(w)
+        };
+        let n = b.len();
+        let (head, tail) = (word(&b[..n.min(8)]), word(&b[n.saturating_sub(8)..]));
+        let mix = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mix >> 58) as usize
+    }
+
+    fn contains(&self, v: &str) -> bool {
+        self.slots[Self::slot(v)] == Some(v)
+    }
+
+    fn push(&mut self, v: &'a str) {
+        self.slots[Self::slot(v)] = Some(v);
     }
 }
 
