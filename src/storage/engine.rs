@@ -1072,12 +1072,10 @@ impl Engine {
             return Ok(None);
         };
         let parts = hour_parts(src, field, lo, hi, Need::ALL)?;
-        let parts: Vec<Partials> = parts.into_iter().filter_map(Hours::into_partials).collect();
         if parts.is_empty() {
             return Ok(None);
         }
-        let refs: Vec<&Partials> = parts.iter().collect();
-        Ok(Partials::coarsen_many(&refs, every, offset))
+        Ok(rollup::coarsen_hours(&parts, every, offset))
     }
 
     /// Folds the hour partials of one numeric series field over `lo..=hi` into `fold`'s

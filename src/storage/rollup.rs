@@ -94,8 +94,7 @@ impl<T: Num> Typed<T> {
         }
     }
 
-    /// Folds one entry (a point, or a finer partial) into the period `start`. Entries arrive in
-    /// time order, so "first" is the first entry and "last" the latest; ties on min/max keep
+    /// Folds one point into the period `start`. Points arrive in time order, so "first" is the first entry and "last" the latest; ties on min/max keep
     /// the earlier one, as InfluxDB's selectors do.
     #[allow(clippy::too_many_arguments)]
     fn add(&mut self, start: i64, count: u64, sum: T, min: T, max: T, first: T, last: T) {
@@ -159,29 +158,6 @@ pub fn hour_partials(col: &Column) -> Option<Partials> {
     })
 }
 
-fn coarsen_typed<T: Num>(
-    picks: &[(i64, usize, usize)],
-    cols: &[[&[T]; 5]],
-    counts: &[&[u64]],
-    every: i64,
-    offset: i64,
-) -> Typed<T> {
-    let mut t = Typed::new();
-    for &(start, p, i) in picks {
-        let [s, mn, mx, f, l] = cols[p];
-        t.add(
-            window_start(start, every, offset),
-            counts[p][i],
-            s[i],
-            mn[i],
-            mx[i],
-            f[i],
-            l[i],
-        );
-    }
-    t
-}
-
 /// The start of the window of width `every` (offset by `offset`) that holds `t`.
 pub fn window_start(t: i64, every: i64, offset: i64) -> i64 {
     (t - offset).div_euclid(every) * every + offset
@@ -200,48 +176,30 @@ impl Partials {
 
     /// Combines consecutive periods into windows of `every` ns shifted by `offset` ns.
     pub fn coarsen(&self, every: i64, offset: i64) -> Option<Partials> {
-        Partials::coarsen_many(&[self], every, offset)
+        coarsen_hours(
+            &[Hours::from_partials(self.clone(), Need::ALL)],
+            every,
+            offset,
+        )
     }
+}
 
-    /// Merges partial sets whose periods are disjoint, in period order, and combines them into
-    /// windows of `every` ns shifted by `offset` ns. `None` when the sets differ in type.
-    pub fn coarsen_many(parts: &[&Partials], every: i64, offset: i64) -> Option<Partials> {
-        use ColumnValues as C;
-        let mut picks: Vec<(i64, usize, usize)> = parts
-            .iter()
-            .enumerate()
-            .flat_map(|(p, part)| part.starts.iter().enumerate().map(move |(i, &s)| (s, p, i)))
-            .collect();
-        picks.sort_unstable();
-        let counts: Vec<&[u64]> = parts.iter().map(|p| p.counts.as_slice()).collect();
-        macro_rules! typed {
-            ($var:ident) => {{
-                let mut cols = Vec::with_capacity(parts.len());
-                for p in parts {
-                    match (&p.sum, &p.min, &p.max, &p.first, &p.last) {
-                        (C::$var(s), C::$var(a), C::$var(b), C::$var(f), C::$var(l)) => {
-                            cols.push([
-                                s.as_slice(),
-                                a.as_slice(),
-                                b.as_slice(),
-                                f.as_slice(),
-                                l.as_slice(),
-                            ])
-                        }
-                        _ => return None,
-                    }
-                }
-                typed_to_partials!(coarsen_typed(&picks, &cols, &counts, every, offset), $var)
-            }};
-        }
-        Some(match parts.first().map(|p| &p.sum) {
-            None => return None,
-            Some(C::Float(_)) => typed!(Float),
-            Some(C::Integer(_)) => typed!(Integer),
-            Some(C::Unsigned(_)) => typed!(Unsigned),
-            Some(_) => return None,
-        })
+/// Combines the periods of `parts` (disjoint, each in order, every aggregate present) into
+/// the windows of `every` ns shifted by `offset` ns that hold any of them, folding them in
+/// period order as [`HourFold`] does. `None` when the parts differ in type or miss an
+/// aggregate.
+pub(crate) fn coarsen_hours(parts: &[Hours], every: i64, offset: i64) -> Option<Partials> {
+    let mut windows: Vec<i64> = parts
+        .iter()
+        .flat_map(|p| p.starts.iter().map(|&s| window_start(s, every, offset)))
+        .collect();
+    windows.sort_unstable();
+    windows.dedup();
+    let mut fold = HourFold::new(windows, Need::ALL);
+    if !fold.fold(parts) {
+        return None;
     }
+    fold.into_partials()
 }
 
 fn encode_numeric(v: &ColumnValues) -> Result<(u8, Vec<u8>), CodecError> {
@@ -571,6 +529,18 @@ impl Hours {
     }
 }
 
+/// Moves `at` forward to the bucket of `starts` (increasing) holding `h`, for `h` coming in
+/// order; `None` for a time before the first bucket.
+fn walk_to(starts: &[i64], at: &mut usize, h: i64) -> Option<usize> {
+    if starts.first().is_none_or(|&s| h < s) {
+        return None;
+    }
+    while *at + 1 < starts.len() && starts[*at + 1] <= h {
+        *at += 1;
+    }
+    Some(*at)
+}
+
 /// One of the partial aggregates of a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -662,6 +632,44 @@ impl HourFold {
         }
     }
 
+    /// The non-empty buckets as [`Partials`]; `None` unless every aggregate was needed and a
+    /// typed part was folded.
+    pub(crate) fn into_partials(self) -> Option<Partials> {
+        if self.need != Need::ALL {
+            return None;
+        }
+        let keep: Vec<usize> = (0..self.starts.len())
+            .filter(|&b| self.counts[b] > 0)
+            .collect();
+        macro_rules! typed {
+            ($f:expr, $var:ident) => {{
+                let f = $f;
+                let col = |v: Vec<_>| ColumnValues::$var(v).gather(&keep);
+                (
+                    col(f.sum),
+                    col(f.min),
+                    col(f.max),
+                    col(f.first),
+                    col(f.last),
+                )
+            }};
+        }
+        let (sum, min, max, first, last) = match self.values? {
+            FoldValues::Float(f) => typed!(f, Float),
+            FoldValues::Integer(f) => typed!(f, Integer),
+            FoldValues::Unsigned(f) => typed!(f, Unsigned),
+        };
+        Some(Partials {
+            starts: keep.iter().map(|&b| self.starts[b]).collect(),
+            counts: keep.iter().map(|&b| self.counts[b]).collect(),
+            sum,
+            min,
+            max,
+            first,
+            last,
+        })
+    }
+
     /// Folds the hours of one series, held by `parts` with disjoint hours, in hour order.
     /// `false` (nothing folded) when the parts' type differs from what was folded before.
     pub(crate) fn fold(&mut self, parts: &[Hours]) -> bool {
@@ -719,15 +727,12 @@ impl HourFold {
                     cols.push(c);
                 }
                 let plus = $plus;
-                let mut b = 0usize;
+                let mut at = 0usize;
                 for &(h, p, i) in &picks {
                     let (p, i) = (p as usize, i as usize);
-                    if nb == 0 || h < self.starts[0] {
+                    let Some(b) = walk_to(&self.starts, &mut at, h) else {
                         continue;
-                    }
-                    while b + 1 < nb && self.starts[b + 1] <= h {
-                        b += 1;
-                    }
+                    };
                     let [s, mn, mx, fi, la] = cols[p];
                     let fresh = self.counts[b] == 0;
                     self.counts[b] += parts[p].counts[i];
@@ -760,16 +765,11 @@ impl HourFold {
     }
 
     fn fold_counts(&mut self, parts: &[Hours], picks: &[(i64, u32, u32)]) {
-        let nb = self.starts.len();
-        let mut b = 0usize;
+        let mut at = 0usize;
         for &(h, p, i) in picks {
-            if nb == 0 || h < self.starts[0] {
-                continue;
+            if let Some(b) = walk_to(&self.starts, &mut at, h) {
+                self.counts[b] += parts[p as usize].counts[i as usize];
             }
-            while b + 1 < nb && self.starts[b + 1] <= h {
-                b += 1;
-            }
-            self.counts[b] += parts[p as usize].counts[i as usize];
         }
     }
 }
