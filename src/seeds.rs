@@ -31,3 +31,23 @@ pub(crate) fn files(target: &str, min: usize) -> Vec<(PathBuf, Vec<u8>)> {
         })
         .collect()
 }
+
+/// Runs `property` on every seed of `target` (at least `min` of them) and sums what it
+/// accepted; the first violation panics naming its seed.
+///
+/// # Panics
+/// As [`files`], or when a seed violates the property.
+pub(crate) fn replay<E: std::fmt::Display>(
+    target: &str,
+    min: usize,
+    mut property: impl FnMut(&[u8]) -> Result<usize, E>,
+) -> usize {
+    let mut accepted = 0;
+    for (path, bytes) in files(target, min) {
+        match property(&bytes) {
+            Ok(n) => accepted += n,
+            Err(e) => panic!("seed {} violates the property: {e}", path.display()),
+        }
+    }
+    accepted
+}
