@@ -475,7 +475,10 @@ def dashboard_queries(start_ns, days, tz):
 def cmd_charts(a):
     c = conn_for(a.url)
     qs = [(n, a.year_db, q) for n, q in chart_queries(a.device, a.year_start, a.year_days, a.tz)]
-    qs += [(n, a.fleet_db, q) for n, q in dashboard_queries(a.fleet_start, a.fleet_days, a.tz)]
+    if a.fleet_db:
+        qs += [(n, a.fleet_db, q) for n, q in dashboard_queries(a.fleet_start, a.fleet_days, a.tz)]
+    if a.only:
+        qs = [x for x in qs if x[0].endswith(a.only)]
     res = {}
     for name, db, q in qs:
         run_query(c, db, q)  # warm-up, and a check that it answers
@@ -564,9 +567,10 @@ def main():
     s.add_argument("--year-db", required=True)
     s.add_argument("--year-start", type=int, default=START_NS)
     s.add_argument("--year-days", type=float, required=True)
-    s.add_argument("--fleet-db", required=True)
+    s.add_argument("--fleet-db", help="without it, no dashboard-wide queries")
     s.add_argument("--fleet-start", type=int, default=START_NS)
-    s.add_argument("--fleet-days", type=float, required=True)
+    s.add_argument("--fleet-days", type=float, default=0.25)
+    s.add_argument("--only", help="only the queries whose name ends with this, e.g. 365d")
     s.add_argument("--runs", type=int, default=7)
     s.add_argument("--tz", default="Europe/Rome")
     s = sub.add_parser("rss")
