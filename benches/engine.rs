@@ -10,6 +10,11 @@ use wispmon::config::StorageConfig;
 use wispmon::storage::{FieldValue, Point, Storage, WriteBatch};
 use wispmon::time::SystemClock;
 
+// The allocator the shipped binaries use (src/main.rs): the engine's write path allocates
+// per point, so timing it under glibc's malloc would measure a configuration nobody runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STEP: i64 = 300_000_000_000;
 const DAY: i64 = 86_400_000_000_000;
 const T0: i64 = 1_767_225_600_000_000_000;
