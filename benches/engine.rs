@@ -127,6 +127,51 @@ fn bench_write(c: &mut Criterion) {
     storage.close().unwrap();
 }
 
+/// One seal of a 1,000-device fleet (about 23,000 series fields) after ten 5-minute steps:
+/// what each seal costs per series field when it appends a few points to every hot block, as
+/// during bulk loads. Only the seal is timed.
+fn bench_seal(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path());
+    let e = storage.engine().clone();
+    e.create_database("db").unwrap();
+    let mut t = T0;
+    let write_steps = |steps: i64, t: &mut i64| {
+        let mut points = Vec::new();
+        for _ in 0..steps {
+            for d in 0..1000 {
+                device_points(d, *t, &mut points);
+            }
+            *t += STEP;
+        }
+        e.write(WriteBatch {
+            database: "db".into(),
+            retention_policy: None,
+            points,
+        })
+        .unwrap();
+    };
+    // Hot blocks to append to from the first timed seal on.
+    write_steps(10, &mut t);
+    e.seal().unwrap();
+    let mut g = c.benchmark_group("engine_seal");
+    g.sample_size(20);
+    g.bench_function("append_10_steps_1000_devices", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                write_steps(10, &mut t);
+                let started = std::time::Instant::now();
+                e.seal().unwrap();
+                spent += started.elapsed();
+            }
+            spent
+        })
+    });
+    g.finish();
+    storage.close().unwrap();
+}
+
 fn bench_query(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let storage = open(dir.path());
@@ -249,5 +294,5 @@ fn bench_index(c: &mut Criterion) {
     storage.close().unwrap();
 }
 
-criterion_group!(benches, bench_write, bench_query, bench_index);
+criterion_group!(benches, bench_write, bench_seal, bench_query, bench_index);
 criterion_main!(benches);

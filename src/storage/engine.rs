@@ -34,6 +34,7 @@ use super::codec::FieldType;
 use super::column::Column;
 use super::error::{KvError, StorageError, hex_key};
 use super::head::{ColumnKey, Head};
+use super::hot::{HotBlock, HotBlocks};
 use super::keys::{self, BlockKey};
 use super::kv::{BatchOp, Kv};
 use super::point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome};
@@ -185,6 +186,10 @@ struct Shared {
     /// opened from disk have no entry: they are scanned from their start, as their older
     /// blocks' spans are not known.
     spans: Mutex<HashMap<(u32, i64), i64>>,
+    /// The newest block of each series field in the recent shards, as seals left it, so a
+    /// seal appending to it need not scan for it (see `storage::hot`). Changed only under
+    /// `seal_lock`.
+    hot: Mutex<HotBlocks>,
     signal: Mutex<Signal>,
     wake: Condvar,
     space: Condvar,
@@ -573,6 +578,7 @@ impl Engine {
             seal_lock: Mutex::new(()),
             blocks_lock: RwLock::new(()),
             spans: Mutex::new(HashMap::new()),
+            hot: Mutex::new(HotBlocks::default()),
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
             space: Condvar::new(),
@@ -1366,6 +1372,9 @@ fn db_id(st: &State, db: &str) -> Result<u32, StorageError> {
 
 /// `newer` merged over `base`. Blocks come in time order, so this is usually an append (linear
 /// over a long read); overlapping sources take the merge.
+/// A stored block's key and its decoded points.
+type KeyedBlock = (Vec<u8>, Column);
+
 fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, StorageError> {
     Ok(Some(match base {
         None => newer,
@@ -1879,9 +1888,10 @@ impl Shared {
         }
         let mut points = 0;
         let mut block_ops: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let mut hot = Vec::with_capacity(chunks.len());
         for (bk, col) in &chunks {
             points += col.len();
-            self.merge_chunk(bk, col, &mut block_ops)?;
+            self.merge_chunk(bk, col, &mut block_ops, &mut hot)?;
         }
         drop(chunks);
         let block_ops: Vec<BatchOp> = block_ops.into_iter().collect();
@@ -1895,6 +1905,10 @@ impl Shared {
         }
         self.grow_spans(written);
         self.kv.apply(BLOCKS, block_ops)?;
+        let mut dir = self.hot.lock();
+        for (bk, b) in hot {
+            dir.record(bk.rp, bk.shard, bk.series, bk.field, b);
+        }
         Ok(points)
     }
 
@@ -1958,21 +1972,129 @@ impl Shared {
     }
 
     /// Merges a new chunk of one series field in one shard with the blocks it overlaps (or the
-    /// small block just before it), re-cuts and records the block writes in `ops`.
+    /// small block just before it), re-cuts and records the block writes in `ops`, and the
+    /// series field's newest block afterwards in `hot`.
     fn merge_chunk(
         &self,
         bk: &BlockKey,
         new: &Column,
         ops: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        hot: &mut Vec<(BlockKey, HotBlock)>,
     ) -> Result<(), StorageError> {
         let (Some(&lo), Some(&hi)) = (new.ts.first(), new.ts.last()) else {
             return Ok(());
         };
         let prefix = keys::column_prefix(bk.rp, bk.shard, bk.series, bk.field);
-        let end = keys::prefix_end(&prefix);
+        // (key, block) of the stored blocks to merge with the chunk, and the newest block of
+        // the series field that is not among them, if known.
+        let (chosen, newest_kept) = match self.append_base(bk, &prefix, lo, ops)? {
+            Some(base) => (base, None),
+            None => self.scan_base(bk, &prefix, lo, hi, ops)?,
+        };
+        let mut base: Option<Column> = None;
+        for (k, c) in chosen {
+            base = merge_opt(base, c)?;
+            ops.insert(k, None);
+        }
+        let merged = match base {
+            None => new.clone(),
+            Some(b) => Column::merge(&b, new).ok_or_else(|| {
+                StorageError::Invalid("stored and new points of one field differ in type".into())
+            })?,
+        };
+        let mut newest = newest_kept;
+        for piece in cut_blocks(&merged, self.cfg.max_points_per_block) {
+            let (Some(&start), Some(&last)) = (piece.ts.first(), piece.ts.last()) else {
+                continue;
+            };
+            let key = BlockKey { start, ..*bk }.encode();
+            let value = rollup::encode_stored_block(&piece).map_err(|e| StorageError::Encode {
+                what: "block",
+                detail: e.to_string(),
+            })?;
+            ops.insert(key, Some(value));
+            if newest.is_none_or(|n: HotBlock| start > n.start) {
+                newest = Some(HotBlock {
+                    start,
+                    last,
+                    points: piece.len() as u32,
+                });
+            }
+        }
+        if let Some(n) = newest {
+            hot.push((*bk, n));
+        }
+        Ok(())
+    }
+
+    /// The blocks to merge a chunk starting at `lo` with when it only appends to its series
+    /// field and the field's newest block is known (see `storage::hot`): that block while it
+    /// is small, else none. `None` when the scan must decide.
+    fn append_base(
+        &self,
+        bk: &BlockKey,
+        prefix: &[u8],
+        lo: i64,
+        ops: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ) -> Result<Option<Vec<KeyedBlock>>, StorageError> {
+        let Some(h) = self.hot.lock().get(bk.rp, bk.shard, bk.series, bk.field) else {
+            return Ok(None);
+        };
+        // Overlapping or earlier points, or blocks of this field already rewritten by this
+        // seal: the scan sees all of them.
+        let touched = ops
+            .range(prefix.to_vec()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(prefix));
+        if lo <= h.last || touched {
+            return Ok(None);
+        }
+        if h.points as usize >= self.cfg.hot_block_points {
+            return Ok(Some(Vec::new()));
+        }
+        let key = BlockKey {
+            start: h.start,
+            ..*bk
+        }
+        .encode();
+        let Some(v) = self.kv.get(BLOCKS, &key)? else {
+            self.forget_hot(bk);
+            return Ok(None);
+        };
+        let c = rollup::decode_stored_block(&v).map_err(|e| corrupted("block", &key, e))?;
+        if c.ts.last() != Some(&h.last) || c.len() != h.points as usize {
+            self.forget_hot(bk);
+            return Ok(None);
+        }
+        Ok(Some(vec![(key, c)]))
+    }
+
+    fn forget_hot(&self, bk: &BlockKey) {
+        warn!(
+            rp = bk.rp,
+            shard = bk.shard,
+            series = bk.series,
+            field = bk.field,
+            "hot block directory disagreed with the stored blocks; scanning instead"
+        );
+        self.hot.lock().forget(bk.rp, bk.shard, bk.series, bk.field);
+    }
+
+    /// The blocks a chunk spanning `lo..=hi` must be merged with, found by scanning the series
+    /// field's blocks (and this seal's pending writes): those it overlaps, and the block just
+    /// before it while that one is small. Also returns the newest of the blocks left alone.
+    fn scan_base(
+        &self,
+        bk: &BlockKey,
+        prefix: &[u8],
+        lo: i64,
+        hi: i64,
+        ops: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ) -> Result<(Vec<KeyedBlock>, Option<HotBlock>), StorageError> {
+        let end = keys::prefix_end(prefix);
         // Stored blocks that can overlap the chunk, and the hot block just before it (found
         // unless a gap longer than the span lies between: a new block then starts).
-        let from = self.scan_start(prefix.clone(), bk.rp, bk.shard, lo);
+        let from = self.scan_start(prefix.to_vec(), bk.rp, bk.shard, lo);
         // (key, value, first time, last time, points) of each block of this series field.
         type Existing = (Vec<u8>, Vec<u8>, i64, i64, u32);
         let mut existing: Vec<Existing> = Vec::new();
@@ -1981,7 +2103,7 @@ impl Shared {
             self.kv.last_in(
                 BLOCKS,
                 (
-                    Bound::Included(prefix.clone()),
+                    Bound::Included(prefix.to_vec()),
                     Bound::Excluded(from.clone()),
                 ),
             )?
@@ -2007,8 +2129,8 @@ impl Shared {
             let (a, b) = s.time_range.unwrap_or((i64::MAX, i64::MIN));
             existing.push((k, v, a, b, s.count));
         }
-        for (k, v) in ops.range(prefix.clone()..) {
-            if !k.starts_with(&prefix) {
+        for (k, v) in ops.range(prefix.to_vec()..) {
+            if !k.starts_with(prefix) {
                 break;
             }
             if let Some(v) = v {
@@ -2021,7 +2143,6 @@ impl Shared {
             }
         }
         existing.sort_by_key(|e| e.2);
-        let max = self.cfg.max_points_per_block;
         let mut chosen: Vec<usize> = existing
             .iter()
             .enumerate()
@@ -2036,35 +2157,34 @@ impl Shared {
             }
         }
         chosen.sort_unstable();
-        let mut base: Option<Column> = None;
-        for &i in &chosen {
+        // The scan saw every block from `from` on, and `before` is the last one ahead of it,
+        // so the newest block left alone is the latest-starting unchosen one. Its key's start
+        // is what a later lookup needs; a block with no points has no place in the directory.
+        let newest_kept = existing
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| !chosen.contains(i) && e.4 > 0)
+            .max_by_key(|(_, e)| e.2)
+            .and_then(|(_, e)| {
+                let start = BlockKey::decode(&e.0)?.start;
+                Some(HotBlock {
+                    start,
+                    last: e.3,
+                    points: e.4,
+                })
+            });
+        let mut out = Vec::with_capacity(chosen.len());
+        for i in chosen {
             let (k, v, ..) = &existing[i];
             let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
-            base = merge_opt(base, c)?;
-            ops.insert(k.clone(), None);
+            out.push((k.clone(), c));
         }
-        let merged = match base {
-            None => new.clone(),
-            Some(b) => Column::merge(&b, new).ok_or_else(|| {
-                StorageError::Invalid("stored and new points of one field differ in type".into())
-            })?,
-        };
-        for piece in cut_blocks(&merged, max) {
-            let Some(&start) = piece.ts.first() else {
-                continue;
-            };
-            let key = BlockKey { start, ..*bk }.encode();
-            let value = rollup::encode_stored_block(&piece).map_err(|e| StorageError::Encode {
-                what: "block",
-                detail: e.to_string(),
-            })?;
-            ops.insert(key, Some(value));
-        }
-        Ok(())
+        Ok((out, newest_kept))
     }
 
     /// Removes every block whose key starts with `prefix`.
     fn delete_prefix(&self, prefix: &[u8]) -> Result<(), StorageError> {
+        self.hot.lock().clear();
         let end = keys::prefix_end(prefix);
         let mut batch = Vec::new();
         let _w = self.blocks_lock.write();
@@ -2094,6 +2214,7 @@ impl Shared {
         let _c = self.commit.lock();
         let _s = self.seal_lock.lock();
         self.seal_locked()?;
+        self.hot.lock().clear();
         let (rps, targets) = {
             let st = self.state.read();
             let d = st
@@ -2225,6 +2346,7 @@ impl Shared {
 
     /// Merges the blocks of each series field of one shard; returns how many blocks it wrote.
     fn compact_shard(&self, rp: u32, shard: i64) -> Result<usize, StorageError> {
+        self.hot.lock().clear();
         let prefix = keys::shard_prefix(rp, shard);
         let end = keys::prefix_end(&prefix);
         let mut ops: Vec<BatchOp> = Vec::new();

@@ -33,6 +33,7 @@ mod engine;
 mod error;
 mod hash;
 mod head;
+mod hot;
 pub mod model_check;
 
 mod keys;

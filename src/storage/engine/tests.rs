@@ -5,6 +5,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::storage::codec::ColumnValues;
+use crate::storage::hot::HotBlock;
 use crate::storage::kv::MemKv;
 use crate::storage::rollup::Part;
 use crate::time::{MockClock, Timestamp};
@@ -796,78 +797,178 @@ fn op() -> impl Strategy<Value = Op> {
 
 type Model = BTreeMap<(u8, u8), BTreeMap<i64, i64>>;
 
+/// Every series field the seal's hot-block directory names has exactly that block as its
+/// newest stored one in that shard.
+fn assert_hot_directory_exact(kv: &Disk, e: &Engine) {
+    let mut newest: BTreeMap<(u32, i64, u64, u32), HotBlock> = BTreeMap::new();
+    for item in kv
+        .kv
+        .range(BLOCKS, (Bound::Unbounded, Bound::Unbounded))
+        .unwrap()
+    {
+        let (k, v) = item.unwrap();
+        let bk = BlockKey::decode(&k).unwrap();
+        let sum = rollup::stored_block_summary(&v).unwrap();
+        let Some((_, last)) = sum.time_range else {
+            continue;
+        };
+        // Keys are in order, so the last block seen of a series field is its newest.
+        newest.insert(
+            (bk.rp, bk.shard, bk.series, bk.field),
+            HotBlock {
+                start: bk.start,
+                last,
+                points: sum.count,
+            },
+        );
+    }
+    for (k, b) in e.shared.hot.lock().entries() {
+        assert_eq!(newest.get(&k), Some(&b), "hot directory entry {k:?}");
+    }
+}
+
+/// Runs `ops` against the engine and a model. `appending`: each write's times follow a cursor
+/// that moves on by 20 s per write with points up to 29 s past it, so most chunks append to
+/// their series field's newest block and some overlap it, rewriting some of its times (the
+/// seal's two paths).
+fn engine_against_model(
+    ops: Vec<Op>,
+    cfg: EngineConfig,
+    appending: bool,
+) -> Result<(), TestCaseError> {
+    let kv = Disk::new();
+    let mut e = open_with(&kv, cfg.clone(), clock_at(T0));
+    e.create_database("db").unwrap();
+    let mut model: Model = BTreeMap::new();
+    let hosts = ["h0", "h1", "h2"];
+    let fields = ["f0", "f1"];
+    let mut cursor = 0i64;
+    for op in ops {
+        match op {
+            Op::Write(pts) => {
+                let pts: Vec<(u8, u8, i64, i64)> = if appending {
+                    cursor += 20;
+                    pts.into_iter()
+                        .map(|(h, f, s, v)| (h, f, cursor + s % 30, v))
+                        .collect()
+                } else {
+                    pts
+                };
+                let points = pts
+                    .iter()
+                    .map(|&(h, f, s, v)| {
+                        pt(
+                            "m",
+                            &[("host", hosts[h as usize])],
+                            vec![(fields[f as usize], FieldValue::Integer(v))],
+                            T0 + s * S,
+                        )
+                    })
+                    .collect();
+                let out = write(&e, points);
+                prop_assert_eq!(out.written, pts.len());
+                for (h, f, s, v) in pts {
+                    model.entry((h, f)).or_default().insert(s, v);
+                }
+            }
+            Op::Seal => e.seal().unwrap(),
+            Op::Compact => {
+                e.compact_shards(i64::MAX).unwrap();
+            }
+            Op::Crash => {
+                drop(e);
+                e = open_with(&kv, cfg.clone(), clock_at(T0));
+            }
+            Op::CleanReboot => {
+                e.close().unwrap();
+                drop(e);
+                e = open_with(&kv, cfg.clone(), clock_at(T0));
+            }
+            Op::Delete(h, a, b) => {
+                if let Ok(ids) = e.series_where_tag("db", "m", "host", &|v| v == hosts[h as usize])
+                {
+                    e.delete_range("db", &ids, T0 + a * S, T0 + b * S).unwrap();
+                }
+                for f in 0..2 {
+                    if let Some(m) = model.get_mut(&(h, f)) {
+                        m.retain(|s, _| *s < a || *s > b);
+                    }
+                }
+            }
+            Op::DropSeries(h) => {
+                let ids = e
+                    .series_where_tag("db", "m", "host", &|v| v == hosts[h as usize])
+                    .unwrap();
+                e.drop_series("db", &ids).unwrap();
+                model.remove(&(h, 0));
+                model.remove(&(h, 1));
+            }
+        }
+        assert_hot_directory_exact(&kv, &e);
+        for h in 0..3u8 {
+            let ids = e
+                .series_where_tag("db", "m", "host", &|v| v == hosts[h as usize])
+                .unwrap();
+            for f in 0..2u8 {
+                let want: Vec<(i64, i64)> = model
+                    .get(&(h, f))
+                    .map(|m| m.iter().map(|(s, v)| (T0 + s * S, *v)).collect())
+                    .unwrap_or_default();
+                let got: Vec<(i64, i64)> = match ids.first() {
+                    None => vec![],
+                    Some(&s) => match e
+                        .read("db", None, s, fields[f as usize], i64::MIN, i64::MAX)
+                        .unwrap()
+                    {
+                        None => vec![],
+                        Some(c) => match c.values {
+                            ColumnValues::Integer(v) => c.ts.into_iter().zip(v).collect(),
+                            other => panic!("{other:?}"),
+                        },
+                    },
+                };
+                prop_assert_eq!(got, want, "host {} field {}", h, f);
+                // Hourly rollups agree with the points (a block written twice, or two blocks
+                // holding one time, would count it twice).
+                if let Some(&s) = ids.first() {
+                    let (lo, hi) = (T0 - 86_400 * S, T0 + 86_400 * S);
+                    prop_assert_eq!(
+                        e.aggregate("db", None, s, fields[f as usize], lo, hi, HOUR, 0)
+                            .unwrap(),
+                        e.aggregate_raw("db", None, s, fields[f as usize], lo, hi, HOUR, 0)
+                            .unwrap(),
+                        "rollups of host {} field {}",
+                        h,
+                        f
+                    );
+                }
+            }
+        }
+    }
+    prop_assert!(e.verify().unwrap().is_empty());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
     fn engine_matches_a_model_across_reboots(ops in prop::collection::vec(op(), 1..30)) {
-        let kv = Disk::new();
-        let mut e = open(&kv, clock_at(T0));
-        e.create_database("db").unwrap();
-        let mut model: Model = BTreeMap::new();
-        let hosts = ["h0", "h1", "h2"];
-        let fields = ["f0", "f1"];
-        for op in ops {
-            match op {
-                Op::Write(pts) => {
-                    let points = pts.iter().map(|&(h, f, s, v)| {
-                        pt("m", &[("host", hosts[h as usize])], vec![(fields[f as usize], FieldValue::Integer(v))], T0 + s * S)
-                    }).collect();
-                    let out = write(&e, points);
-                    prop_assert_eq!(out.written, pts.len());
-                    for (h, f, s, v) in pts {
-                        model.entry((h, f)).or_default().insert(s, v);
-                    }
-                }
-                                Op::Seal => e.seal().unwrap(),
-                Op::Compact => {
-                    e.compact_shards(i64::MAX).unwrap();
-                }
-                Op::Crash => {
-                    drop(e);
-                    e = open(&kv, clock_at(T0));
-                }
-                Op::CleanReboot => {
-                    e.close().unwrap();
-                    drop(e);
-                    e = open(&kv, clock_at(T0));
-                }
-                Op::Delete(h, a, b) => {
-                    if let Ok(ids) = e.series_where_tag("db", "m", "host", &|v| v == hosts[h as usize]) {
-                        e.delete_range("db", &ids, T0 + a * S, T0 + b * S).unwrap();
-                    }
-                    for f in 0..2 {
-                        if let Some(m) = model.get_mut(&(h, f)) {
-                            m.retain(|s, _| *s < a || *s > b);
-                        }
-                    }
-                }
-                Op::DropSeries(h) => {
-                    let ids = e.series_where_tag("db", "m", "host", &|v| v == hosts[h as usize]).unwrap();
-                    e.drop_series("db", &ids).unwrap();
-                    model.remove(&(h, 0));
-                    model.remove(&(h, 1));
-                }
-            }
-            for h in 0..3u8 {
-                let ids = e.series_where_tag("db", "m", "host", &|v| v == hosts[h as usize]).unwrap();
-                for f in 0..2u8 {
-                    let want: Vec<(i64, i64)> = model.get(&(h, f)).map(|m| m.iter().map(|(s, v)| (T0 + s * S, *v)).collect()).unwrap_or_default();
-                    let got: Vec<(i64, i64)> = match ids.first() {
-                        None => vec![],
-                        Some(&s) => match e.read("db", None, s, fields[f as usize], i64::MIN, i64::MAX).unwrap() {
-                            None => vec![],
-                            Some(c) => match c.values {
-                                ColumnValues::Integer(v) => c.ts.into_iter().zip(v).collect(),
-                                other => panic!("{other:?}"),
-                            },
-                        },
-                    };
-                    prop_assert_eq!(got, want, "host {} field {}", h, f);
-                }
-            }
-        }
-        prop_assert!(e.verify().unwrap().is_empty());
+        engine_against_model(ops, cfg(), false)?;
+    }
+
+    /// Appends with tiny hot blocks: chunks grow the newest block found through the seal's
+    /// directory, skip it once full, overlap it (and scan), across deletes and reboots.
+    #[test]
+    fn appends_through_the_hot_block_directory_match_a_model(
+        ops in prop::collection::vec(op(), 1..40)
+    ) {
+        let cfg = EngineConfig {
+            hot_block_points: 6,
+            max_points_per_block: 16,
+            ..cfg()
+        };
+        engine_against_model(ops, cfg, true)?;
     }
 }
 
@@ -1119,4 +1220,48 @@ fn series_matching_all_equals_filtering_every_series() {
         got.sort_unstable();
         assert_eq!(got, naive(eqs), "{eqs:?}");
     }
+}
+
+#[test]
+fn a_seal_falls_back_to_scanning_when_the_hot_block_is_not_where_the_directory_says() {
+    let (kv, e) = fresh();
+    let at = |i: i64| T0 + i * 300 * S;
+    let load = |i: i64| {
+        pt(
+            "cpu",
+            &[("host", "a")],
+            vec![("load", FieldValue::Float(i as f64))],
+            at(i),
+        )
+    };
+    write(&e, (0..3).map(load).collect());
+    e.seal().unwrap();
+    let entries = e.shared.hot.lock().entries();
+    assert_eq!(entries.len(), 1);
+    let ((rp, shard, series_id, field), hot) = entries[0];
+    assert_eq!((hot.start, hot.last, hot.points), (at(0), at(2), 3));
+    // The block vanishes behind the engine's back (as if restored from an older copy).
+    let key = BlockKey {
+        rp,
+        shard,
+        series: series_id,
+        field,
+        start: hot.start,
+    }
+    .encode();
+    kv.kv.apply(BLOCKS, vec![(key, None)]).unwrap();
+    write(&e, (3..5).map(load).collect());
+    e.seal().unwrap();
+    let s = series(&e, "cpu", "a");
+    assert_eq!(floats(&e, s, "load"), [(at(3), 3.0), (at(4), 4.0)]);
+    // The directory now names the block the scan path wrote, and appends use it again.
+    assert_hot_directory_exact(&kv, &e);
+    write(&e, (5..7).map(load).collect());
+    e.seal().unwrap();
+    assert_eq!(
+        floats(&e, s, "load"),
+        (3..7).map(|i| (at(i), i as f64)).collect::<Vec<_>>()
+    );
+    assert_hot_directory_exact(&kv, &e);
+    assert_eq!(e.shared.hot.lock().entries()[0].1.points, 4);
 }
