@@ -1375,6 +1375,18 @@ fn db_id(st: &State, db: &str) -> Result<u32, StorageError> {
 /// A stored block's key and its decoded points.
 type KeyedBlock = (Vec<u8>, Column);
 
+/// What a seal group's merges produce (see `Shared::merge_chunk`).
+#[derive(Default)]
+struct Merged {
+    /// Block writes (`Some`) and deletes (`None`) by key.
+    ops: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Each touched series field's newest block afterwards, for the hot-block directory.
+    hot: Vec<(BlockKey, HotBlock)>,
+    /// Per (retention policy, shard), the longest span (last point minus key start) of the
+    /// blocks written, for `Shared::spans`.
+    spans: HashMap<(u32, i64), i64>,
+}
+
 fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, StorageError> {
     Ok(Some(match base {
         None => newer,
@@ -1887,23 +1899,25 @@ impl Shared {
             self.kv.apply(DatabaseInfo::TREE, catalog_ops)?;
         }
         let mut points = 0;
-        let mut block_ops: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        let mut hot = Vec::with_capacity(chunks.len());
-        for (bk, col) in &chunks {
+        let mut merged = Merged {
+            hot: Vec::with_capacity(chunks.len()),
+            ..Merged::default()
+        };
+        for (bk, col) in chunks {
             points += col.len();
-            self.merge_chunk(bk, col, &mut block_ops, &mut hot)?;
+            self.merge_chunk(&bk, col, &mut merged)?;
         }
-        drop(chunks);
-        let block_ops: Vec<BatchOp> = block_ops.into_iter().collect();
-        let written = self.written_spans(&block_ops, &new_shards)?;
+        let Merged { ops, hot, spans } = merged;
+        let block_ops: Vec<BatchOp> = ops.into_iter().collect();
         let _w = self.blocks_lock.write();
         {
-            let mut spans = self.spans.lock();
+            let mut tracked = self.spans.lock();
             for k in new_shards {
-                spans.entry(k).or_insert(0);
+                tracked.entry(k).or_insert(0);
             }
         }
-        self.grow_spans(written);
+        // Untracked shards stay untracked (see `Shared::spans`).
+        self.grow_spans(spans);
         self.kv.apply(BLOCKS, block_ops)?;
         let mut dir = self.hot.lock();
         for (bk, b) in hot {
@@ -1928,19 +1942,14 @@ impl Shared {
         k
     }
 
-    /// The longest span among the blocks `ops` write, per shard whose span is tracked (or is
-    /// in `new`). Computed before `blocks_lock` is taken, so readers are not held up by it.
-    fn written_spans(
-        &self,
-        ops: &[BatchOp],
-        new: &[(u32, i64)],
-    ) -> Result<HashMap<(u32, i64), i64>, StorageError> {
+    /// The longest span among the blocks `ops` write, per shard whose span is tracked; for
+    /// compaction, which reads its blocks back from their encoding (a seal knows them as it
+    /// cuts them, see `Merged::spans`). Computed before `blocks_lock` is taken, so readers are
+    /// not held up by it.
+    fn written_spans(&self, ops: &[BatchOp]) -> Result<HashMap<(u32, i64), i64>, StorageError> {
         let mut out: HashMap<(u32, i64), i64> = HashMap::new();
         // Only tracked shards need a span: late blocks into older shards skip the decoding.
-        let tracked: HashSet<(u32, i64)> = {
-            let spans = self.spans.lock();
-            spans.keys().chain(new).copied().collect()
-        };
+        let tracked: HashSet<(u32, i64)> = self.spans.lock().keys().copied().collect();
         if tracked.is_empty() {
             return Ok(out);
         }
@@ -1972,15 +1981,15 @@ impl Shared {
     }
 
     /// Merges a new chunk of one series field in one shard with the blocks it overlaps (or the
-    /// small block just before it), re-cuts and records the block writes in `ops`, and the
-    /// series field's newest block afterwards in `hot`.
+    /// small block just before it), re-cuts and records in `out` the block writes, the series
+    /// field's newest block afterwards and the written blocks' span.
     fn merge_chunk(
         &self,
         bk: &BlockKey,
-        new: &Column,
-        ops: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-        hot: &mut Vec<(BlockKey, HotBlock)>,
+        new: Column,
+        out: &mut Merged,
     ) -> Result<(), StorageError> {
+        let ops = &mut out.ops;
         let (Some(&lo), Some(&hi)) = (new.ts.first(), new.ts.last()) else {
             return Ok(());
         };
@@ -1997,8 +2006,8 @@ impl Shared {
             ops.insert(k, None);
         }
         let merged = match base {
-            None => new.clone(),
-            Some(b) => Column::merge(&b, new).ok_or_else(|| {
+            None => new,
+            Some(b) => Column::merge(&b, &new).ok_or_else(|| {
                 StorageError::Invalid("stored and new points of one field differ in type".into())
             })?,
         };
@@ -2013,6 +2022,8 @@ impl Shared {
                 detail: e.to_string(),
             })?;
             ops.insert(key, Some(value));
+            let span = out.spans.entry((bk.rp, bk.shard)).or_insert(0);
+            *span = (*span).max(last.saturating_sub(start));
             if newest.is_none_or(|n: HotBlock| start > n.start) {
                 newest = Some(HotBlock {
                     start,
@@ -2022,7 +2033,7 @@ impl Shared {
             }
         }
         if let Some(n) = newest {
-            hot.push((*bk, n));
+            out.hot.push((*bk, n));
         }
         Ok(())
     }
@@ -2407,7 +2418,7 @@ impl Shared {
             if pending_bytes > 8 << 20 {
                 // Deletes and inserts of whole groups only, so each batch keeps every series
                 // field complete.
-                let written = self.written_spans(&ops, &[])?;
+                let written = self.written_spans(&ops)?;
                 let _w = self.blocks_lock.write();
                 self.grow_spans(written);
                 self.kv.apply(BLOCKS, std::mem::take(&mut ops))?;
@@ -2416,7 +2427,7 @@ impl Shared {
         }
         flush_group(&mut group, &mut ops, &mut pending_bytes, &mut written)?;
         {
-            let written = self.written_spans(&ops, &[])?;
+            let written = self.written_spans(&ops)?;
             let _w = self.blocks_lock.write();
             self.grow_spans(written);
             self.kv.apply(BLOCKS, ops)?;
