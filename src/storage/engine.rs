@@ -10,7 +10,9 @@
 //! columns are split by shard, merged with the existing blocks they overlap (or the small
 //! block they extend), re-cut into blocks of at most `max_points_per_block` points preferably
 //! at hour boundaries, and written with their rollups; new series and catalog changes are
-//! written first, the log records last. Replaying a log record whose points are already
+//! written first, the log records last. The block an append extends is looked up in the
+//! seal's directory of each series field's newest block (`hot.rs`) when it is known, and
+//! found by a range scan otherwise. Replaying a log record whose points are already
 //! sealed is harmless (merging is idempotent), so a crash anywhere in a seal loses nothing.
 //!
 //! Invariants: blocks of one series field in one shard never overlap in time and hold one
@@ -1370,8 +1372,6 @@ fn db_id(st: &State, db: &str) -> Result<u32, StorageError> {
         .ok_or_else(|| StorageError::DatabaseNotFound { name: db.into() })
 }
 
-/// `newer` merged over `base`. Blocks come in time order, so this is usually an append (linear
-/// over a long read); overlapping sources take the merge.
 /// A stored block's key and its decoded points.
 type KeyedBlock = (Vec<u8>, Column);
 
@@ -1387,6 +1387,8 @@ struct Merged {
     spans: HashMap<(u32, i64), i64>,
 }
 
+/// `newer` merged over `base`. Blocks come in time order, so this is usually an append (linear
+/// over a long read); overlapping sources take the merge.
 fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, StorageError> {
     Ok(Some(match base {
         None => newer,
