@@ -401,14 +401,7 @@ mod tests {
 
     #[test]
     fn form_seeds_satisfy_the_fuzz_property() {
-        let files = crate::seeds::files("form", 10);
-        let mut pairs = 0;
-        for (path, bytes) in &files {
-            match crate::api::check::form_property(bytes) {
-                Ok(n) => pairs += n,
-                Err(e) => panic!("{}: {e}", path.display()),
-            }
-        }
+        let pairs = crate::seeds::replay("form", 10, crate::api::check::form_property);
         assert!(pairs > 20, "seeds should hold pairs ({pairs})");
     }
 

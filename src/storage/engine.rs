@@ -2056,7 +2056,7 @@ impl Shared {
         // Overlapping or earlier points, or blocks of this field already rewritten by this
         // seal: the scan sees all of them.
         let touched = ops
-            .range(prefix.to_vec()..)
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
             .next()
             .is_some_and(|(k, _)| k.starts_with(prefix));
         if lo <= h.last || touched {
@@ -2142,7 +2142,7 @@ impl Shared {
             let (a, b) = s.time_range.unwrap_or((i64::MAX, i64::MIN));
             existing.push((k, v, a, b, s.count));
         }
-        for (k, v) in ops.range(prefix.to_vec()..) {
+        for (k, v) in ops.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded)) {
             if !k.starts_with(prefix) {
                 break;
             }

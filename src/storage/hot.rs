@@ -10,7 +10,9 @@
 //! Only exact knowledge is kept. Entries are written after the seal's blocks are applied;
 //! every other operation that rewrites blocks (deletes, drops, compaction, retention) clears
 //! the directory first, and a miss or a stale entry falls back to the scan. Memory is bounded
-//! by the series fields of [`SHARDS_PER_RP`] shards per policy (~45 bytes each).
+//! by the series fields of [`SHARDS_PER_RP`] shards per policy: an entry is 40 bytes (key and
+//! [`HotBlock`]) plus the hash table's control byte and spare capacity (by layout, not
+//! measured).
 
 use std::collections::BTreeMap;
 

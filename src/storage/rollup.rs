@@ -94,29 +94,29 @@ impl<T: Num> Typed<T> {
         }
     }
 
-    /// Folds one point into the period `start`. Points arrive in time order, so "first" is the first entry and "last" the latest; ties on min/max keep
-    /// the earlier one, as InfluxDB's selectors do.
-    #[allow(clippy::too_many_arguments)]
-    fn add(&mut self, start: i64, count: u64, sum: T, min: T, max: T, first: T, last: T) {
+    /// Folds one point into the period `start`. Points arrive in time order, so "first" is
+    /// the period's first point and "last" its latest; ties on min/max keep the earlier one,
+    /// as InfluxDB's selectors do.
+    fn add(&mut self, start: i64, v: T) {
         if self.starts.last() == Some(&start) {
             let i = self.starts.len() - 1;
-            self.counts[i] += count;
-            self.sum[i] = self.sum[i].plus(sum);
-            if min < self.min[i] {
-                self.min[i] = min;
+            self.counts[i] += 1;
+            self.sum[i] = self.sum[i].plus(v);
+            if v < self.min[i] {
+                self.min[i] = v;
             }
-            if max > self.max[i] {
-                self.max[i] = max;
+            if v > self.max[i] {
+                self.max[i] = v;
             }
-            self.last[i] = last;
+            self.last[i] = v;
         } else {
             self.starts.push(start);
-            self.counts.push(count);
-            self.sum.push(sum);
-            self.min.push(min);
-            self.max.push(max);
-            self.first.push(first);
-            self.last.push(last);
+            self.counts.push(1);
+            self.sum.push(v);
+            self.min.push(v);
+            self.max.push(v);
+            self.first.push(v);
+            self.last.push(v);
         }
     }
 }
@@ -136,10 +136,10 @@ macro_rules! typed_to_partials {
     }};
 }
 
-fn points_to_typed<T: Num>(ts: &[i64], vals: &[T], period: impl Fn(i64) -> i64) -> Typed<T> {
+fn points_to_typed<T: Num>(ts: &[i64], vals: &[T]) -> Typed<T> {
     let mut t = Typed::new();
     for (&ts, &v) in ts.iter().zip(vals) {
-        t.add(period(ts), 1, v, v, v, v, v);
+        t.add(hour_of(ts), v);
     }
     t
 }
@@ -147,12 +147,12 @@ fn points_to_typed<T: Num>(ts: &[i64], vals: &[T], period: impl Fn(i64) -> i64) 
 /// Hour partials of a normalized column; `None` for booleans and strings.
 pub fn hour_partials(col: &Column) -> Option<Partials> {
     Some(match &col.values {
-        ColumnValues::Float(v) => typed_to_partials!(points_to_typed(&col.ts, v, hour_of), Float),
+        ColumnValues::Float(v) => typed_to_partials!(points_to_typed(&col.ts, v), Float),
         ColumnValues::Integer(v) => {
-            typed_to_partials!(points_to_typed(&col.ts, v, hour_of), Integer)
+            typed_to_partials!(points_to_typed(&col.ts, v), Integer)
         }
         ColumnValues::Unsigned(v) => {
-            typed_to_partials!(points_to_typed(&col.ts, v, hour_of), Unsigned)
+            typed_to_partials!(points_to_typed(&col.ts, v), Unsigned)
         }
         ColumnValues::Boolean(_) | ColumnValues::String(_) => return None,
     })
@@ -175,12 +175,8 @@ impl Partials {
     }
 
     /// Combines consecutive periods into windows of `every` ns shifted by `offset` ns.
-    pub fn coarsen(&self, every: i64, offset: i64) -> Option<Partials> {
-        coarsen_hours(
-            &[Hours::from_partials(self.clone(), Need::ALL)],
-            every,
-            offset,
-        )
+    pub fn coarsen(self, every: i64, offset: i64) -> Option<Partials> {
+        coarsen_hours(&[Hours::from_partials(self, Need::ALL)], every, offset)
     }
 }
 
