@@ -628,6 +628,13 @@ struct DevicesArgs {
     /// Skip the POST phase: only create the devices (and history) and time the charts.
     #[arg(long)]
     no_posts: bool,
+    /// Create the devices without a management IP. By default device *i* gets a loopback
+    /// address of its own (127.1.0.0 upwards), so the server's ping checks find a live,
+    /// healthy fleet, as an operator's is. Without an address the ping check reports a
+    /// device that has spoken once as down (spec §6.2), the fleet turns critical, and each
+    /// sample then also re-runs the device's ping check (recovery detection).
+    #[arg(long)]
+    no_management_ip: bool,
 }
 
 /// `60s`, `2m`, `1h` or plain seconds, for `--duration`.
@@ -691,6 +698,13 @@ impl Target {
 struct HttpResponse {
     status: u16,
     body: Vec<u8>,
+}
+
+/// Device `i`'s management address: 127.1.0.0 upwards, one per device (Linux answers on all
+/// of 127.0.0.0/8, so the server's pings stay on this machine).
+fn loopback_address(i: usize) -> String {
+    let n = 0x0001_0000 + (i % 0x00fe_ffff);
+    format!("127.{}.{}.{}", n >> 16, (n >> 8) & 0xff, n & 0xff)
 }
 
 /// A blocking HTTP/1.1 client on one keep-alive connection (no client crate is available to
@@ -1359,15 +1373,19 @@ fn devices_load(a: &DevicesArgs) -> anyhow::Result<()> {
                             (i >> 8) & 0xff,
                             i & 0xff
                         );
+                        let mut body = serde_json::json!({
+                            "name": format!("load-{now_s}-{i}"),
+                            "organization": org,
+                            "mac_address": mac,
+                        });
+                        if !a.no_management_ip {
+                            body["management_ip"] = serde_json::Value::from(loopback_address(i));
+                        }
                         let v = conn.json(
                             "POST",
                             "/api/v1/controller/device/",
                             Some(token),
-                            &serde_json::json!({
-                                "name": format!("load-{now_s}-{i}"),
-                                "organization": org,
-                                "mac_address": mac,
-                            }),
+                            &body,
                             201,
                         )?;
                         let (Some(id), Some(key)) = (v["id"].as_str(), v["key"].as_str()) else {
@@ -1531,5 +1549,19 @@ fn main() -> anyhow::Result<()> {
             days,
             cache,
         } => query(&data_dir, &cache, days),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_address;
+
+    #[test]
+    fn device_addresses_are_distinct_loopback_addresses() {
+        assert_eq!(loopback_address(0), "127.1.0.0");
+        assert_eq!(loopback_address(9_999), "127.1.39.15");
+        let all: std::collections::HashSet<String> = (0..70_000).map(loopback_address).collect();
+        assert_eq!(all.len(), 70_000);
+        assert!(all.iter().all(|a| a.starts_with("127.")));
     }
 }

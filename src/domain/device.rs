@@ -100,7 +100,8 @@ impl Record for Device {
 
 /// Held while a device record is read, changed and stored, so an operator's edit and a batch
 /// of contact updates (`last_seen`) do not overwrite each other. One storage per process, so
-/// one lock is enough.
+/// one lock is enough; the hot writers (status, contacts) release it before waiting for the
+/// disk ([`Records::stage_all`]), so device requests do not take turns at a flush.
 static RECORD_WRITES: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 /// Changes the stored records of `ids` with `f` and stores them with one flush; unknown ids
@@ -113,7 +114,7 @@ pub fn modify_many(
     ids: &[Id],
     mut f: impl FnMut(&mut Device),
 ) -> Result<usize, DomainError> {
-    let _w = RECORD_WRITES.lock();
+    let w = RECORD_WRITES.lock();
     let mut changed = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(mut d) = get(records, *id)? {
@@ -121,7 +122,9 @@ pub fn modify_many(
             changed.push((id.0.to_vec(), d));
         }
     }
-    records.put_all(&changed)?;
+    let staged = records.stage_all(&changed)?;
+    drop(w);
+    staged.sync()?;
     Ok(changed.len())
 }
 
@@ -135,14 +138,16 @@ pub fn modify_if(
     id: Id,
     f: impl FnOnce(&mut Device) -> bool,
 ) -> Result<bool, DomainError> {
-    let _w = RECORD_WRITES.lock();
+    let w = RECORD_WRITES.lock();
     let Some(mut d) = get(records, id)? else {
         return Ok(false);
     };
     if !f(&mut d) {
         return Ok(false);
     }
-    records.put(&id.0, &d)?;
+    let staged = records.stage(&id.0, &d)?;
+    drop(w);
+    staged.sync()?;
     Ok(true)
 }
 

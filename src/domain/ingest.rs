@@ -429,15 +429,17 @@ impl super::Domain {
             metric::get_or_create_all(&self.records, &self.metrics, all_specs, now)?;
         let db = self.settings.database.clone();
         out.points += self.write(&db, None, points)?;
-        for (rk, value) in evaluations {
-            self.evaluate(super::status::Evaluation {
-                record_key: &rk,
-                value,
+        let evaluations: Vec<super::status::Evaluation<'_>> = evaluations
+            .iter()
+            .map(|(rk, value)| super::status::Evaluation {
+                record_key: rk,
+                value: *value,
                 time: t,
                 retention_policy: None,
                 send_alert: true,
-            })?;
-        }
+            })
+            .collect();
+        self.evaluate_all(&evaluations)?;
         // 3. The snapshot, unless it is already beyond the short policy.
         let snapshot = Point {
             measurement: "device_data".to_owned(),

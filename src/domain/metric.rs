@@ -127,6 +127,8 @@ pub struct MetricCache {
     known: Arc<Mutex<HashMap<Vec<u8>, Tags>>>,
     /// Held while a metric record is read, changed and stored, so a sample refreshing extra
     /// tags and an operator editing alert settings do not overwrite each other's change.
+    /// One lock for every device: writers release it before waiting for the disk
+    /// ([`Records::stage_all`]), so it is held for microseconds, not for a flush.
     writes: Arc<Mutex<()>>,
 }
 
@@ -210,7 +212,9 @@ pub fn get_or_create_all(
         }
         learned.push((rk, extra_tags));
     }
-    records.put_all(&pending)?;
+    let staged = records.stage_all(&pending)?;
+    drop(guard);
+    staged.sync()?;
     let mut known = cache.known.lock();
     for (k, t) in learned {
         known.insert(k, t);
@@ -259,15 +263,49 @@ pub fn set_health(
     is_healthy_tolerant: Option<bool>,
     now_ns: i64,
 ) -> Result<Option<Metric>, DomainError> {
-    let _w = cache.writes.lock();
+    let w = cache.writes.lock();
     let Some(mut m) = records.get::<Metric>(rk)? else {
         return Ok(None);
     };
     m.is_healthy = is_healthy;
     m.is_healthy_tolerant = is_healthy_tolerant;
     m.modified_ns = now_ns;
-    records.put(rk, &m)?;
+    let staged = records.stage(rk, &m)?;
+    drop(w);
+    staged.sync()?;
     Ok(Some(m))
+}
+
+/// [`set_health`] for several metrics, stored with one flush: `(record key, is_healthy,
+/// is_healthy_tolerant)` each. The stored metrics in the same order, `None` for one that is
+/// gone.
+///
+/// # Errors
+/// Storage failure.
+pub fn set_health_all(
+    records: &Records,
+    cache: &MetricCache,
+    flags: &[(&[u8], Option<bool>, Option<bool>)],
+    now_ns: i64,
+) -> Result<Vec<Option<Metric>>, DomainError> {
+    let w = cache.writes.lock();
+    let mut out = Vec::with_capacity(flags.len());
+    let mut changed = Vec::with_capacity(flags.len());
+    for &(rk, is_healthy, is_healthy_tolerant) in flags {
+        let Some(mut m) = records.get::<Metric>(rk)? else {
+            out.push(None);
+            continue;
+        };
+        m.is_healthy = is_healthy;
+        m.is_healthy_tolerant = is_healthy_tolerant;
+        m.modified_ns = now_ns;
+        changed.push((rk.to_vec(), m.clone()));
+        out.push(Some(m));
+    }
+    let staged = records.stage_all(&changed)?;
+    drop(w);
+    staged.sync()?;
+    Ok(out)
 }
 
 /// Resets the health flags of every metric of `object` to "not assessed" (spec §5.5: the
@@ -281,7 +319,7 @@ pub fn reset_health(
     object: Id,
     now_ns: i64,
 ) -> Result<usize, DomainError> {
-    let _w = cache.writes.lock();
+    let w = cache.writes.lock();
     let mut changed = Vec::new();
     for (k, mut m) in records.list_prefix::<Metric>(&object.0)? {
         if m.is_healthy.is_some() || m.is_healthy_tolerant.is_some() {
@@ -291,7 +329,9 @@ pub fn reset_health(
             changed.push((k, m));
         }
     }
-    records.put_all(&changed)?;
+    let staged = records.stage_all(&changed)?;
+    drop(w);
+    staged.sync()?;
     Ok(changed.len())
 }
 

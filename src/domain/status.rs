@@ -426,72 +426,98 @@ impl super::Domain {
     /// # Errors
     /// Storage failure.
     pub fn evaluate(&self, e: Evaluation<'_>) -> Result<(), DomainError> {
-        let Some(m) = self.records.get::<Metric>(e.record_key)? else {
-            return Ok(());
-        };
-        let (Some(rule), Some(settings)) = (self.rule_of(&m), m.alert.clone()) else {
-            return Ok(());
-        };
+        self.evaluate_all(std::slice::from_ref(&e))
+    }
+
+    /// [`Domain::evaluate`] for the values of one sample (a device's first sample assesses
+    /// a handful of metrics at once): the changed flags are stored with one flush, then
+    /// each change is published and notified in order, and each device's status is
+    /// recomputed once, from all of them. A metric named twice is evaluated on its last
+    /// value.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn evaluate_all(&self, evals: &[Evaluation<'_>]) -> Result<(), DomainError> {
         let ti = self.settings.health.tolerance_interval_s;
-        let tolerant = if alert::needs_window(rule, ti, e.value, m.is_healthy_tolerant) {
-            let w = alert::window_s(rule.tolerance_s, ti).unwrap_or(0);
-            let lo = e.time.saturating_sub(w.saturating_mul(1_000_000_000));
-            let pts = self.window_points(&m, e.retention_policy, lo, e.time)?;
-            alert::tolerant_crossed(rule, ti, e.value, m.is_healthy_tolerant, e.time, &pts)
-        } else {
-            alert::crossed(rule.operator, rule.threshold, e.value)
-        };
-        let o = alert::evaluate(
-            rule,
-            (m.is_healthy, m.is_healthy_tolerant),
-            e.value,
-            tolerant,
-        );
-        if !o.changed {
+        let mut changes = Vec::new();
+        for (i, e) in evals.iter().enumerate() {
+            if evals[i + 1..].iter().any(|l| l.record_key == e.record_key) {
+                continue;
+            }
+            let Some(m) = self.records.get::<Metric>(e.record_key)? else {
+                continue;
+            };
+            let (Some(rule), Some(settings)) = (self.rule_of(&m), m.alert.clone()) else {
+                continue;
+            };
+            let tolerant = if alert::needs_window(rule, ti, e.value, m.is_healthy_tolerant) {
+                let w = alert::window_s(rule.tolerance_s, ti).unwrap_or(0);
+                let lo = e.time.saturating_sub(w.saturating_mul(1_000_000_000));
+                let pts = self.window_points(&m, e.retention_policy, lo, e.time)?;
+                alert::tolerant_crossed(rule, ti, e.value, m.is_healthy_tolerant, e.time, &pts)
+            } else {
+                alert::crossed(rule.operator, rule.threshold, e.value)
+            };
+            let o = alert::evaluate(
+                rule,
+                (m.is_healthy, m.is_healthy_tolerant),
+                e.value,
+                tolerant,
+            );
+            if o.changed {
+                changes.push((e, m, rule, settings, o));
+            }
+        }
+        if changes.is_empty() {
             return Ok(());
         }
-        let m = metric::set_health(
-            &self.records,
-            &self.metrics,
-            e.record_key,
-            o.is_healthy,
-            o.is_healthy_tolerant,
-            self.now_ns(),
-        )?
-        .unwrap_or(m);
-        self.events.publish(&Event::ThresholdCrossed {
-            metric: m.id,
-            device: m.object_id,
-            is_healthy: o.is_healthy,
-            is_healthy_tolerant: o.is_healthy_tolerant,
-            first_time: o.first_time,
-        });
-        let dev = match m.object_id {
-            Some(id) => device::get(&self.records, id)?,
-            None => None,
-        };
-        if let Some(a) = o.alert
-            && settings.is_active
-            && e.send_alert
-            && self.tell_or_hold(&m, dev.as_ref(), a == Alert::Problem, e.time)?
-        {
-            self.notify(&m, dev.as_ref(), a, rule, settings.custom_threshold, e.time)?;
-        }
-        if let Some(d) = &dev {
-            let is_critical_metric = self
-                .settings
-                .health
-                .critical
-                .iter()
-                .any(|c| c.key == m.key && c.field_name == m.field_name);
-            if is_critical_metric
-                && o.first_time == Some(false)
-                && o.is_healthy_tolerant == Some(false)
-                && self.settings.wifi_sessions
+        let flags: Vec<(&[u8], Option<bool>, Option<bool>)> = changes
+            .iter()
+            .map(|(e, _, _, _, o)| (e.record_key, o.is_healthy, o.is_healthy_tolerant))
+            .collect();
+        let stored = metric::set_health_all(&self.records, &self.metrics, &flags, self.now_ns())?;
+        let mut devices: Vec<Id> = Vec::new();
+        for ((e, m, rule, settings, o), stored) in changes.into_iter().zip(stored) {
+            let m = stored.unwrap_or(m);
+            self.events.publish(&Event::ThresholdCrossed {
+                metric: m.id,
+                device: m.object_id,
+                is_healthy: o.is_healthy,
+                is_healthy_tolerant: o.is_healthy_tolerant,
+                first_time: o.first_time,
+            });
+            let dev = match m.object_id {
+                Some(id) => device::get(&self.records, id)?,
+                None => None,
+            };
+            if let Some(a) = o.alert
+                && settings.is_active
+                && e.send_alert
+                && self.tell_or_hold(&m, dev.as_ref(), a == Alert::Problem, e.time)?
             {
-                wifi::close_all(&self.records, d.id, self.now_ns())?;
+                self.notify(&m, dev.as_ref(), a, rule, settings.custom_threshold, e.time)?;
             }
-            self.recompute_status(d.id)?;
+            if let Some(d) = &dev {
+                let is_critical_metric = self
+                    .settings
+                    .health
+                    .critical
+                    .iter()
+                    .any(|c| c.key == m.key && c.field_name == m.field_name);
+                if is_critical_metric
+                    && o.first_time == Some(false)
+                    && o.is_healthy_tolerant == Some(false)
+                    && self.settings.wifi_sessions
+                {
+                    wifi::close_all(&self.records, d.id, self.now_ns())?;
+                }
+                if !devices.contains(&d.id) {
+                    devices.push(d.id);
+                }
+            }
+        }
+        for id in devices {
+            self.recompute_status(id)?;
         }
         Ok(())
     }

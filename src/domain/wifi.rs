@@ -114,6 +114,10 @@ pub fn update_sessions(
 ) -> Result<(usize, usize), DomainError> {
     let mut seen = Vec::new();
     let mut opened = 0;
+    // Stored with one flush at the end: a sample names a few clients, and neither record
+    // depends on another's being durable first.
+    let mut clients: Vec<(Vec<u8>, WifiClient)> = Vec::new();
+    let mut sessions: Vec<(Vec<u8>, OpenSession)> = Vec::new();
     for iface in &sample.interfaces {
         if iface.kind.as_deref() != Some("wireless") {
             continue;
@@ -142,13 +146,14 @@ pub fn update_sessions(
                 } != client
             });
             if changed {
-                records.put(mac.as_bytes(), &client)?;
+                clients.push((mac.as_bytes().to_vec(), client));
             }
             let key = open_key(device, &iface.name, &mac);
-            if records.get::<OpenSession>(&key)?.is_none() {
-                records.put(
-                    &key,
-                    &OpenSession(WifiSession {
+            if records.get::<OpenSession>(&key)?.is_none() && !sessions.iter().any(|(k, _)| *k == key)
+            {
+                sessions.push((
+                    key.clone(),
+                    OpenSession(WifiSession {
                         id: Id::random()?,
                         device,
                         organization,
@@ -159,12 +164,16 @@ pub fn update_sessions(
                         stop_ns: None,
                         modified_ns: t,
                     }),
-                )?;
+                ));
                 opened += 1;
             }
             seen.push(key);
         }
     }
+    records
+        .stage_all(&clients)?
+        .and(records.stage_all(&sessions)?)
+        .sync()?;
     let mut closed = 0;
     for (k, OpenSession(s)) in records.list_prefix::<OpenSession>(&device.0)? {
         if !seen.contains(&k) {

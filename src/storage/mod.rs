@@ -68,7 +68,7 @@ pub fn is_internal_database(name: &str) -> bool {
 pub use error::{KvError, StorageError};
 pub use meta::UNCLEAN_MARKER;
 pub use point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome, type_name};
-pub use record::{Record, Records};
+pub use record::{Record, Records, Unsynced};
 pub use rollup::{HourFold, Need, Part, Partials, hour_partials, window_start};
 pub use series::{SeriesId, SeriesInfo, series_key};
 

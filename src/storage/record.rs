@@ -10,7 +10,8 @@
 //! ```
 //! The CRC covers version and payload. A record whose version this build does not know, or
 //! whose checksum fails, is reported as corruption with its key; it is never skipped.
-//! Every mutating call is durable when it returns.
+//! Every mutating call is durable when it returns, except the staging calls, whose
+//! [`Unsynced`] result says so.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -33,6 +34,35 @@ pub struct Records {
     /// The data directory's free-space guard: records are not written when sled could meet a
     /// full disk (none in memory).
     space: Option<Arc<super::space::Space>>,
+}
+
+/// Records written by [`Records::stage_all`] that are not yet durable.
+#[must_use = "staged records are not durable until `sync` is called"]
+#[derive(Debug)]
+pub struct Unsynced<'a> {
+    records: &'a Records,
+    dirty: bool,
+}
+
+impl Unsynced<'_> {
+    /// Both stagings as one, to be made durable by one flush.
+    pub fn and(self, other: Unsynced<'_>) -> Self {
+        Unsynced {
+            records: self.records,
+            dirty: self.dirty || other.dirty,
+        }
+    }
+
+    /// Waits until the staged records (and everything written before them) are durable.
+    ///
+    /// # Errors
+    /// Backend failure.
+    pub fn sync(self) -> Result<(), StorageError> {
+        if self.dirty {
+            self.records.kv.flush()?;
+        }
+        Ok(())
+    }
 }
 
 fn config() -> bincode::config::Configuration {
@@ -159,6 +189,46 @@ impl Records {
         }
         self.kv.flush()?;
         Ok(())
+    }
+
+    /// Stores several records like [`Records::put_all`] but returns before they are durable:
+    /// the caller finishes with [`Unsynced::sync`] before acknowledging anything.
+    ///
+    /// For read-change-write sections under a caller's lock: the lock orders the changes,
+    /// the wait for the disk happens after it is released, and writers that queued behind
+    /// the lock then share one flush instead of taking turns at it.
+    ///
+    /// # Errors
+    /// Backend failure, an unencodable record, or a nearly full disk.
+    pub fn stage_all<R: Record>(
+        &self,
+        items: &[(Vec<u8>, R)],
+    ) -> Result<Unsynced<'_>, StorageError> {
+        if !items.is_empty() {
+            self.check_space()?;
+            for (key, r) in items {
+                let bytes = Self::encode(r)?;
+                self.kv.insert(R::TREE, key, &bytes)?;
+            }
+        }
+        Ok(Unsynced {
+            records: self,
+            dirty: !items.is_empty(),
+        })
+    }
+
+    /// [`Records::stage_all`] for one record.
+    ///
+    /// # Errors
+    /// Backend failure, an unencodable record, or a nearly full disk.
+    pub fn stage<R: Record>(&self, key: &[u8], r: &R) -> Result<Unsynced<'_>, StorageError> {
+        self.check_space()?;
+        let bytes = Self::encode(r)?;
+        self.kv.insert(R::TREE, key, &bytes)?;
+        Ok(Unsynced {
+            records: self,
+            dirty: true,
+        })
     }
 
     /// Stores `r` under `key` only if the key is free; `true` when stored. Durable on return.
