@@ -250,35 +250,9 @@ pub fn remove_object(
     Ok(())
 }
 
-/// Stores new health flags of the metric at `rk` (re-read under the write lock, so an
-/// operator's concurrent alert edit is kept). The stored metric, `None` when it is gone.
-///
-/// # Errors
-/// Storage failure.
-pub fn set_health(
-    records: &Records,
-    cache: &MetricCache,
-    rk: &[u8],
-    is_healthy: Option<bool>,
-    is_healthy_tolerant: Option<bool>,
-    now_ns: i64,
-) -> Result<Option<Metric>, DomainError> {
-    let w = cache.writes.lock();
-    let Some(mut m) = records.get::<Metric>(rk)? else {
-        return Ok(None);
-    };
-    m.is_healthy = is_healthy;
-    m.is_healthy_tolerant = is_healthy_tolerant;
-    m.modified_ns = now_ns;
-    let staged = records.stage(rk, &m)?;
-    drop(w);
-    staged.sync()?;
-    Ok(Some(m))
-}
-
-/// [`set_health`] for several metrics, stored with one flush: `(record key, is_healthy,
-/// is_healthy_tolerant)` each. The stored metrics in the same order, `None` for one that is
-/// gone.
+/// Stores new health flags of several metrics with one flush: `(record key, is_healthy,
+/// is_healthy_tolerant)` each, re-read under the write lock so an operator's concurrent alert
+/// edit is kept. The stored metrics in the same order, `None` for one that is gone.
 ///
 /// # Errors
 /// Storage failure.

@@ -149,7 +149,8 @@ pub fn update_sessions(
                 clients.push((mac.as_bytes().to_vec(), client));
             }
             let key = open_key(device, &iface.name, &mac);
-            if records.get::<OpenSession>(&key)?.is_none() && !sessions.iter().any(|(k, _)| *k == key)
+            if records.get::<OpenSession>(&key)?.is_none()
+                && !sessions.iter().any(|(k, _)| *k == key)
             {
                 sessions.push((
                     key.clone(),

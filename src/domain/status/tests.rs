@@ -436,6 +436,45 @@ fn passive_metrics_from_samples_move_health_and_historical_ones_do_not() {
 }
 
 #[test]
+fn a_samples_metrics_are_assessed_together_and_move_the_status_once() {
+    let w = world_with(ping_only);
+    let dev = device::get(&w.d.records, w.dev.id).unwrap().unwrap();
+    // CPU 10 % (fine), memory 97 % used and disk 95 % used (both over their thresholds).
+    let doc = netjson::parse_document(
+        br#"{"type":"DeviceMonitoring","resources":{"load":[0.1,0.1,0.1],"cpus":1,
+            "memory":{"total":1000000,"free":30000,"buffered":0,"shared":0},
+            "disk":[{"filesystem":"/dev/root","mount_point":"/","size_bytes":1000000,
+                     "used_bytes":950000,"available_bytes":50000,"used_percent":95}]}}"#,
+    )
+    .unwrap();
+    w.d.ingest(&dev, doc, w.d.now()).unwrap();
+    let flags = |key: &str| {
+        let m = metric::of_object(&w.d.records, w.dev.id).unwrap();
+        let m = m.iter().find(|m| m.key == key).unwrap();
+        (m.is_healthy, m.is_healthy_tolerant)
+    };
+    // Disk alerts at once (no tolerance), memory only after its tolerance.
+    assert_eq!(flags("cpu"), (Some(true), Some(true)));
+    assert_eq!(flags("memory"), (Some(false), Some(true)));
+    assert_eq!(flags("disk"), (Some(false), Some(false)));
+    assert_eq!(w.status(), "problem");
+    assert_eq!(w.notes("root").len(), 1, "the disk alert");
+    let crossed: Vec<_> = w
+        .events
+        .try_iter()
+        .filter_map(|e| match e {
+            Event::ThresholdCrossed { is_healthy, .. } => Some(is_healthy),
+            Event::HealthChanged { from, to, .. } => {
+                assert_eq!((from, to), (HealthStatus::Unknown, HealthStatus::Problem));
+                None
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(crossed.len(), 3, "one threshold event per assessed metric");
+}
+
+#[test]
 fn an_outage_of_a_critical_metric_closes_wifi_sessions() {
     let w = world_with(ping_only);
     let dev = device::get(&w.d.records, w.dev.id).unwrap().unwrap();
