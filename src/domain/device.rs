@@ -6,7 +6,7 @@
 
 use super::error::DomainError;
 use super::id::{Id, is_valid_device_key, random_hex};
-use crate::storage::{Record, Records};
+use crate::storage::{Record, Records, Unsynced};
 
 /// Device health status (spec §5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -138,17 +138,33 @@ pub fn modify_if(
     id: Id,
     f: impl FnOnce(&mut Device) -> bool,
 ) -> Result<bool, DomainError> {
-    let w = RECORD_WRITES.lock();
+    match stage_if(records, id, f)? {
+        Some(staged) => {
+            staged.sync()?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// [`modify_if`] without waiting for durability: the change, if `f` made one, for the
+/// caller to make durable together with its own records.
+///
+/// # Errors
+/// Storage failure.
+pub fn stage_if(
+    records: &Records,
+    id: Id,
+    f: impl FnOnce(&mut Device) -> bool,
+) -> Result<Option<Unsynced<'_>>, DomainError> {
+    let _w = RECORD_WRITES.lock();
     let Some(mut d) = get(records, id)? else {
-        return Ok(false);
+        return Ok(None);
     };
     if !f(&mut d) {
-        return Ok(false);
+        return Ok(None);
     }
-    let staged = records.stage(&id.0, &d)?;
-    drop(w);
-    staged.sync()?;
-    Ok(true)
+    Ok(Some(records.stage(&id.0, &d)?))
 }
 
 /// An index entry: a device id under a unique attribute (name or MAC within an organization,

@@ -20,7 +20,7 @@ use super::error::DomainError;
 use super::id::Id;
 use super::metric::{self, Metric};
 use super::{access::Principal, geo};
-use crate::storage::{Record, Records};
+use crate::storage::{Record, Records, Unsynced};
 
 /// The longest maintenance window accepted: a year. Longer silences are a deactivation.
 pub const MAX_WINDOW_NS: i64 = 366 * 24 * 3600 * 1_000_000_000;
@@ -343,19 +343,28 @@ pub fn remove_organization(records: &Records, organization: Id) -> Result<(), Do
     Ok(())
 }
 
-/// Adds a status change to a device's history.
+/// Held while a device's history is read, extended and stored, so two status changes of one
+/// device at once (a sample and a check) both stay in it.
+static HISTORY_WRITES: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// Adds a status change to a device's history, without waiting for durability: the status
+/// change it belongs to is made durable with it.
 ///
 /// # Errors
 /// Storage failure.
-pub fn record_change(records: &Records, device: Id, c: StatusChange) -> Result<(), DomainError> {
+pub fn stage_change(
+    records: &Records,
+    device: Id,
+    c: StatusChange,
+) -> Result<Unsynced<'_>, DomainError> {
+    let _w = HISTORY_WRITES.lock();
     let mut h = records.get::<StatusHistory>(&device.0)?.unwrap_or_default();
     h.changes.push(c);
     if h.changes.len() > HISTORY_LEN {
         let extra = h.changes.len() - HISTORY_LEN;
         h.changes.drain(..extra);
     }
-    records.put(&device.0, &h)?;
-    Ok(())
+    Ok(records.stage(&device.0, &h)?)
 }
 
 impl super::Domain {

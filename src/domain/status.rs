@@ -558,7 +558,7 @@ impl super::Domain {
         let clear_ip = self.settings.health.auto_clear_management_ip;
         let mut changed = None;
         let mut organization = None;
-        device::modify_if(&self.records, id, |d: &mut Device| {
+        let staged = device::stage_if(&self.records, id, |d: &mut Device| {
             if d.status == status || (d.status == HealthStatus::Deactivated && !from_operator) {
                 return false;
             }
@@ -570,8 +570,9 @@ impl super::Domain {
             }
             true
         })?;
-        if let (Some(from), Some(organization)) = (changed, organization) {
-            silence::record_change(
+        if let (Some(staged), Some(from), Some(organization)) = (staged, changed, organization) {
+            // The status and its history entry become durable with one flush.
+            let history = silence::stage_change(
                 &self.records,
                 id,
                 silence::StatusChange {
@@ -580,6 +581,7 @@ impl super::Domain {
                     to: status,
                 },
             )?;
+            staged.and(history).sync()?;
             self.events.publish(&Event::HealthChanged {
                 device: id,
                 organization,
