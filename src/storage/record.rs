@@ -167,11 +167,7 @@ impl Records {
     /// # Errors
     /// Backend failure, an unencodable record, or a nearly full disk.
     pub fn put<R: Record>(&self, key: &[u8], r: &R) -> Result<(), StorageError> {
-        self.check_space()?;
-        let bytes = Self::encode(r)?;
-        self.kv.insert(R::TREE, key, &bytes)?;
-        self.kv.flush()?;
-        Ok(())
+        self.stage(key, r)?.sync()
     }
 
     /// Stores several records, replacing previous ones, with one flush: durable on return.
@@ -179,20 +175,12 @@ impl Records {
     /// # Errors
     /// Backend failure, an unencodable record, or a nearly full disk.
     pub fn put_all<R: Record>(&self, items: &[(Vec<u8>, R)]) -> Result<(), StorageError> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        self.check_space()?;
-        for (key, r) in items {
-            let bytes = Self::encode(r)?;
-            self.kv.insert(R::TREE, key, &bytes)?;
-        }
-        self.kv.flush()?;
-        Ok(())
+        self.stage_all(items)?.sync()
     }
 
-    /// Stores several records like [`Records::put_all`] but returns before they are durable:
-    /// the caller finishes with [`Unsynced::sync`] before acknowledging anything.
+    /// Stores several records like [`Records::put_all`] (nothing at all for none) but returns
+    /// before they are durable: the caller finishes with [`Unsynced::sync`] before
+    /// acknowledging anything.
     ///
     /// For read-change-write sections under a caller's lock: the lock orders the changes,
     /// the wait for the disk happens after it is released, and writers that queued behind
