@@ -26,12 +26,15 @@ impl Drop for Influxd {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct free loopback ports, picked while both sockets are open: two separate picks
+/// can return the same port, and influxd then exits with "address already in use".
+fn two_free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 pub fn start_influxd(dir: &Path) -> Option<Influxd> {
@@ -50,7 +53,23 @@ pub fn start_influxd(dir: &Path) -> Option<Influxd> {
         );
         return None;
     };
-    let (http, rpc) = (free_port(), free_port());
+    // A port picked here can be taken by a parallel test before influxd binds it; influxd
+    // then exits at once, and a fresh pair of ports is tried.
+    let mut logs = String::new();
+    for _attempt in 0..3 {
+        match try_start_influxd(&bin, dir) {
+            Ok(i) => return Some(i),
+            Err(log) => logs.push_str(&log),
+        }
+    }
+    panic!("influxd did not start in 3 attempts: {logs}");
+}
+
+fn try_start_influxd(bin: &Path, dir: &Path) -> Result<Influxd, String> {
+    let (http, rpc) = two_free_ports();
+    for sub in ["meta", "data", "wal"] {
+        let _ = std::fs::remove_dir_all(dir.join(sub));
+    }
     let conf = dir.join("influxdb.conf");
     let d = dir.display();
     std::fs::write(
@@ -72,23 +91,27 @@ pub fn start_influxd(dir: &Path) -> Option<Influxd> {
         .stderr(log)
         .spawn()
         .unwrap();
-    let i = Influxd {
+    let mut i = Influxd {
         child,
         url: format!("http://127.0.0.1:{http}"),
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let read_log = || std::fs::read_to_string(dir.join("influxd.log")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if let Ok(r) = ureq::get(&format!("{}/ping", i.url)).call() {
             if r.status() == 204 {
-                return Some(i);
+                return Ok(i);
             }
+        }
+        if let Ok(Some(status)) = i.child.try_wait() {
+            return Err(format!("influxd exited ({status}): {}\n", read_log()));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!(
-        "influxd did not start: {}",
-        std::fs::read_to_string(dir.join("influxd.log")).unwrap_or_default()
-    );
+    Err(format!(
+        "influxd did not answer /ping in 120 s: {}\n",
+        read_log()
+    ))
 }
 
 fn send(url: &str, body: &[u8], gzip: bool) -> (u16, String) {
