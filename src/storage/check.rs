@@ -8,7 +8,9 @@ use super::rollup::{
     decode_stored_block, encode_stored_block, hour_partials, stored_block_rollups,
     stored_block_summary,
 };
-use crate::storage::codec::{ColumnValues, block_count, block_summary, decode_block, encode_block};
+use crate::storage::codec::{
+    ColumnValues, block_count, block_summary, decode_block, decode_block_coded, encode_block,
+};
 
 /// Values equal, floats compared by their bits (NaN payloads and -0.0 must survive).
 fn same(a: &ColumnValues, b: &ColumnValues) -> bool {
@@ -61,10 +63,33 @@ fn column_of(data: &[u8]) -> Column {
     Column { ts, values }
 }
 
+/// The coded string decoder must accept exactly the string blocks the plain one accepts and
+/// expand to the same strings.
+fn coded_agrees(data: &[u8]) -> Result<(), String> {
+    let plain = decode_block(data);
+    let coded = decode_block_coded(data);
+    match (plain, coded) {
+        (Ok((ts, ColumnValues::String(v))), Ok((cts, c))) => {
+            let expanded: Option<Vec<&String>> =
+                c.codes.iter().map(|&i| c.entries.get(i as usize)).collect();
+            if cts != ts || expanded.is_none_or(|e| e.into_iter().ne(v.iter())) {
+                return Err("coded strings differ from the decoded ones".to_owned());
+            }
+        }
+        (Ok((_, ColumnValues::String(_))), Err(e)) => {
+            return Err(format!("a string block the coded decoder refuses: {e}"));
+        }
+        (Ok(_), Ok(_)) => return Err("the coded decoder took a non-string block".to_owned()),
+        // A dictionary whose expansion is too large is refused only when expanded.
+        (Err(_), Ok(_)) | (Ok(_) | Err(_), Err(_)) => {}
+    }
+    Ok(())
+}
+
 /// Checks, for arbitrary bytes `data`:
 /// - decoding them as a codec block or a stored block never panics; a block that decodes has
 ///   as many timestamps as values, its header and summary agree with it, and it re-encodes to
-///   a block that decodes to the same points;
+///   a block that decodes to the same points; the coded string decoder agrees with it;
 /// - the column made of `data` (see [`column_of`]) encodes to a block and a stored block that
 ///   decode back to exactly its points, whose summary gives its type, count and time range,
 ///   and whose rollups are those of the column.
@@ -98,6 +123,7 @@ pub fn block_property(data: &[u8]) -> Result<bool, String> {
             false
         }
     };
+    coded_agrees(data)?;
     let _ = decode_stored_block(data);
     let _ = stored_block_summary(data);
     let _ = stored_block_rollups(data);
@@ -105,6 +131,7 @@ pub fn block_property(data: &[u8]) -> Result<bool, String> {
     let col = column_of(data);
     let block = encode_block(&col.ts, &col.values).map_err(|e| format!("encoding: {e}"))?;
     let (ts, values) = decode_block(&block).map_err(|e| format!("decoding: {e}"))?;
+    coded_agrees(&block)?;
     if ts != col.ts || !same(&values, &col.values) {
         return Err(format!("{col:?} does not round-trip"));
     }

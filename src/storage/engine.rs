@@ -32,11 +32,12 @@ use tracing::{error, info, warn};
 use super::catalog::{
     Catalog, DatabaseInfo, FieldInfo, RetentionPolicyInfo, default_shard_duration,
 };
-use super::codec::FieldType;
+use super::codec::{ColumnValues, FieldType};
 use super::column::Column;
 use super::error::{KvError, StorageError, hex_key};
 use super::head::{ColumnKey, Head};
 use super::hot::{HotBlock, HotBlocks};
+use super::intern::{InternedColumn, Interner};
 use super::keys::{self, BlockKey};
 use super::kv::{BatchOp, Kv};
 use super::point::{FieldValue, Point, PointRejection, WriteBatch, WriteOutcome};
@@ -1054,6 +1055,72 @@ impl Engine {
             merged = merge_opt(merged, c)?;
         }
         Ok(merged.filter(|c| !c.is_empty()))
+    }
+
+    /// The points of one string series field within `lo..=hi`, merged from blocks and head
+    /// exactly as [`Engine::read`] merges them, with each value as its `interner` number. A
+    /// dictionary block's strings are looked up once each, not once per point.
+    ///
+    /// # Errors
+    /// Unknown database or policy, a field that does not hold strings, corruption of a block
+    /// read, backend failure.
+    #[allow(clippy::too_many_arguments)]
+    pub fn read_interned(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        series: SeriesId,
+        field: &str,
+        lo: i64,
+        hi: i64,
+        interner: &mut Interner,
+    ) -> Result<Option<InternedColumn>, StorageError> {
+        let Some(src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
+            return Ok(None);
+        };
+        if src.field_type != FieldType::String {
+            return Err(StorageError::Invalid(format!(
+                "field {field:?} does not hold strings"
+            )));
+        }
+        // Interned numbers are merged as an unsigned column: merging looks only at times.
+        let mut merged: Option<Column> = None;
+        for (k, v) in &src.blocks {
+            let (ts, coded) =
+                rollup::decode_stored_block_coded(v).map_err(|e| corrupted("block", k, e))?;
+            let numbers = coded
+                .entries
+                .iter()
+                .map(|e| interner.id(e))
+                .collect::<Result<Vec<u32>, _>>()?;
+            let ids = coded
+                .codes
+                .iter()
+                .map(|&c| {
+                    numbers
+                        .get(c as usize)
+                        .map(|&n| u64::from(n))
+                        .ok_or_else(|| {
+                            StorageError::Invalid("string dictionary code out of range".into())
+                        })
+                })
+                .collect::<Result<Vec<u64>, _>>()?;
+            let col = Column {
+                ts,
+                values: ColumnValues::Unsigned(ids),
+            };
+            merged = merge_opt(merged, col.into_range(lo, hi))?;
+        }
+        for c in src.heads {
+            let values = interner.intern_column(&c.values)?;
+            merged = merge_opt(merged, Column { ts: c.ts, values })?;
+        }
+        Ok(merged
+            .filter(|c| !c.is_empty())
+            .and_then(|c| match c.values {
+                ColumnValues::Unsigned(ids) => Some(InternedColumn { ts: c.ts, ids }),
+                _ => None,
+            }))
     }
 
     /// Window aggregates (count, sum, min, max, first, last) of one numeric series field over

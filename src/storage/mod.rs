@@ -34,6 +34,7 @@ mod error;
 mod hash;
 mod head;
 mod hot;
+mod intern;
 pub mod model_check;
 
 mod keys;
@@ -54,6 +55,7 @@ pub use catalog::{
 pub use codec::{ColumnValues, FieldType};
 pub use column::Column;
 pub use engine::{Corruption, Engine, EngineConfig, EngineStats};
+pub use intern::{InternedColumn, Interner};
 
 /// Databases whose name starts with this hold wispmon's own bookkeeping (raw interface
 /// counters): usable by name, but not listed by `SHOW DATABASES`, so InfluxDB clients (Grafana's

@@ -277,6 +277,14 @@ pub(crate) fn decode_stored_block(value: &[u8]) -> Result<Column, CodecError> {
     Ok(Column { ts, values })
 }
 
+/// Decodes the points of a stored string block as timestamps and coded strings.
+pub(crate) fn decode_stored_block_coded(
+    value: &[u8],
+) -> Result<(Vec<i64>, codec::CodedStrings), CodecError> {
+    let (block, _) = split_block(value)?;
+    codec::decode_block_coded(block)
+}
+
 /// Point count and time range of a stored block, without decoding values.
 pub(crate) fn stored_block_summary(value: &[u8]) -> Result<codec::BlockSummary, CodecError> {
     let (block, _) = split_block(value)?;

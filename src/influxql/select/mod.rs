@@ -40,7 +40,8 @@ fn fast_paths() -> bool {
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::storage::{
-    ColumnValues, Engine, FieldType, HourFold, Need, Part, SeriesId, SeriesInfo, StorageError,
+    ColumnValues, Engine, FieldType, HourFold, Interner, Need, Part, SeriesId, SeriesInfo,
+    StorageError,
 };
 use crate::time::Zone;
 
@@ -2316,18 +2317,55 @@ impl AggCtx<'_> {
         let mut usum = vec![0u64; nb];
         let mut min: Vec<Option<Value>> = vec![None; nb];
         let mut max: Vec<Option<Value>> = vec![None; nb];
+        let keep = |slot: &mut Option<Value>, v: Value, want: std::cmp::Ordering| match slot {
+            Some(cur) if crate::influxql::value::compare(&v, cur) != Some(want) => {}
+            _ => *slot = Some(v),
+        };
+        // Strings can only be counted; they are read as interned numbers, so that a distinct
+        // count compares numbers and no string is copied per point.
+        let strings = matches!(agg, Agg::Count | Agg::CountDistinct)
+            && self.t.fields.get(&field.name) == Some(&FieldType::String);
         let mut distinct: Vec<std::collections::HashSet<DistinctKey>> =
-            if *agg == Agg::CountDistinct {
+            if *agg == Agg::CountDistinct && !strings {
                 (0..nb).map(|_| std::collections::HashSet::new()).collect()
             } else {
                 Vec::new()
             };
         let mut kind: Option<FieldType> = None;
-        let keep = |slot: &mut Option<Value>, v: Value, want: std::cmp::Ordering| match slot {
-            Some(cur) if crate::influxql::value::compare(&v, cur) != Some(want) => {}
-            _ => *slot = Some(v),
-        };
+        let mut interner = Interner::new();
+        let mut ids = DistinctIds::new(if *agg == Agg::CountDistinct { nb } else { 0 });
         for (info, _) in self.members {
+            if strings {
+                let Some(col) = engine
+                    .read_interned(
+                        &self.t.db,
+                        self.t.rp.as_deref(),
+                        info.id,
+                        &field.name,
+                        self.lo,
+                        self.hi,
+                        &mut interner,
+                    )
+                    .map_err(storage)?
+                else {
+                    continue;
+                };
+                self.saw_points.set(true);
+                kind = Some(FieldType::String);
+                ids.next_series();
+                let mut b = 0usize;
+                for (&t, &id) in col.ts.iter().zip(&col.ids) {
+                    if t < self.starts[0] {
+                        continue;
+                    }
+                    while b + 1 < nb && self.starts[b + 1] <= t {
+                        b += 1;
+                    }
+                    count[b] += 1;
+                    ids.add(b, id);
+                }
+                continue;
+            }
             let Some(col) = engine
                 .read(
                     &self.t.db,
@@ -2358,29 +2396,9 @@ impl AggCtx<'_> {
                 }
                 return Ok(None);
             }
-            // Strings only count (distinct). A series repeats the same few strings sample
-            // after sample (a router's WiFi clients), so the strings last put in the bucket's
-            // set are remembered and an equal one skips hashing; the set alone decides.
-            if let ColumnValues::String(values) = &col.values {
-                let mut b = 0usize;
-                let mut recent = RecentStrings::default();
-                for (&t, v) in col.ts.iter().zip(values) {
-                    if t < self.starts[0] {
-                        continue;
-                    }
-                    if b + 1 < nb && self.starts[b + 1] <= t {
-                        while b + 1 < nb && self.starts[b + 1] <= t {
-                            b += 1;
-                        }
-                        recent = RecentStrings::default();
-                    }
-                    count[b] += 1;
-                    if !distinct.is_empty() && !recent.contains(v) {
-                        distinct[b].insert(DistinctKey::Str(v.clone()));
-                        recent.push(v);
-                    }
-                }
-                continue;
+            // Strings are read interned (above) when the catalog says so.
+            if col.field_type() == FieldType::String {
+                return Ok(None);
             }
             let mut b = 0usize;
             for (i, &t) in col.ts.iter().enumerate() {
@@ -2438,6 +2456,7 @@ impl AggCtx<'_> {
                 }
             }
         }
+        let distinct_ids = ids.counts();
         let mut seq = Seq::with_capacity(nb);
         for b in 0..nb {
             let row_time = if bucketed {
@@ -2453,6 +2472,7 @@ impl AggCtx<'_> {
             }
             let v = match agg {
                 Agg::Count => Value::Int(count[b] as i64),
+                Agg::CountDistinct if strings => Value::Int(distinct_ids[b] as i64),
                 Agg::CountDistinct => Value::Int(distinct[b].len() as i64),
                 Agg::Mean => Value::Float(fsum[b] / count[b] as f64),
                 Agg::Sum => match kind {
@@ -2570,39 +2590,70 @@ impl AggCtx<'_> {
     }
 }
 
-/// Strings recently put into one bucket's set of distinct values, in a small table indexed by
-/// a cheap mix of their ends: all of them are in the set, so an equal string needs no
-/// hashing. A later string with the same index replaces the earlier one.
-struct RecentStrings<'a> {
-    slots: [Option<&'a str>; 64],
+/// Per bucket, the interned numbers of the strings counted there, for `COUNT(DISTINCT)` over
+/// strings: numbers are collected, then sorted and counted once. A series repeats the same
+/// few strings sample after sample (a router's WiFi clients), so a small table of the numbers
+/// this series last put into the current bucket skips the repeats; the count alone decides.
+struct DistinctIds {
+    buckets: Vec<Vec<u64>>,
+    /// `(epoch, number)` by number modulo the table size.
+    recent: [(u32, u64); 64],
+    /// Changes with the series and the bucket, so the table never needs clearing.
+    epoch: u32,
+    bucket: usize,
 }
 
-impl Default for RecentStrings<'_> {
-    fn default() -> Self {
-        RecentStrings { slots: [None; 64] }
-    }
-}
-
-impl<'a> RecentStrings<'a> {
-    fn slot(v: &str) -> usize {
-        let b = v.as_bytes();
-        let word = |s: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..s.len()].copy_from_slice(s);
-            u64::from_le_bytes(w)
-        };
-        let n = b.len();
-        let (head, tail) = (word(&b[..n.min(8)]), word(&b[n.saturating_sub(8)..]));
-        let mix = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (mix >> 58) as usize
+impl DistinctIds {
+    /// For `nb` buckets; with 0, `add` does nothing.
+    fn new(nb: usize) -> Self {
+        DistinctIds {
+            buckets: vec![Vec::new(); nb],
+            recent: [(0, 0); 64],
+            epoch: 1,
+            bucket: 0,
+        }
     }
 
-    fn contains(&self, v: &str) -> bool {
-        self.slots[Self::slot(v)] == Some(v)
+    /// The next points come from another series.
+    fn next_series(&mut self) {
+        self.bump();
     }
 
-    fn push(&mut self, v: &'a str) {
-        self.slots[Self::slot(v)] = Some(v);
+    fn bump(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // Wrapped: entries from 2^32 epochs ago could match again.
+            self.recent = [(0, 0); 64];
+            self.epoch = 1;
+        }
+    }
+
+    fn add(&mut self, b: usize, id: u64) {
+        if b >= self.buckets.len() {
+            return;
+        }
+        if b != self.bucket {
+            self.bucket = b;
+            self.bump();
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let slot = &mut self.recent[(id % 64) as usize];
+        if *slot != (self.epoch, id) {
+            *slot = (self.epoch, id);
+            self.buckets[b].push(id);
+        }
+    }
+
+    /// The number of distinct numbers per bucket.
+    fn counts(self) -> Vec<usize> {
+        self.buckets
+            .into_iter()
+            .map(|mut v| {
+                v.sort_unstable();
+                v.dedup();
+                v.len()
+            })
+            .collect()
     }
 }
 
@@ -2612,7 +2663,6 @@ enum DistinctKey {
     Float(u64),
     Int(i64),
     Unsigned(u64),
-    Str(String),
     Bool(bool),
 }
 

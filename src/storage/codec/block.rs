@@ -4,10 +4,11 @@
 
 use super::bits::ByteReader;
 use super::{
-    BooleanCodec, CodecError, ColumnValues, FieldType, FloatCodec, IntegerCodec, StringCodec,
-    TimestampCodec, check_decode_count, check_encode_len, decode_booleans, decode_floats,
-    decode_integers, decode_strings, decode_timestamps, decode_unsigned, encode_booleans,
-    encode_floats, encode_integers, encode_strings, encode_timestamps, encode_unsigned,
+    BooleanCodec, CodecError, CodedStrings, ColumnValues, FieldType, FloatCodec, IntegerCodec,
+    StringCodec, TimestampCodec, check_decode_count, check_encode_len, decode_booleans,
+    decode_floats, decode_integers, decode_strings, decode_strings_coded, decode_timestamps,
+    decode_unsigned, encode_booleans, encode_floats, encode_integers, encode_strings,
+    encode_timestamps, encode_unsigned,
 };
 
 /// Version byte written at the start of every block.
@@ -211,6 +212,24 @@ pub fn decode_block(bytes: &[u8]) -> Result<(Vec<i64>, ColumnValues), CodecError
     // Section decoders return exactly `count` items or an error.
     debug_assert_eq!(timestamps.len(), values.len());
     Ok((timestamps, values))
+}
+
+/// Decodes a string block into its timestamps and [`CodedStrings`]: each distinct string of a
+/// dictionary block once, not once per point.
+///
+/// # Errors
+/// A malformed or corrupted block, or one that does not hold strings.
+pub fn decode_block_coded(bytes: &[u8]) -> Result<(Vec<i64>, CodedStrings), CodecError> {
+    let block = parse(bytes)?;
+    let ValueCodec::String(codec) = value_codec(block.field_type, block.value_code)? else {
+        return Err(CodecError::Invalid {
+            what: "string block (the block holds another type)",
+        });
+    };
+    let timestamps = decode_timestamps(block.ts_codec, block.ts_bytes, block.count)?;
+    let coded = decode_strings_coded(codec, block.value_bytes, block.count)?;
+    debug_assert_eq!(timestamps.len(), coded.codes.len());
+    Ok((timestamps, coded))
 }
 
 /// The type and number of points of a block, from its checked header (nothing is decoded).

@@ -86,7 +86,8 @@ mod timestamp;
 
 pub(crate) use self::block::push_section;
 pub use self::block::{
-    BLOCK_FORMAT_VERSION, BlockSummary, block_count, block_summary, decode_block, encode_block,
+    BLOCK_FORMAT_VERSION, BlockSummary, block_count, block_summary, decode_block,
+    decode_block_coded, encode_block,
 };
 pub use self::boolean::{BooleanCodec, decode_booleans, encode_booleans, encode_booleans_with};
 pub use self::float::{FloatCodec, decode_floats, encode_floats, encode_floats_with};
@@ -94,7 +95,10 @@ pub use self::integer::{
     IntegerCodec, decode_integers, decode_unsigned, encode_integers, encode_integers_with,
     encode_unsigned, encode_unsigned_with,
 };
-pub use self::string::{StringCodec, decode_strings, encode_strings, encode_strings_with};
+pub use self::string::{
+    CodedStrings, StringCodec, decode_strings, decode_strings_coded, encode_strings,
+    encode_strings_with,
+};
 pub use self::timestamp::{
     TimestampCodec, decode_timestamps, encode_timestamps, encode_timestamps_with,
 };

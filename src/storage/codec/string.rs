@@ -197,7 +197,59 @@ pub fn decode_strings(
     }
 }
 
-fn decode_dictionary(bytes: &[u8], count: usize) -> Result<Vec<String>, CodecError> {
+/// Strings of a section as distinct-enough entries plus one code per value: `entries[codes[i]]`
+/// is value `i`. A dictionary section gives its dictionary as stored, without expanding a
+/// copy of an entry per value; a plain section gives each value as its own entry. For
+/// readers that compare or count values rather than keep them (`COUNT(DISTINCT)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodedStrings {
+    /// The entries; a plain section may hold equal ones.
+    pub entries: Vec<String>,
+    /// One index into `entries` per value.
+    pub codes: Vec<u32>,
+}
+
+/// Decodes exactly `count` strings from a section written by `codec`, as [`CodedStrings`].
+pub fn decode_strings_coded(
+    codec: StringCodec,
+    bytes: &[u8],
+    count: u32,
+) -> Result<CodedStrings, CodecError> {
+    let n = check_decode_count(count)?;
+    if n == 0 {
+        bits::expect_empty(bytes, "empty string section")?;
+        return Ok(CodedStrings {
+            entries: Vec::new(),
+            codes: Vec::new(),
+        });
+    }
+    match codec {
+        StringCodec::Plain => {
+            let entries = decode_strings(codec, bytes, count)?;
+            // n <= MAX_BLOCK_POINTS, which fits in u32.
+            let codes = (0..n as u32).collect();
+            Ok(CodedStrings { entries, codes })
+        }
+        StringCodec::Dictionary => {
+            let (entries, ids) = read_dictionary(bytes, n)?;
+            let codes = ids
+                .into_iter()
+                .map(|id| {
+                    u32::try_from(id)
+                        .ok()
+                        .filter(|&i| (i as usize) < entries.len())
+                        .ok_or(CodecError::Invalid {
+                            what: "string dictionary id",
+                        })
+                })
+                .collect::<Result<Vec<u32>, CodecError>>()?;
+            Ok(CodedStrings { entries, codes })
+        }
+    }
+}
+
+/// The dictionary and the raw ids of a dictionary section of `count` values (ids unchecked).
+fn read_dictionary(bytes: &[u8], count: usize) -> Result<(Vec<String>, Vec<u64>), CodecError> {
     const WHAT: &str = "string dictionary ids";
     let mut reader = ByteReader::new(bytes);
     let entries = reader.read_u32("string dictionary size")?;
@@ -215,6 +267,11 @@ fn decode_dictionary(bytes: &[u8], count: usize) -> Result<Vec<String>, CodecErr
     let (ids, used) = bits::unpack(reader.rest(), count, width, WHAT)?;
     reader.advance(used, WHAT)?;
     reader.finish("string dictionary")?;
+    Ok((dict, ids))
+}
+
+fn decode_dictionary(bytes: &[u8], count: usize) -> Result<Vec<String>, CodecError> {
+    let (dict, ids) = read_dictionary(bytes, count)?;
     // Validate ids and the expanded size before cloning anything.
     let mut total: u64 = 0;
     for &id in &ids {
@@ -377,6 +434,15 @@ mod tests {
                 let bytes = encode_strings_with(c, &v).unwrap().unwrap();
                 prop_assert!(best_bytes.len() <= bytes.len());
                 prop_assert_eq!(decode_strings(c, &bytes, count).unwrap(), v.clone());
+                let coded = decode_strings_coded(c, &bytes, count).unwrap();
+                let expanded: Vec<&str> =
+                    coded.codes.iter().map(|&i| coded.entries[i as usize].as_str()).collect();
+                prop_assert_eq!(expanded, v.iter().map(String::as_str).collect::<Vec<_>>());
+                if c == StringCodec::Dictionary {
+                    // Each distinct string once.
+                    let distinct: std::collections::HashSet<&String> = v.iter().collect();
+                    prop_assert_eq!(coded.entries.len(), distinct.len());
+                }
             }
         }
 
@@ -389,6 +455,10 @@ mod tests {
             let c = StringCodec::try_from_code(code).unwrap();
             if let Ok(out) = decode_strings(c, &bytes, count) {
                 prop_assert_eq!(out.len(), count as usize);
+            }
+            if let Ok(coded) = decode_strings_coded(c, &bytes, count) {
+                prop_assert_eq!(coded.codes.len(), count as usize);
+                prop_assert!(coded.codes.iter().all(|&i| (i as usize) < coded.entries.len()));
             }
         }
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::storage::codec::ColumnValues;
 use crate::storage::hot::HotBlock;
 use crate::storage::kv::MemKv;
 use crate::storage::rollup::Part;
@@ -1264,4 +1263,77 @@ fn a_seal_falls_back_to_scanning_when_the_hot_block_is_not_where_the_directory_s
     );
     assert_hot_directory_exact(&kv, &e);
     assert_eq!(e.shared.hot.lock().entries()[0].1.points, 4);
+}
+
+#[test]
+fn interned_reads_equal_plain_reads_across_blocks_head_and_rewrites() {
+    let (_kv, e) = fresh();
+    let macs = [
+        "a4:5e:60:4f:2f:8f",
+        "",
+        "00:11:22:33:44:55",
+        "a4:5e:60:4f:2f:8f",
+    ];
+    let wifi = |i: usize, t: i64, mac: &str| {
+        pt(
+            "wifi_clients",
+            &[("host", "r1")],
+            vec![
+                ("clients", FieldValue::String(mac.into())),
+                ("n", FieldValue::Float(i as f64)),
+            ],
+            t,
+        )
+    };
+    write(
+        &e,
+        (0..40)
+            .map(|i| wifi(i, T0 + i as i64, macs[i % 4]))
+            .collect(),
+    );
+    e.seal().unwrap();
+    // A second block overlapping the first (rewrites of points 10..20), then a head.
+    write(
+        &e,
+        (10..20)
+            .map(|i| wifi(i, T0 + i as i64, "rewritten"))
+            .collect(),
+    );
+    e.seal().unwrap();
+    write(
+        &e,
+        (35..50)
+            .map(|i| wifi(i, T0 + i as i64, macs[i % 3]))
+            .collect(),
+    );
+    let s = series(&e, "wifi_clients", "r1");
+    let (lo, hi) = (T0 + 5, T0 + 45);
+    let plain = e.read("db", None, s, "clients", lo, hi).unwrap().unwrap();
+    let mut interner = Interner::new();
+    let interned = e
+        .read_interned("db", None, s, "clients", lo, hi, &mut interner)
+        .unwrap()
+        .unwrap();
+    assert_eq!(interned.ts, plain.ts);
+    let ColumnValues::String(strings) = &plain.values else {
+        panic!("not strings");
+    };
+    // Equal strings have equal numbers and different strings different ones.
+    let mut by_id = std::collections::HashMap::new();
+    for (id, s) in interned.ids.iter().zip(strings) {
+        assert_eq!(by_id.entry(*id).or_insert(s), &s);
+    }
+    let distinct: std::collections::HashSet<&String> = strings.iter().collect();
+    assert_eq!(by_id.len(), distinct.len());
+    assert!(strings.iter().any(|s| s == "rewritten"));
+    // A float field is not read as strings; an empty range reads nothing.
+    assert!(
+        e.read_interned("db", None, s, "n", lo, hi, &mut interner)
+            .is_err()
+    );
+    assert_eq!(
+        e.read_interned("db", None, s, "clients", T0 + 100, T0 + 200, &mut interner)
+            .unwrap(),
+        None
+    );
 }
