@@ -186,6 +186,24 @@ pub(super) fn unpack(
     width: u32,
     what: &'static str,
 ) -> Result<(Vec<u64>, usize), CodecError> {
+    // No more than the input can hold (a zero width holds any count; `unpack_with` bounds it).
+    let fits = match width {
+        0 => count,
+        w => bytes.len().saturating_mul(8) / w as usize,
+    };
+    let mut values = Vec::with_capacity(count.min(fits).min(MAX_BLOCK_POINTS as usize));
+    let used = unpack_with(bytes, count, width, what, |v| values.push(v))?;
+    Ok((values, used))
+}
+
+/// [`unpack`] handing each value to `each` instead of collecting them. Returns the bytes used.
+pub(super) fn unpack_with(
+    bytes: &[u8],
+    count: usize,
+    width: u32,
+    what: &'static str,
+    mut each: impl FnMut(u64),
+) -> Result<usize, CodecError> {
     if width > 64 {
         return Err(CodecError::Invalid { what: "bit width" });
     }
@@ -203,13 +221,46 @@ pub(super) fn unpack(
         .ok_or(CodecError::Invalid { what })?;
     let len = usize::try_from(bits.div_ceil(8)).map_err(|_| CodecError::Truncated { what })?;
     let packed = bytes.get(..len).ok_or(CodecError::Truncated { what })?;
-    let mut reader = BitReader::new(packed);
-    let mut values = Vec::with_capacity(count);
-    for _ in 0..count {
-        values.push(reader.read_bits(width, what)?);
+    if width == 0 {
+        for _ in 0..count {
+            each(0);
+        }
+    } else if width <= 56 {
+        // Fast path: a field of at most 56 bits starting at bit offset 0..=7 lies inside the
+        // little-endian 8-byte word at its first byte; the last words are zero-extended.
+        let mask = (1u64 << width) - 1;
+        let mut bit = 0u64;
+        for _ in 0..count {
+            // bit < count * width <= len * 8, so the byte index fits and is in range.
+            let at = (bit / 8) as usize;
+            let word = match packed.get(at..at + 8) {
+                Some(w) => {
+                    u64::from_le_bytes(w.try_into().map_err(|_| CodecError::Truncated { what })?)
+                }
+                None => {
+                    let rest = packed.get(at..).unwrap_or(&[]);
+                    let mut w = [0u8; 8];
+                    w[..rest.len()].copy_from_slice(rest);
+                    u64::from_le_bytes(w)
+                }
+            };
+            each((word >> (bit % 8)) & mask);
+            bit += u64::from(width);
+        }
+        let used_in_last = (bits % 8) as u32;
+        if used_in_last != 0 && packed.last().is_some_and(|&b| b >> used_in_last != 0) {
+            return Err(CodecError::Invalid {
+                what: "nonzero padding bits",
+            });
+        }
+    } else {
+        let mut reader = BitReader::new(packed);
+        for _ in 0..count {
+            each(reader.read_bits(width, what)?);
+        }
+        reader.finish(what)?;
     }
-    reader.finish(what)?;
-    Ok((values, len))
+    Ok(len)
 }
 
 /// Sequential reader of fixed-width little-endian fields.
@@ -387,6 +438,30 @@ mod tests {
             let (back, used) = unpack(&out, values.len(), width, "t").unwrap();
             prop_assert_eq!(used, out.len());
             prop_assert_eq!(back, values);
+        }
+
+        #[test]
+        fn unpack_equals_reading_field_by_field(
+            bytes in proptest::collection::vec(any::<u8>(), 0..80),
+            count in 0usize..100,
+            width in 0u32..=66,
+        ) {
+            // The word-at-a-time path must accept and reject exactly what a field-by-field
+            // reader does, with the same values.
+            let reference = (|| {
+                let len = ((count as u64 * u64::from(width)).div_ceil(8)) as usize;
+                if width > 64 {
+                    return Err(());
+                }
+                let packed = bytes.get(..len).ok_or(())?;
+                let mut r = BitReader::new(packed);
+                let v = (0..count)
+                    .map(|_| r.read_bits(width, "t").map_err(|_| ()))
+                    .collect::<Result<Vec<u64>, ()>>()?;
+                r.finish("t").map_err(|_| ())?;
+                Ok((v, len))
+            })();
+            prop_assert_eq!(unpack(&bytes, count, width, "t").map_err(|_| ()), reference);
         }
 
         #[test]

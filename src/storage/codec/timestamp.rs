@@ -213,13 +213,12 @@ fn decode_delta_of_delta(bytes: &[u8], count: usize) -> Result<Vec<i64>, CodecEr
         while remaining > 0 {
             let n = remaining.min(DOD_CHUNK_LEN);
             let width = u32::from(reader.read_u8("delta-of-delta chunk width")?);
-            let (codes, used) = bits::unpack(reader.rest(), n, width, WHAT)?;
-            reader.advance(used, WHAT)?;
-            for code in codes {
+            let used = bits::unpack_with(reader.rest(), n, width, WHAT, |code| {
                 delta = delta.wrapping_add(bits::zigzag_decode(code));
                 t = t.wrapping_add(delta.wrapping_mul(scale));
                 out.push(t);
-            }
+            })?;
+            reader.advance(used, WHAT)?;
             remaining -= n;
         }
     }
