@@ -476,7 +476,8 @@ impl super::Domain {
             .map(|(e, _, _, _, o)| (e.record_key, o.is_healthy, o.is_healthy_tolerant))
             .collect();
         let stored = metric::set_health_all(&self.records, &self.metrics, &flags, self.now_ns())?;
-        let mut devices: Vec<Id> = Vec::new();
+        // Each device is read once, however many of its metrics changed.
+        let mut devices: Vec<(Id, Option<Device>)> = Vec::new();
         for ((e, m, rule, settings, o), stored) in changes.into_iter().zip(stored) {
             let m = stored.unwrap_or(m);
             self.events.publish(&Event::ThresholdCrossed {
@@ -486,18 +487,25 @@ impl super::Domain {
                 is_healthy_tolerant: o.is_healthy_tolerant,
                 first_time: o.first_time,
             });
-            let dev = match m.object_id {
-                Some(id) => device::get(&self.records, id)?,
+            let at = match m.object_id {
+                Some(id) => Some(match devices.iter().position(|(d, _)| *d == id) {
+                    Some(i) => i,
+                    None => {
+                        devices.push((id, device::get(&self.records, id)?));
+                        devices.len() - 1
+                    }
+                }),
                 None => None,
             };
+            let dev = at.and_then(|i| devices[i].1.as_ref());
             if let Some(a) = o.alert
                 && settings.is_active
                 && e.send_alert
-                && self.tell_or_hold(&m, dev.as_ref(), a == Alert::Problem, e.time)?
+                && self.tell_or_hold(&m, dev, a == Alert::Problem, e.time)?
             {
-                self.notify(&m, dev.as_ref(), a, rule, settings.custom_threshold, e.time)?;
+                self.notify(&m, dev, a, rule, settings.custom_threshold, e.time)?;
             }
-            if let Some(d) = &dev {
+            if let Some(d) = dev {
                 let is_critical_metric = self
                     .settings
                     .health
@@ -511,13 +519,12 @@ impl super::Domain {
                 {
                     wifi::close_all(&self.records, d.id, self.now_ns())?;
                 }
-                if !devices.contains(&d.id) {
-                    devices.push(d.id);
-                }
             }
         }
-        for id in devices {
-            self.recompute_status(id)?;
+        for (id, d) in devices {
+            if d.is_some() {
+                self.recompute_status(id)?;
+            }
         }
         Ok(())
     }

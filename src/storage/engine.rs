@@ -1046,15 +1046,9 @@ impl Engine {
         let Some(src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
             return Ok(None);
         };
-        let mut merged: Option<Column> = None;
-        for (k, v) in &src.blocks {
-            let c = rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))?;
-            merged = merge_opt(merged, c.into_range(lo, hi))?;
-        }
-        for c in src.heads {
-            merged = merge_opt(merged, c)?;
-        }
-        Ok(merged.filter(|c| !c.is_empty()))
+        merge_sources(src, lo, hi, |k, v| {
+            rollup::decode_stored_block(v).map_err(|e| corrupted("block", k, e))
+        })
     }
 
     /// The points of one string series field within `lo..=hi`, merged from blocks and head
@@ -1075,7 +1069,7 @@ impl Engine {
         hi: i64,
         interner: &mut Interner,
     ) -> Result<Option<InternedColumn>, StorageError> {
-        let Some(src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
+        let Some(mut src) = self.shared.sources(db, rp, series, field, lo, hi)? else {
             return Ok(None);
         };
         if src.field_type != FieldType::String {
@@ -1084,43 +1078,19 @@ impl Engine {
             )));
         }
         // Interned numbers are merged as an unsigned column: merging looks only at times.
-        let mut merged: Option<Column> = None;
-        for (k, v) in &src.blocks {
+        for c in &mut src.heads {
+            c.values = interner.intern_column(&c.values)?;
+        }
+        let merged = merge_sources(src, lo, hi, |k, v| {
             let (ts, coded) =
                 rollup::decode_stored_block_coded(v).map_err(|e| corrupted("block", k, e))?;
-            let numbers = coded
-                .entries
-                .iter()
-                .map(|e| interner.id(e))
-                .collect::<Result<Vec<u32>, _>>()?;
-            let ids = coded
-                .codes
-                .iter()
-                .map(|&c| {
-                    numbers
-                        .get(c as usize)
-                        .map(|&n| u64::from(n))
-                        .ok_or_else(|| {
-                            StorageError::Invalid("string dictionary code out of range".into())
-                        })
-                })
-                .collect::<Result<Vec<u64>, _>>()?;
-            let col = Column {
-                ts,
-                values: ColumnValues::Unsigned(ids),
-            };
-            merged = merge_opt(merged, col.into_range(lo, hi))?;
-        }
-        for c in src.heads {
-            let values = interner.intern_column(&c.values)?;
-            merged = merge_opt(merged, Column { ts: c.ts, values })?;
-        }
-        Ok(merged
-            .filter(|c| !c.is_empty())
-            .and_then(|c| match c.values {
-                ColumnValues::Unsigned(ids) => Some(InternedColumn { ts: c.ts, ids }),
-                _ => None,
-            }))
+            let values = interner.intern_coded(&coded)?;
+            Ok(Column { ts, values })
+        })?;
+        Ok(merged.and_then(|c| match c.values {
+            ColumnValues::Unsigned(ids) => Some(InternedColumn { ts: c.ts, ids }),
+            _ => None,
+        }))
     }
 
     /// Window aggregates (count, sum, min, max, first, last) of one numeric series field over
@@ -1456,6 +1426,25 @@ struct Merged {
 
 /// `newer` merged over `base`. Blocks come in time order, so this is usually an append (linear
 /// over a long read); overlapping sources take the merge.
+/// The points of `src` within `lo..=hi`: its blocks, each made a column by `block` (given the
+/// block's key and value) and cut to the range, then its head columns, merged in that order
+/// (a later one wins a shared timestamp). `None` when no point is in the range.
+fn merge_sources(
+    src: Sources,
+    lo: i64,
+    hi: i64,
+    mut block: impl FnMut(&[u8], &[u8]) -> Result<Column, StorageError>,
+) -> Result<Option<Column>, StorageError> {
+    let mut merged: Option<Column> = None;
+    for (k, v) in &src.blocks {
+        merged = merge_opt(merged, block(k, v)?.into_range(lo, hi))?;
+    }
+    for c in src.heads {
+        merged = merge_opt(merged, c)?;
+    }
+    Ok(merged.filter(|c| !c.is_empty()))
+}
+
 fn merge_opt(base: Option<Column>, newer: Column) -> Result<Option<Column>, StorageError> {
     Ok(Some(match base {
         None => newer,

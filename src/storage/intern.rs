@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::codec::ColumnValues;
+use super::codec::{CodedStrings, ColumnValues};
 use super::error::StorageError;
 
 /// Numbers for strings, in the order they were first seen. Keys come from devices, so the map
@@ -41,6 +41,31 @@ impl Interner {
     /// Whether no string has a number yet.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+
+    /// A coded string section's values as their numbers: each entry is looked up once.
+    pub(crate) fn intern_coded(
+        &mut self,
+        coded: &CodedStrings,
+    ) -> Result<ColumnValues, StorageError> {
+        let numbers = coded
+            .entries
+            .iter()
+            .map(|e| self.id(e))
+            .collect::<Result<Vec<u32>, _>>()?;
+        coded
+            .codes
+            .iter()
+            .map(|&c| {
+                numbers
+                    .get(c as usize)
+                    .map(|&n| u64::from(n))
+                    .ok_or_else(|| {
+                        StorageError::Invalid("string dictionary code out of range".into())
+                    })
+            })
+            .collect::<Result<Vec<u64>, _>>()
+            .map(ColumnValues::Unsigned)
     }
 
     /// `values` as their numbers, for merging like any other column.

@@ -2446,7 +2446,7 @@ impl AggCtx<'_> {
                             distinct[b].insert(DistinctKey::Unsigned(v[i]));
                         }
                     }
-                    // Taken by the loop above.
+                    // Returned above: strings take the interned path.
                     ColumnValues::String(_) => {}
                     ColumnValues::Boolean(v) => {
                         if !distinct.is_empty() {
