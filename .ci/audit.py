@@ -27,6 +27,7 @@ import json
 import pathlib
 import re
 import sys
+import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -98,9 +99,23 @@ def advisory_findings(crates: list[tuple[str, str]], advisories: list[dict]) -> 
 
 
 def fetch(url: str) -> str:
+    """The body at `url`. A failed name lookup, a reset connection, a timeout or a server error
+    is retried (four tries, 1, 2 and 4 s apart): hundreds of requests go out at once, and one
+    transient failure among them (seen in a CI run: "Temporary failure in name resolution")
+    must not fail the audit. A client error (404 and the like) is an answer, not retried."""
     req = urllib.request.Request(url, headers={"User-Agent": "wispmon-audit"})
-    with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
-        return r.read().decode()
+    for attempt in range(4):
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
+                return r.read().decode()
+        except urllib.error.HTTPError as e:
+            if e.code < 500 or attempt == 3:
+                raise
+        except (urllib.error.URLError, OSError):
+            if attempt == 3:
+                raise
+        time.sleep(2**attempt)
+    raise AssertionError("unreachable")
 
 
 def index_path(name: str) -> str:
